@@ -1,0 +1,57 @@
+// Command kubectl-geofed is the kubectl plugin that federates Kubernetes
+// clusters across regions from one declarative topology file.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	cmd := NewRootCommand(streams)
+	err := cmd.ExecuteContext(ctx)
+	stop()
+	os.Exit(exitCode(err, streams))
+}
+
+// ExitError carries a specific exit code out of a command, such as 2 for
+// "plan has changes" under --detailed-exitcode. A nil Err means the code is
+// not a failure and nothing is printed.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// exitCode prints err (if any) the way kubectl does and maps it to the
+// process exit code: 0 success, 1 error, or the code an ExitError carries.
+func exitCode(err error, streams genericiooptions.IOStreams) int {
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(streams.ErrOut, "error: %v\n", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+	return 1
+}

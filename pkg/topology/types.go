@@ -1,0 +1,179 @@
+// Package topology holds the geofed.io/v1alpha1 Topology API: the types, and
+// loading them from a file with defaulting and validation whose errors name
+// the file, line and field.
+package topology
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const (
+	// APIVersion is the only apiVersion this package reads.
+	APIVersion = "geofed.io/v1alpha1"
+	// Kind is the only kind this package reads.
+	Kind = "Topology"
+
+	// LabelRegion and LabelCluster are the implicit labels every member
+	// cluster carries, so selectors can name them.
+	LabelRegion  = "geofed.io/region"
+	LabelCluster = "geofed.io/cluster"
+)
+
+// Topology is the whole file: regions, their member clusters and workloads.
+type Topology struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   ObjectMeta `json:"metadata"`
+	Spec       Spec       `json:"spec"`
+
+	// Path is the file the topology was loaded from (absolute or as given);
+	// sources are relative to its directory. Not part of the file.
+	Path string `json:"-"`
+}
+
+// ObjectMeta is the subset of Kubernetes metadata a topology has.
+type ObjectMeta struct {
+	Name string `json:"name"`
+}
+
+// Spec is the body of a topology.
+type Spec struct {
+	GKE       *GKEDefaults `json:"gke,omitempty"`
+	Regions   []Region     `json:"regions"`
+	Workloads []Workload   `json:"workloads,omitempty"`
+}
+
+// GKEDefaults apply to every GKE cluster in the file.
+type GKEDefaults struct {
+	Project        string `json:"project,omitempty"`
+	ReleaseChannel string `json:"releaseChannel,omitempty"`
+}
+
+// Region is a GCP region and the member clusters in it.
+type Region struct {
+	Name     string    `json:"name"`
+	Clusters []Cluster `json:"clusters,omitempty"`
+}
+
+// Cluster is one member cluster: exactly one of GKE (managed: created by
+// apply when missing) or Kubeconfig (joined: never created or deleted).
+type Cluster struct {
+	Name       string            `json:"name"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	GKE        *GKECluster       `json:"gke,omitempty"`
+	Kubeconfig *KubeconfigRef    `json:"kubeconfig,omitempty"`
+}
+
+// GKECluster is the desired state of a managed GKE cluster.
+type GKECluster struct {
+	// Project defaults to spec.gke.project.
+	Project string `json:"project,omitempty"`
+	// Location is the region (regional cluster) or one of its zones; defaults
+	// to the region.
+	Location string `json:"location,omitempty"`
+	// ReleaseChannel defaults to spec.gke.releaseChannel, then REGULAR.
+	ReleaseChannel string     `json:"releaseChannel,omitempty"`
+	NodePools      []NodePool `json:"nodePools,omitempty"`
+}
+
+// NodePool is one GKE node pool.
+type NodePool struct {
+	Name         string        `json:"name"`
+	MachineType  string        `json:"machineType"`
+	NodeCount    *int32        `json:"nodeCount,omitempty"`
+	Accelerators []Accelerator `json:"accelerators,omitempty"`
+	Autoscaling  *Autoscaling  `json:"autoscaling,omitempty"`
+	Spot         bool          `json:"spot,omitempty"`
+}
+
+// Accelerator is a GPU type and how many per node.
+type Accelerator struct {
+	Type  string `json:"type"`
+	Count int64  `json:"count"`
+}
+
+// Autoscaling bounds a node pool's size per zone, as GKE does.
+type Autoscaling struct {
+	MinNodes int32 `json:"minNodes"`
+	MaxNodes int32 `json:"maxNodes"`
+}
+
+// KubeconfigRef names an existing cluster by kubeconfig context.
+type KubeconfigRef struct {
+	Context string `json:"context"`
+	// Path is a kubeconfig file, relative to the topology file; default is the
+	// usual resolution (--kubeconfig, $KUBECONFIG, ~/.kube/config).
+	Path string `json:"path,omitempty"`
+}
+
+// Workload is a kustomize app and where it goes.
+type Workload struct {
+	Name string `json:"name"`
+	// Source is a kustomize root relative to the topology file.
+	Source    string    `json:"source"`
+	Placement Placement `json:"placement,omitempty"`
+}
+
+// Placement selects clusters and optionally divides replicas among them.
+type Placement struct {
+	ClusterSelector *metav1.LabelSelector `json:"clusterSelector,omitempty"`
+	// Clusters names clusters explicitly, instead of a selector.
+	Clusters []string  `json:"clusters,omitempty"`
+	Replicas *Replicas `json:"replicas,omitempty"`
+}
+
+// DivideBy is how replicas are divided among the selected clusters.
+type DivideBy string
+
+const (
+	DivideByWeight   DivideBy = "weight"
+	DivideByCapacity DivideBy = "capacity"
+	DivideByLocality DivideBy = "locality"
+)
+
+// Replicas is a total divided among the selected clusters.
+type Replicas struct {
+	Total    int32    `json:"total"`
+	DivideBy DivideBy `json:"divideBy,omitempty"`
+	// Resource is what capacity is measured in (default nvidia.com/gpu).
+	Resource string `json:"resource,omitempty"`
+	// Near is the region locality fills from.
+	Near string `json:"near,omitempty"`
+	// Weights keys are region or cluster names; others weigh 1.
+	Weights map[string]int32 `json:"weights,omitempty"`
+	Min     *int32           `json:"min,omitempty"`
+	Max     *int32           `json:"max,omitempty"`
+}
+
+// Managed reports whether geofed provisions this cluster in GKE.
+func (c *Cluster) Managed() bool { return c.GKE != nil }
+
+// ClusterRef is a member cluster with the region it sits in.
+type ClusterRef struct {
+	Region  string
+	Cluster *Cluster
+}
+
+// Clusters lists every member cluster in file order.
+func (t *Topology) Clusters() []ClusterRef {
+	var out []ClusterRef
+	for i := range t.Spec.Regions {
+		r := &t.Spec.Regions[i]
+		for j := range r.Clusters {
+			out = append(out, ClusterRef{Region: r.Name, Cluster: &r.Clusters[j]})
+		}
+	}
+	return out
+}
+
+// Labels returns the cluster's labels plus the implicit geofed.io/region and
+// geofed.io/cluster labels, which win over user labels of the same key.
+func (r ClusterRef) Labels() map[string]string {
+	out := make(map[string]string, len(r.Cluster.Labels)+2)
+	for k, v := range r.Cluster.Labels {
+		out[k] = v
+	}
+	out[LabelRegion] = r.Region
+	out[LabelCluster] = r.Cluster.Name
+	return out
+}
