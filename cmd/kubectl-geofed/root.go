@@ -28,6 +28,7 @@ cluster, and explains every decision before it happens.`,
 	cmd.AddCommand(
 		NewVersionCommand(streams),
 		NewRenderCommand(flags, streams),
+		NewPlanCommand(flags, streams),
 	)
 	return cmd
 }

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/geofed-io/kubectl-geofed/internal/lab"
+	"github.com/geofed-io/kubectl-geofed/internal/lab/labd"
+)
+
+// defaultDir is the state directory when --dir is not given: in the current
+// directory, like terraform's .terraform, so a demo's lab sits beside it.
+const defaultDir = ".geofed-lab"
+
+// NewRootCommand builds the geofed-lab command tree.
+func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "geofed-lab",
+		Short: "Run real Kubernetes clusters on this machine for geofed",
+		Long: `geofed-lab runs Kubernetes control planes (kube-apiserver, controller-manager,
+scheduler, one shared etcd) on loopback, with KWOK playing the nodes: Pods are
+scheduled and turn Running, Deployments become Available, with no containers
+and no cloud account. The binaries come from ` + "`make lab-bin`" + `, found through
+$` + lab.BinDirEnv + `.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	dir := defaultDir
+	cmd.PersistentFlags().StringVar(&dir, "dir", dir, "state directory of the lab")
+	cmd.AddCommand(
+		newUpCommand(&dir, streams),
+		newRunCommand(&dir, streams),
+		newStatusCommand(&dir, streams),
+		newDownCommand(&dir, streams),
+	)
+	return cmd
+}
+
+// clusterFlags are the flags that say which clusters a lab runs.
+type clusterFlags struct {
+	clusters []string
+}
+
+func (f *clusterFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&f.clusters, "cluster", []string{labd.DefaultCluster},
+		"a cluster to run, NAME[@REGION][:GPUS] (repeatable): two CPU nodes and GPUS nodes with one nvidia.com/gpu each, labelled for REGION (default us-east1)")
+}
+
+func (f *clusterFlags) specs() ([]lab.ClusterSpec, error) {
+	var out []lab.ClusterSpec
+	seen := map[string]bool{}
+	for _, c := range f.clusters {
+		spec, err := labd.ParseCluster(c)
+		if err != nil {
+			return nil, err
+		}
+		if seen[spec.Name] {
+			return nil, fmt.Errorf("cluster %s named twice", spec.Name)
+		}
+		seen[spec.Name] = true
+		out = append(out, spec)
+	}
+	return out, nil
+}
+
+func newUpCommand(dir *string, streams genericiooptions.IOStreams) *cobra.Command {
+	var flags clusterFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a lab in the background",
+		Long: `Start a lab in the background and wait until its clusters are ready. The lab's
+kubeconfig has a context per cluster, named after it; the env file in the
+state directory exports KUBECONFIG (and the addresses of lab services).`,
+		Example: `  # The joined cluster of manifests/topology.yaml
+  geofed-lab up
+  source .geofed-lab/env
+
+  # Two clusters, one with 4 GPU nodes
+  geofed-lab up --cluster serving-us@us-east1 --cluster serving-asia@asia-east1:4`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := flags.specs(); err != nil {
+				return err
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding this program to start the lab daemon: %w", err)
+			}
+			command := []string{exe, "run", "--dir", *dir}
+			for _, c := range flags.clusters {
+				command = append(command, "--cluster", c)
+			}
+			return labd.Up(cmd.Context(), labd.UpOptions{Dir: *dir, Command: command, Out: streams.Out})
+		},
+	}
+	flags.add(cmd)
+	return cmd
+}
+
+func newRunCommand(dir *string, streams genericiooptions.IOStreams) *cobra.Command {
+	var flags clusterFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run a lab in the foreground until interrupted",
+		Long:  `Run a lab in the foreground until interrupted; up runs this in the background.`,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			specs, err := flags.specs()
+			if err != nil {
+				return err
+			}
+			return labd.Run(cmd.Context(), labd.RunOptions{Dir: *dir, Clusters: specs, Out: streams.Out})
+		},
+	}
+	flags.add(cmd)
+	return cmd
+}
+
+func newStatusCommand(dir *string, streams genericiooptions.IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the lab's clusters and their health",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return labd.Status(cmd.Context(), labd.StatusOptions{Dir: *dir, Out: streams.Out})
+		},
+	}
+}
+
+func newDownCommand(dir *string, streams genericiooptions.IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Stop the lab and remove its state directory",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return labd.Down(cmd.Context(), labd.DownOptions{Dir: *dir, Out: streams.Out})
+		},
+	}
+}

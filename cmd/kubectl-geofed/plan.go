@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/yaml"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/placement"
+	"github.com/geofed-io/kubectl-geofed/pkg/plan"
+	"github.com/geofed-io/kubectl-geofed/pkg/plan/view"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+const planExample = `  # What would change, per region
+  kubectl geofed plan -f topology.yaml
+
+  # Field-level diffs, as kubectl diff shows them
+  kubectl geofed plan -f topology.yaml --diff
+
+  # Save the plan for apply, and let CI tell "changes" (2) from "none" (0)
+  kubectl geofed plan -f topology.yaml --out plan.json --detailed-exitcode
+
+  # Machine-readable
+  kubectl geofed plan -f topology.yaml -o json`
+
+// PlanOptions holds the flags of the plan command.
+type PlanOptions struct {
+	Filename         string
+	Output           string
+	SaveTo           string
+	Diff             bool
+	DetailedExitCode bool
+	Refresh          string
+	Verbose          bool
+	Parallel         int
+	QPS              float32
+	Burst            int
+	ClusterTimeout   time.Duration
+	// EmulatorHost is $GKE_EMULATOR_HOST.
+	EmulatorHost string
+	// Color is decided in Complete: a TTY and no NO_COLOR.
+	Color bool
+
+	ConfigFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+}
+
+// NewPlanCommand shows what apply would change.
+func NewPlanCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &PlanOptions{ConfigFlags: flags, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "plan -f TOPOLOGY",
+		Short: "Show, per region, what apply would change",
+		Long: `Compute what apply would change — GKE clusters to create or update, and for
+every member cluster the Kubernetes objects to create (+), change (~) or prune
+(-) — and explain how every workload's replicas are placed.
+
+Object changes come from server-side dry-run apply, as kubectl diff
+--server-side shows them; objects geofed applied and nobody changed since are
+known unchanged from its inventory without a dry-run. Nothing is modified.
+
+Exit codes: 0 success, 1 error (including an unreachable cluster); with
+--detailed-exitcode, 0 no changes, 1 error, 2 changes.`,
+		Example: planExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Complete()
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: human-readable text)")
+	cmd.Flags().StringVar(&o.SaveTo, "out", "", "Save the plan as JSON to this file, for apply")
+	cmd.Flags().BoolVar(&o.Diff, "diff", false, "Show full unified diffs of changed objects")
+	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "Exit 0 when nothing changes, 1 on error, 2 when there are changes")
+	cmd.Flags().StringVar(&o.Refresh, "refresh", "inventory", "inventory: trust geofed's inventory for unchanged objects; full: dry-run every object")
+	cmd.Flags().BoolVar(&o.Verbose, "show-unchanged", false, "List unchanged objects too")
+	cmd.Flags().IntVar(&o.Parallel, "parallel", 8, "Clusters planned at once")
+	cmd.Flags().Float32Var(&o.QPS, "qps", member.DefaultQPS, "Requests per second to each cluster")
+	cmd.Flags().IntVar(&o.Burst, "burst", member.DefaultBurst, "Request burst to each cluster")
+	cmd.Flags().DurationVar(&o.ClusterTimeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster")
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("refresh", cobra.FixedCompletions([]string{"inventory", "full"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Complete reads the environment.
+func (o *PlanOptions) Complete() {
+	o.EmulatorHost = os.Getenv(gke.EmulatorHostEnv)
+	o.Color = isTerminal(o.IOStreams.Out) && os.Getenv("NO_COLOR") == ""
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Validate checks the flags.
+func (o *PlanOptions) Validate() error {
+	if o.Filename == "" {
+		return errors.New("a topology file is required: -f topology.yaml")
+	}
+	switch o.Output {
+	case "", "json", "yaml":
+	default:
+		return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
+	}
+	switch o.Refresh {
+	case "inventory", "full":
+	default:
+		return fmt.Errorf("--refresh must be inventory or full, not %q", o.Refresh)
+	}
+	if o.Parallel < 1 {
+		return errors.New("--parallel must be at least 1")
+	}
+	return nil
+}
+
+// Run plans, prints, saves, and maps the result to an exit code.
+func (o *PlanOptions) Run(ctx context.Context) error {
+	t, err := topology.Load(o.Filename)
+	if err != nil {
+		return err
+	}
+	p, err := computePlan(ctx, t, planInputs{
+		EmulatorHost: o.EmulatorHost,
+		Kubeconfig:   o.kubeconfig(),
+		QPS:          o.QPS,
+		Burst:        o.Burst,
+		Timeout:      o.ClusterTimeout,
+		Parallel:     o.Parallel,
+		FullRefresh:  o.Refresh == "full",
+		Diff:         o.Diff,
+	})
+	if err != nil {
+		return err
+	}
+
+	switch o.Output {
+	case "json":
+		err = view.JSON(o.IOStreams.Out, p)
+	case "yaml":
+		var buf bytes.Buffer
+		if err = view.JSON(&buf, p); err == nil {
+			var y []byte
+			if y, err = yaml.JSONToYAML(buf.Bytes()); err == nil {
+				_, err = o.IOStreams.Out.Write(y)
+			}
+		}
+	default:
+		err = view.Text(o.IOStreams.Out, p, view.TextOptions{Color: o.Color, Diff: o.Diff, Verbose: o.Verbose})
+	}
+	if err != nil {
+		return err
+	}
+	if o.SaveTo != "" {
+		if err := savePlan(o.SaveTo, p); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.ErrOut, "Saved the plan to %s. Apply exactly this plan with: kubectl geofed apply %s\n", o.SaveTo, o.SaveTo)
+	}
+	if p.Failed() {
+		return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", failureSummary(p))}
+	}
+	if o.DetailedExitCode && p.Summary.HasChanges() {
+		return &ExitError{Code: 2}
+	}
+	return nil
+}
+
+func (o *PlanOptions) kubeconfig() string {
+	if o.ConfigFlags != nil && o.ConfigFlags.KubeConfig != nil {
+		return *o.ConfigFlags.KubeConfig
+	}
+	return ""
+}
+
+// planInputs are the command-line inputs plan (and later apply) share.
+type planInputs struct {
+	EmulatorHost string
+	Kubeconfig   string
+	QPS          float32
+	Burst        int
+	Timeout      time.Duration
+	Parallel     int
+	FullRefresh  bool
+	Diff         bool
+}
+
+// computePlan wires the GKE client and member options into plan.Compute.
+func computePlan(ctx context.Context, t *topology.Topology, in planInputs) (*plan.Plan, error) {
+	opts := plan.Options{
+		Topology: t,
+		Member: member.Options{
+			KubeconfigPath: in.Kubeconfig,
+			QPS:            in.QPS,
+			Burst:          in.Burst,
+			Timeout:        in.Timeout,
+			Parallel:       in.Parallel,
+			UserAgent:      "kubectl-geofed/" + version,
+		},
+		FullRefresh: in.FullRefresh,
+		Diff:        in.Diff,
+		Parallel:    in.Parallel,
+	}
+	if hasManaged(t) {
+		gopts := gke.ClientOptions{EmulatorHost: in.EmulatorHost}
+		client, err := gke.NewClient(ctx, gopts)
+		if err != nil {
+			return nil, err
+		}
+		defer client.Close()
+		opts.GKE = client
+		ts, err := gke.TokenSource(ctx, gopts)
+		if err != nil {
+			return nil, err
+		}
+		opts.TokenSource = ts
+	}
+	p, err := plan.Compute(ctx, opts)
+	if err != nil {
+		var capErr *placement.CapacityUnknownError
+		if errors.As(err, &capErr) {
+			return nil, fmt.Errorf("%w: the clusters could not be read; preview with kubectl geofed render --capacity", err)
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+func hasManaged(t *topology.Topology) bool {
+	for _, ref := range t.Clusters() {
+		if ref.Cluster.Managed() {
+			return true
+		}
+	}
+	return false
+}
+
+func savePlan(path string, p *plan.Plan) error {
+	var buf bytes.Buffer
+	if err := view.JSON(&buf, p); err != nil {
+		return err
+	}
+	// 0600: a plan names clusters and objects; it never holds a Secret's
+	// value, but it is nobody else's business either.
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("saving the plan: %w", err)
+	}
+	return nil
+}
+
+func failureSummary(p *plan.Plan) string {
+	var parts []string
+	if n := p.Summary.Unreachable; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d cluster(s) unreachable", n))
+	}
+	if n := p.Summary.Errors; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d error(s)", n))
+	}
+	return strings.Join(parts, ", ")
+}

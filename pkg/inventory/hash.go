@@ -1,0 +1,48 @@
+package inventory
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// AnnotationAppliedHash carries the hash of the manifest geofed applied.
+const AnnotationAppliedHash = "geofed.io/applied-hash"
+
+// AppliedHash hashes a rendered manifest as it will be applied, leaving out
+// the applied-hash annotation itself. encoding/json sorts map keys, so equal
+// objects hash equally whatever their construction order.
+func AppliedHash(obj *unstructured.Unstructured) (string, error) {
+	c := obj.DeepCopy()
+	ann := c.GetAnnotations()
+	if _, ok := ann[AnnotationAppliedHash]; ok {
+		delete(ann, AnnotationAppliedHash)
+		if len(ann) == 0 {
+			ann = nil
+		}
+		c.SetAnnotations(ann)
+	}
+	b, err := json.Marshal(c.Object)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:16]), nil
+}
+
+// FieldsDigest is the digest of manager's Apply entry in the object's
+// managedFields, or "" when the manager has none. Another writer that
+// changes a field geofed set takes that field out of this entry, so the
+// digest moves; writes to fields geofed never set leave it alone.
+func FieldsDigest(obj *unstructured.Unstructured, manager string) string {
+	for _, mf := range obj.GetManagedFields() {
+		if mf.Manager != manager || mf.Operation != "Apply" || mf.FieldsV1 == nil {
+			continue
+		}
+		sum := sha256.Sum256(mf.FieldsV1.Raw)
+		return "sha256:" + hex.EncodeToString(sum[:16])
+	}
+	return ""
+}

@@ -1,0 +1,186 @@
+// Package inventory records what geofed applied to a member cluster, following
+// the ApplySet specification (KEP-3659): one parent ConfigMap per topology per
+// cluster, members labelled applyset.kubernetes.io/part-of. Plan reads it to
+// find prune candidates and to skip dry-runs for objects nobody touched; apply
+// writes it.
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	kubectlapply "k8s.io/kubectl/pkg/cmd/apply"
+)
+
+const (
+	// FieldManager is the server-side apply field manager of everything
+	// geofed applies.
+	FieldManager = "kubectl-geofed"
+	// Tooling is the ApplySet tooling annotation value (<tool>/<semver>).
+	Tooling = "kubectl-geofed/v1"
+	// ParentNamespace holds the parent ConfigMaps: it exists in every
+	// cluster, so the inventory never depends on a namespace geofed manages.
+	ParentNamespace = "kube-system"
+	// dataKey is the parent ConfigMap key holding the entries as JSON.
+	dataKey = "inventory.json"
+
+	// LabelPartOf and LabelID are the ApplySet member and parent labels.
+	LabelPartOf = kubectlapply.ApplysetPartOfLabel
+	LabelID     = kubectlapply.ApplySetParentIDLabel
+)
+
+var configMapGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// ParentName is the name of the parent ConfigMap of a topology.
+func ParentName(topology string) string { return "geofed-" + topology }
+
+// ID is the ApplySet id of a topology's parent: the label value that marks
+// its members. Computed by kubectl's implementation of the specification so
+// kubectl and geofed agree on it.
+func ID(topology string) string {
+	parent := &kubectlapply.ApplySetParentRef{
+		Name:      ParentName(topology),
+		Namespace: ParentNamespace,
+		RESTMapping: &meta.RESTMapping{
+			Resource:         configMapGVR,
+			GroupVersionKind: schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
+			Scope:            meta.RESTScopeNamespace,
+		},
+	}
+	return kubectlapply.NewApplySet(parent, kubectlapply.ApplySetTooling{}, nil, nil).ID()
+}
+
+// Entry is one object geofed applied, with what it knew after applying it.
+type Entry struct {
+	Group     string `json:"group,omitempty"`
+	Version   string `json:"version"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// AppliedHash is the geofed.io/applied-hash of the manifest applied.
+	AppliedHash string `json:"appliedHash"`
+	// FieldsDigest is the digest of geofed's managedFields entry right after
+	// applying; when another writer takes a field away, it moves.
+	FieldsDigest string `json:"fieldsDigest"`
+}
+
+// Key identifies the object an entry is about: group/kind/namespace/name.
+func (e Entry) Key() string { return Key(e.Group, e.Kind, e.Namespace, e.Name) }
+
+// Key builds the identity used across plan and apply.
+func Key(group, kind, namespace, name string) string {
+	return group + "/" + kind + "/" + namespace + "/" + name
+}
+
+// ObjectKey is Key for an object.
+func ObjectKey(obj *unstructured.Unstructured) string {
+	gvk := obj.GroupVersionKind()
+	return Key(gvk.Group, gvk.Kind, obj.GetNamespace(), obj.GetName())
+}
+
+// Inventory is the content of one cluster's parent object.
+type Inventory struct {
+	Topology string
+	// Exists is false when the cluster has no parent yet (never applied).
+	Exists bool
+	// ResourceVersion of the parent as read, for staleness checks.
+	ResourceVersion string
+	Entries         []Entry
+}
+
+// Lookup returns the entry for key.
+func (inv *Inventory) Lookup(key string) (Entry, bool) {
+	for _, e := range inv.Entries {
+		if e.Key() == key {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// Read fetches a topology's inventory from a cluster with one GET. A missing
+// parent is an empty inventory, not an error.
+func Read(ctx context.Context, client dynamic.Interface, topology string) (*Inventory, error) {
+	inv := &Inventory{Topology: topology}
+	obj, err := client.Resource(configMapGVR).Namespace(ParentNamespace).Get(ctx, ParentName(topology), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return inv, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading inventory ConfigMap %s/%s: %w", ParentNamespace, ParentName(topology), err)
+	}
+	if tool := obj.GetAnnotations()[kubectlapply.ApplySetToolingAnnotation]; tool != "" && !strings.HasPrefix(tool, "kubectl-geofed/") {
+		return nil, fmt.Errorf("inventory ConfigMap %s/%s belongs to %q, not kubectl-geofed: refusing to use it", ParentNamespace, ParentName(topology), tool)
+	}
+	inv.Exists = true
+	inv.ResourceVersion = obj.GetResourceVersion()
+	data, _, _ := unstructured.NestedString(obj.Object, "data", dataKey)
+	if data != "" {
+		if err := json.Unmarshal([]byte(data), &inv.Entries); err != nil {
+			return nil, fmt.Errorf("decoding inventory ConfigMap %s/%s: %w", ParentNamespace, ParentName(topology), err)
+		}
+	}
+	return inv, nil
+}
+
+// Parent builds the parent ConfigMap for entries, with the ApplySet labels
+// and annotations (contains-group-kinds, additional-namespaces) kubectl
+// understands, so `kubectl apply --prune --applyset` could read it too.
+func Parent(topology string, entries []Entry) (*unstructured.Unstructured, error) {
+	sorted := append([]Entry(nil), entries...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key() < sorted[j].Key() })
+	data, err := json.Marshal(sorted)
+	if err != nil {
+		return nil, err
+	}
+	gks := map[string]bool{}
+	nss := map[string]bool{}
+	for _, e := range sorted {
+		gk := e.Kind
+		if e.Group != "" {
+			gk += "." + e.Group
+		}
+		gks[gk] = true
+		if e.Namespace != "" && e.Namespace != ParentNamespace {
+			nss[e.Namespace] = true
+		}
+	}
+	obj := &unstructured.Unstructured{Object: map[string]interface{}{
+		"apiVersion": "v1",
+		"kind":       "ConfigMap",
+		"metadata": map[string]interface{}{
+			"name":      ParentName(topology),
+			"namespace": ParentNamespace,
+			"labels": map[string]interface{}{
+				LabelID:                        ID(topology),
+				"app.kubernetes.io/managed-by": FieldManager,
+				"geofed.io/topology":           topology,
+			},
+			"annotations": map[string]interface{}{
+				kubectlapply.ApplySetToolingAnnotation:              Tooling,
+				kubectlapply.ApplySetGKsAnnotation:                  strings.Join(sortedKeys(gks), ","),
+				kubectlapply.ApplySetAdditionalNamespacesAnnotation: strings.Join(sortedKeys(nss), ","),
+			},
+		},
+		"data": map[string]interface{}{dataKey: string(data)},
+	}}
+	return obj, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

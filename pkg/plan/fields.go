@@ -1,0 +1,184 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	sensitive        = "(sensitive)"
+	sensitiveChanged = "(sensitive, changed)"
+	// lastApplied repeats a Secret's values in clear when the Secret was
+	// ever applied client-side.
+	lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+)
+
+// fieldChanges lists the leaves that differ between before and after, in
+// path order. Secret values are never shown, only that they change.
+func fieldChanges(before, after map[string]interface{}, secret bool) []FieldChange {
+	b, a := map[string]interface{}{}, map[string]interface{}{}
+	flatten("", before, b)
+	flatten("", after, a)
+	paths := map[string]bool{}
+	for p := range b {
+		paths[p] = true
+	}
+	for p := range a {
+		paths[p] = true
+	}
+	var out []FieldChange
+	for _, p := range sortedKeys(paths) {
+		bv, inB := b[p]
+		av, inA := a[p]
+		if inB && inA && reflect.DeepEqual(bv, av) {
+			continue
+		}
+		fc := FieldChange{Path: p}
+		if inB {
+			fc.Before = formatLeaf(bv)
+		}
+		if inA {
+			fc.After = formatLeaf(av)
+		}
+		if secret && isSensitivePath(p) {
+			if inB {
+				fc.Before = sensitive
+			}
+			if inA {
+				fc.After = sensitiveChanged
+			}
+		}
+		out = append(out, fc)
+	}
+	return out
+}
+
+var sensitivePath = regexp.MustCompile(`^(data|stringData)(\.|\[)|^metadata\.annotations\["kubectl\.kubernetes\.io/last-applied-configuration"\]$`)
+
+func isSensitivePath(p string) bool { return sensitivePath.MatchString(p) }
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// flatten turns a nested object into leaf paths like
+// spec.template.spec.containers[0].image and metadata.labels["app/name"].
+func flatten(prefix string, v interface{}, out map[string]interface{}) {
+	switch t := v.(type) {
+	case map[string]interface{}:
+		if len(t) == 0 && prefix != "" {
+			out[prefix] = t
+			return
+		}
+		for k, child := range t {
+			var p string
+			switch {
+			case identifier.MatchString(k) && prefix == "":
+				p = k
+			case identifier.MatchString(k):
+				p = prefix + "." + k
+			default:
+				p = fmt.Sprintf("%s[%q]", prefix, k)
+			}
+			flatten(p, child, out)
+		}
+	case []interface{}:
+		if len(t) == 0 {
+			out[prefix] = t
+			return
+		}
+		for i, child := range t {
+			flatten(fmt.Sprintf("%s[%d]", prefix, i), child, out)
+		}
+	default:
+		out[prefix] = t
+	}
+}
+
+func formatLeaf(v interface{}) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// unifiedDiff renders live and desired as YAML and diffs them, the way
+// kubectl diff does, with Secret values masked.
+func unifiedDiff(before, after map[string]interface{}, secret bool, name string) (string, error) {
+	if secret {
+		before, after = maskSecret(before, after)
+	}
+	by, err := yaml.Marshal(before)
+	if err != nil {
+		return "", fmt.Errorf("encoding live %s: %w", name, err)
+	}
+	ay, err := yaml.Marshal(after)
+	if err != nil {
+		return "", fmt.Errorf("encoding desired %s: %w", name, err)
+	}
+	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A:        difflib.SplitLines(string(by)),
+		B:        difflib.SplitLines(string(ay)),
+		FromFile: "live/" + name,
+		ToFile:   "desired/" + name,
+		Context:  3,
+	})
+}
+
+// maskSecret replaces a Secret's values (and a last-applied annotation that
+// would repeat them) in copies of before and after; a value that changes
+// reads "(sensitive, changed)" on the after side.
+func maskSecret(before, after map[string]interface{}) (map[string]interface{}, map[string]interface{}) {
+	b, a := deepCopyJSON(before), deepCopyJSON(after)
+	for _, field := range []string{"data", "stringData"} {
+		bm, _ := b[field].(map[string]interface{})
+		am, _ := a[field].(map[string]interface{})
+		for k, av := range am {
+			if bv, ok := bm[k]; ok && reflect.DeepEqual(bv, av) {
+				am[k] = sensitive
+			} else {
+				am[k] = sensitiveChanged
+			}
+		}
+		for k := range bm {
+			bm[k] = sensitive
+		}
+	}
+	for _, m := range []map[string]interface{}{b, a} {
+		if md, ok := m["metadata"].(map[string]interface{}); ok {
+			if ann, ok := md["annotations"].(map[string]interface{}); ok {
+				if _, ok := ann[lastApplied]; ok {
+					ann[lastApplied] = sensitive
+				}
+			}
+		}
+	}
+	return b, a
+}
+
+func deepCopyJSON(m map[string]interface{}) map[string]interface{} {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return map[string]interface{}{}
+	}
+	out := map[string]interface{}{}
+	_ = json.Unmarshal(raw, &out)
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,151 @@
+// Package plan computes what `kubectl geofed apply` would change — GKE
+// clusters to create or update and, per member cluster, the Kubernetes
+// objects to create, change or prune — as plain, versioned data. The same
+// Plan value is printed (package plan/view), saved with --out, reloaded and
+// checked for staleness before apply executes it.
+package plan
+
+import (
+	"time"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/placement"
+)
+
+// FormatVersion is the version of the JSON schema below. It changes only
+// when a field changes meaning or disappears; new fields may be added.
+const FormatVersion = "geofed.io/plan/v1"
+
+// Plan is everything `plan` found: per region, per cluster.
+type Plan struct {
+	FormatVersion string    `json:"formatVersion"`
+	Topology      string    `json:"topology"`
+	TopologyFile  string    `json:"topologyFile"`
+	CreatedAt     time.Time `json:"createdAt"`
+	// SourceDigest hashes the topology file and every rendered manifest, so
+	// apply can tell when the files changed since the plan was made.
+	SourceDigest string             `json:"sourceDigest"`
+	Regions      []Region           `json:"regions"`
+	Placements   []placement.Result `json:"placements"`
+	// Orphans are managed GKE clusters of this topology that are no longer
+	// in the file: shown, never deleted by apply.
+	Orphans  []gke.ClusterChange `json:"orphans,omitempty"`
+	Warnings []string            `json:"warnings,omitempty"`
+	Summary  Summary             `json:"summary"`
+}
+
+// Region groups the clusters of one region.
+type Region struct {
+	Name     string    `json:"name"`
+	Clusters []Cluster `json:"clusters"`
+}
+
+// Cluster is the plan for one member cluster.
+type Cluster struct {
+	Name   string `json:"name"`
+	Region string `json:"region"`
+	// Mode is "managed" (a GKE cluster geofed provisions) or "joined".
+	Mode string `json:"mode"`
+	// GKE is the cluster-level change for managed clusters.
+	GKE *gke.ClusterChange `json:"gke,omitempty"`
+	// Unreachable is why the cluster could not be planned; its objects are
+	// unknown and it is excluded from replica division.
+	Unreachable string `json:"unreachable,omitempty"`
+	// Error is why planning a reachable cluster failed part-way (reading
+	// the inventory, listing objects); its object list is incomplete.
+	Error         string `json:"error,omitempty"`
+	ServerVersion string `json:"serverVersion,omitempty"`
+	// InventoryVersion is the resourceVersion of the inventory parent read
+	// ("" when it did not exist): part of the staleness check.
+	InventoryVersion string   `json:"inventoryVersion,omitempty"`
+	Objects          []Object `json:"objects,omitempty"`
+	// Requests is how many API requests planning this cluster cost.
+	Requests int64 `json:"requests,omitempty"`
+}
+
+// Action is what apply would do to an object.
+type Action string
+
+const (
+	ActionCreate Action = "create"
+	ActionUpdate Action = "update"
+	ActionDelete Action = "delete"
+	ActionNoop   Action = "noop"
+	// ActionConflict: applying would take fields another manager owns;
+	// apply refuses without --force-conflicts.
+	ActionConflict Action = "conflict"
+	// ActionError: the server rejected the dry-run (invalid manifest,
+	// forbidden); Reason says why.
+	ActionError Action = "error"
+)
+
+// Symbol is the terraform-style marker of an action.
+func (a Action) Symbol() string {
+	switch a {
+	case ActionCreate:
+		return "+"
+	case ActionUpdate:
+		return "~"
+	case ActionDelete:
+		return "-"
+	case ActionConflict, ActionError:
+		return "!"
+	}
+	return " "
+}
+
+// Object is one Kubernetes object's change. The manifest itself is not
+// stored: apply renders again and checks DesiredHash, so a saved plan never
+// holds a Secret's value.
+type Object struct {
+	Action    Action `json:"action"`
+	Group     string `json:"group,omitempty"`
+	Version   string `json:"version"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Workload  string `json:"workload,omitempty"`
+	// DesiredHash is the geofed.io/applied-hash of the manifest to apply.
+	DesiredHash string `json:"desiredHash,omitempty"`
+	// LiveResourceVersion is the live object's resourceVersion when planned
+	// ("" when it does not exist).
+	LiveResourceVersion string `json:"liveResourceVersion,omitempty"`
+	// Reason says why an object is listed, e.g. "changed outside geofed".
+	Reason string `json:"reason,omitempty"`
+	// Changes are the field-level differences between live and desired
+	// (after server-side dry-run); Secret values appear as "(sensitive)".
+	Changes []FieldChange `json:"changes,omitempty"`
+	// Diff is a unified diff of the live and dry-run YAML (for --diff).
+	Diff string `json:"diff,omitempty"`
+	// DryRun says whether this object's desired state came from a
+	// server-side dry-run, or was known unchanged from the inventory.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// FieldChange is one changed field: a JSON-path-like path and its values
+// rendered compactly.
+type FieldChange struct {
+	Path   string `json:"path"`
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+}
+
+// Summary counts the plan's changes.
+type Summary struct {
+	ClustersToCreate int `json:"clustersToCreate"`
+	ClustersToChange int `json:"clustersToChange"`
+	ObjectsToCreate  int `json:"objectsToCreate"`
+	ObjectsToChange  int `json:"objectsToChange"`
+	ObjectsToDelete  int `json:"objectsToDelete"`
+	Conflicts        int `json:"conflicts,omitempty"`
+	// Errors counts objects the server rejected and clusters that failed
+	// part-way; a plan with errors exits 1.
+	Errors      int `json:"errors,omitempty"`
+	Unreachable int `json:"unreachable,omitempty"`
+	Attention   int `json:"attention,omitempty"`
+}
+
+// HasChanges reports whether applying would change anything.
+func (s Summary) HasChanges() bool {
+	return s.ClustersToCreate+s.ClustersToChange+s.ObjectsToCreate+s.ObjectsToChange+s.ObjectsToDelete+s.Conflicts > 0
+}

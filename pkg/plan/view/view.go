@@ -1,0 +1,326 @@
+// Package view renders Plans for people (terraform-style text, optionally
+// coloured and with full diffs) and for machines (the versioned JSON the
+// saved plan also uses). Computing a plan and showing it are separate: the
+// same Plan value is printed, saved and applied.
+package view
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/plan"
+)
+
+// JSON writes the plan in its stable JSON schema (plan.FormatVersion).
+func JSON(w io.Writer, p *plan.Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding plan: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// TextOptions tune the human form.
+type TextOptions struct {
+	// Color adds ANSI colours (on a TTY, unless NO_COLOR is set).
+	Color bool
+	// Diff prints every changed object's unified diff.
+	Diff bool
+	// Verbose also lists unchanged objects.
+	Verbose bool
+}
+
+// Text writes the plan grouped by region then cluster, with terraform's
+// symbols, a placement section and a summary line.
+func Text(w io.Writer, p *plan.Plan, o TextOptions) error {
+	pr := &printer{w: w, color: o.Color}
+	for _, r := range p.Regions {
+		pr.line(0, "", pr.bold("Region "+r.Name))
+		for _, c := range r.Clusters {
+			pr.cluster(c, o)
+		}
+		for _, orphan := range p.Orphans {
+			if orphan.Region == r.Name {
+				pr.orphan(orphan)
+			}
+		}
+		pr.blank()
+	}
+	// Orphans in regions the topology no longer has.
+	known := map[string]bool{}
+	for _, r := range p.Regions {
+		known[r.Name] = true
+	}
+	for _, orphan := range p.Orphans {
+		if !known[orphan.Region] {
+			pr.line(0, "", pr.bold("Region "+orphan.Region))
+			pr.orphan(orphan)
+			pr.blank()
+		}
+	}
+
+	if len(p.Placements) > 0 {
+		pr.line(0, "", pr.bold("Placement"))
+		for _, pl := range p.Placements {
+			pr.line(1, "", pl.Workload+" ("+pl.Mode+")")
+			for _, e := range pl.Explanation {
+				pr.line(2, "", e)
+			}
+		}
+		pr.blank()
+	}
+	if len(p.Warnings) > 0 {
+		pr.line(0, "", pr.bold("Warnings"))
+		for _, wn := range p.Warnings {
+			pr.line(1, pr.sym("!"), wn)
+		}
+		pr.blank()
+	}
+	s := p.Summary
+	summary := fmt.Sprintf("Plan: %d clusters to create, %d to change · %d objects to create, %d to change, %d to delete.",
+		s.ClustersToCreate, s.ClustersToChange, s.ObjectsToCreate, s.ObjectsToChange, s.ObjectsToDelete)
+	var extra []string
+	if s.Conflicts > 0 {
+		extra = append(extra, fmt.Sprintf("%d conflicts", s.Conflicts))
+	}
+	if s.Attention > 0 {
+		extra = append(extra, fmt.Sprintf("%d need attention", s.Attention))
+	}
+	if s.Unreachable > 0 {
+		extra = append(extra, fmt.Sprintf("%d clusters unreachable", s.Unreachable))
+	}
+	if s.Errors > 0 {
+		extra = append(extra, fmt.Sprintf("%d errors", s.Errors))
+	}
+	if len(extra) > 0 {
+		summary += " " + strings.Join(extra, ", ") + "."
+	}
+	if !s.HasChanges() && len(extra) == 0 {
+		summary = "No changes. The clusters match the topology. " + summary
+	}
+	pr.line(0, "", pr.bold(summary))
+	return pr.err
+}
+
+type printer struct {
+	w     io.Writer
+	color bool
+	err   error
+}
+
+func (p *printer) line(indent int, symbol, text string) {
+	if p.err != nil {
+		return
+	}
+	if symbol == "" {
+		symbol = " "
+	}
+	pad := strings.Repeat("  ", indent)
+	if indent == 0 && symbol == " " {
+		_, p.err = fmt.Fprintf(p.w, "%s\n", text)
+		return
+	}
+	_, p.err = fmt.Fprintf(p.w, "%s%s %s\n", pad, symbol, text)
+}
+
+func (p *printer) blank() {
+	if p.err == nil {
+		_, p.err = fmt.Fprintln(p.w)
+	}
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiRed    = "\x1b[31m"
+	ansiCyan   = "\x1b[36m"
+)
+
+func (p *printer) paint(code, s string) string {
+	if !p.color || s == "" {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func (p *printer) bold(s string) string { return p.paint(ansiBold, s) }
+
+// sym colours a symbol the way terraform does.
+func (p *printer) sym(s string) string {
+	switch s {
+	case "+":
+		return p.paint(ansiGreen, s)
+	case "~":
+		return p.paint(ansiYellow, s)
+	case "-", "!":
+		return p.paint(ansiRed, s)
+	case "-/+":
+		return p.paint(ansiYellow, s)
+	}
+	return s
+}
+
+func (p *printer) cluster(c plan.Cluster, o TextOptions) {
+	head := "cluster " + c.Name
+	switch {
+	case c.GKE != nil:
+		head += fmt.Sprintf(" (GKE %s/%s", c.GKE.Project, c.GKE.Location)
+	default:
+		head += " (joined"
+	}
+	if c.ServerVersion != "" {
+		head += ", " + c.ServerVersion
+	}
+	head += ")"
+	symbol := clusterSymbol(c)
+	switch {
+	case c.Unreachable != "":
+		p.line(1, p.sym("!"), head+": unreachable: "+c.Unreachable)
+		return
+	case c.GKE != nil && c.GKE.Action == gke.ActionCreate:
+		head += ": create"
+	case c.GKE != nil && c.GKE.Action == gke.ActionUpdate:
+		head += ": update in place"
+	case c.GKE != nil && c.GKE.Action == gke.ActionAttention:
+		head += ": needs attention"
+	}
+	p.line(1, p.sym(symbol), head)
+	if c.Error != "" {
+		p.line(3, p.sym("!"), c.Error)
+	}
+	if c.GKE != nil {
+		p.gke(c.GKE)
+	}
+	unchanged := 0
+	for _, obj := range c.Objects {
+		if obj.Action == plan.ActionNoop {
+			unchanged++
+			if !o.Verbose {
+				continue
+			}
+		}
+		p.object(obj, o)
+	}
+	if unchanged > 0 && !o.Verbose {
+		noun := "objects"
+		if unchanged == 1 {
+			noun = "object"
+		}
+		p.line(3, " ", fmt.Sprintf("(%d %s unchanged)", unchanged, noun))
+	}
+	if len(c.Objects) == 0 && c.Error == "" {
+		p.line(3, " ", "(no objects)")
+	}
+}
+
+func clusterSymbol(c plan.Cluster) string {
+	if c.GKE != nil && c.GKE.Action != gke.ActionNoop {
+		return c.GKE.Symbol()
+	}
+	for _, o := range c.Objects {
+		if o.Action != plan.ActionNoop {
+			return "~"
+		}
+	}
+	if c.Error != "" {
+		return "!"
+	}
+	return " "
+}
+
+func (p *printer) gke(ch *gke.ClusterChange) {
+	for _, r := range ch.Reasons {
+		p.line(3, p.sym("!"), r)
+	}
+	for _, f := range ch.Fields {
+		if ch.Action == gke.ActionCreate {
+			continue
+		}
+		p.line(3, p.sym("~"), fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
+	}
+	for _, np := range ch.NodePools {
+		if np.Action == gke.ActionNoop {
+			continue
+		}
+		p.line(3, p.sym(np.Symbol()), "node pool "+np.Name+": "+poolSummary(np))
+	}
+}
+
+// poolSummary renders a node pool change on one line: every field for a
+// create or delete, before → after for the rest.
+func poolSummary(np gke.NodePoolChange) string {
+	var parts []string
+	for _, f := range np.Fields {
+		switch {
+		case f.Before == "" && f.After != "":
+			parts = append(parts, f.Path+" "+f.After)
+		case f.After == "" && f.Before != "":
+			parts = append(parts, f.Path+" "+f.Before)
+		default:
+			s := fmt.Sprintf("%s %s → %s", f.Path, f.Before, f.After)
+			if f.Replace {
+				s += " (forces replacement)"
+			}
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (p *printer) orphan(ch gke.ClusterChange) {
+	p.line(1, p.sym("!"), fmt.Sprintf("cluster %s (GKE %s/%s): %s", ch.Cluster, ch.Project, ch.Location, strings.Join(ch.Reasons, "; ")))
+}
+
+func (p *printer) object(o plan.Object, opts TextOptions) {
+	name := o.Kind + " " + o.Name
+	if o.Namespace != "" {
+		name = o.Kind + " " + o.Namespace + "/" + o.Name
+	}
+	if o.Group != "" {
+		name = o.Group + "/" + name
+	}
+	text := name
+	if o.Reason != "" && o.Action != plan.ActionCreate {
+		text += " (" + o.Reason + ")"
+	}
+	p.line(3, p.sym(o.Action.Symbol()), text)
+	if o.Action != plan.ActionUpdate {
+		return
+	}
+	if opts.Diff && o.Diff != "" {
+		for _, l := range strings.Split(strings.TrimRight(o.Diff, "\n"), "\n") {
+			p.line(5, " ", p.diffLine(l))
+		}
+		return
+	}
+	for _, f := range o.Changes {
+		switch {
+		case f.Before == "":
+			p.line(5, p.sym("+"), fmt.Sprintf("%s: %s", f.Path, f.After))
+		case f.After == "":
+			p.line(5, p.sym("-"), fmt.Sprintf("%s: %s", f.Path, f.Before))
+		default:
+			p.line(5, p.sym("~"), fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
+		}
+	}
+}
+
+func (p *printer) diffLine(l string) string {
+	switch {
+	case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+		return p.bold(l)
+	case strings.HasPrefix(l, "+"):
+		return p.paint(ansiGreen, l)
+	case strings.HasPrefix(l, "-"):
+		return p.paint(ansiRed, l)
+	case strings.HasPrefix(l, "@@"):
+		return p.paint(ansiCyan, l)
+	}
+	return l
+}
