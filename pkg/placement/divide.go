@@ -1,0 +1,489 @@
+package placement
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"sort"
+	"strings"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+// Divide divides policy.Total replicas among the selected clusters as the
+// policy says (DESIGN §2), and explains how. Unreachable clusters are
+// excluded and the total is divided among the others, with a warning.
+// The Result does not depend on the order of clusters; its Workload is left
+// for the caller (Place) to fill in.
+//
+// weight and capacity give each cluster a share proportional to its weight
+// (its own entry in weights, else its region's, else 1) or to its spare
+// capacity of the resource. Shares are computed exactly, as fractions, so
+// ties are real ties and the result is the same on every machine. A share
+// outside [min, max] is clamped and the cluster removed; the rest of the
+// total is divided again among the others, until nothing is clamped. Each
+// round clamps the violators of one side only — the side whose total
+// violation is larger (both when equal): clamping to max frees replicas for
+// the others, which can only raise their shares, so a cluster that is over
+// max now stays over it; symmetrically for min. Clamping both sides at once
+// could pin a cluster to a bound that the final division no longer
+// pushes it to. The exact shares are then rounded by largest remainder, ties
+// going to the cluster whose name sorts first; rounding keeps every share
+// within [min, max] because the bounds are integers.
+//
+// Clusters weighing 0 get nothing while the others can take the total; when
+// every cluster still being divided among weighs 0 (every weight is 0, or
+// the others are all clamped to max), what is left is divided equally among
+// them. Dividing equally, rather than refusing, keeps a fleet with no spare
+// GPU anywhere placeable; the explanation and a warning say so.
+//
+// locality gives every cluster min, then fills the clusters nearest to near
+// first, each up to max (no max: the nearest takes everything), ties by
+// name. Distances are great-circle kilometres between the regions'
+// locations, rounded to whole kilometres: clusters in the same region tie,
+// and the order shown is the order used.
+//
+// A total that cannot be divided within the bounds (min × clusters above
+// it, max × clusters below it) is an error, never a division with another
+// sum. A cluster that gets 0 keeps its objects at 0 replicas (warm standby).
+func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
+	mode := policy.DivideBy
+	if mode == "" {
+		mode = topology.DivideByWeight
+	}
+	if err := checkPolicy(policy, mode); err != nil {
+		return Result{}, err
+	}
+	selected, err := sortedClusters(clusters)
+	if err != nil {
+		return Result{}, err
+	}
+
+	d := &division{total: int64(policy.Total)}
+	if policy.Min != nil {
+		d.min = int64(*policy.Min)
+	}
+	if policy.Max != nil {
+		d.max, d.hasMax = int64(*policy.Max), true
+	}
+	res := Result{Mode: string(mode), Total: ptr(policy.Total), Min: copyPtr(policy.Min), Max: copyPtr(policy.Max)}
+
+	excluded := 0
+	for _, c := range selected {
+		if c.Unreachable != "" {
+			excluded++
+			d.explain = append(d.explain, fmt.Sprintf("%s excluded: unreachable (%s)", c.Name, c.Unreachable))
+			d.warnings = append(d.warnings, fmt.Sprintf("cluster %s unreachable (%s): excluded, its share redistributed", c.Name, c.Unreachable))
+			continue
+		}
+		d.parts = append(d.parts, &part{Cluster: c})
+	}
+	if err := d.feasible(excluded); err != nil {
+		return Result{}, err
+	}
+
+	var header string
+	switch mode {
+	case topology.DivideByWeight:
+		d.weigh(policy.Weights, selected)
+		d.divideProportionally("every weight is 0", "weight 0")
+		header = d.header("weight", d.parts, weightInput)
+	case topology.DivideByCapacity:
+		res.Resource = policy.Resource
+		if res.Resource == "" {
+			res.Resource = DefaultResource
+		}
+		if err := d.measureSpare(res.Resource); err != nil {
+			return Result{}, err
+		}
+		d.divideProportionally("no spare "+res.Resource+" on any cluster", "no spare "+res.Resource)
+		header = d.header("spare "+res.Resource, d.parts, weightInput)
+	case topology.DivideByLocality:
+		res.Near = policy.Near
+		if err := d.measureDistance(policy.Near); err != nil {
+			return Result{}, err
+		}
+		d.fillNearestFirst()
+		// Listed nearest first: the order the replicas were handed out.
+		header = d.header("locality near "+policy.Near, d.byDistance(), distanceInput)
+	}
+	if err := d.check(); err != nil {
+		return Result{}, err
+	}
+
+	res.Explanation = append([]string{header}, d.explain...)
+	if standby := d.standby(); standby != "" {
+		res.Explanation = append(res.Explanation, standby)
+	}
+	res.Warnings = d.warnings
+	res.Shares = d.shares(selected, mode)
+	return res, nil
+}
+
+// checkPolicy rejects policies no division can honour. Topology validation
+// reports these with file and line first; this keeps Divide safe on its own.
+func checkPolicy(p topology.Replicas, mode topology.DivideBy) error {
+	switch mode {
+	case topology.DivideByWeight, topology.DivideByCapacity, topology.DivideByLocality:
+	default:
+		return fmt.Errorf("replicas.divideBy: unknown %q (want weight, capacity or locality)", mode)
+	}
+	if p.Total < 0 {
+		return fmt.Errorf("replicas.total is negative (%d)", p.Total)
+	}
+	if p.Min != nil && *p.Min < 0 {
+		return fmt.Errorf("replicas.min is negative (%d)", *p.Min)
+	}
+	if p.Max != nil && *p.Max < 0 {
+		return fmt.Errorf("replicas.max is negative (%d)", *p.Max)
+	}
+	if p.Min != nil && p.Max != nil && *p.Min > *p.Max {
+		return fmt.Errorf("replicas.min %d exceeds replicas.max %d", *p.Min, *p.Max)
+	}
+	if mode == topology.DivideByWeight {
+		for _, k := range sortedKeys(p.Weights) {
+			if p.Weights[k] < 0 {
+				return fmt.Errorf("replicas.weights[%s] is negative (%d)", k, p.Weights[k])
+			}
+		}
+	}
+	if mode == topology.DivideByLocality {
+		if p.Near == "" {
+			return errors.New("replicas.near: divideBy locality needs the region to fill from")
+		}
+		if _, ok := catalog.LookupRegion(p.Near); !ok {
+			msg := fmt.Sprintf("replicas.near: unknown region %q", p.Near)
+			if s := catalog.Suggest(p.Near, catalog.RegionNames()); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return errors.New(msg)
+		}
+	}
+	return nil
+}
+
+// division is one Divide in progress.
+type division struct {
+	total, min, max int64
+	hasMax          bool
+	// parts are the reachable selected clusters, by region then name.
+	parts    []*part
+	explain  []string // lines after the header, in the order things happened
+	warnings []string
+}
+
+// part is one reachable cluster being divided to.
+type part struct {
+	Cluster
+	weight   *big.Int // weight, or spare capacity
+	km       float64  // distance to near, whole km
+	share    *big.Rat // exact share, before rounding
+	replicas int64
+	clamped  string
+}
+
+func (d *division) feasible(excluded int) error {
+	n := int64(len(d.parts))
+	unreachable := ""
+	if excluded > 0 {
+		unreachable = fmt.Sprintf(" (%d more selected but unreachable)", excluded)
+	}
+	switch {
+	case n == 0 && d.total > 0:
+		return fmt.Errorf("cannot place %d replicas: all %d selected clusters are unreachable", d.total, excluded)
+	case n*d.min > d.total:
+		return fmt.Errorf("cannot divide %d replicas among %d clusters%s: min %d each needs %d",
+			d.total, n, unreachable, d.min, n*d.min)
+	case d.hasMax && n*d.max < d.total:
+		return fmt.Errorf("cannot divide %d replicas among %d clusters%s: max %d each holds only %d",
+			d.total, n, unreachable, d.max, n*d.max)
+	}
+	return nil
+}
+
+// weigh gives each cluster its own weights entry, else its region's, else 1,
+// and warns about entries that name nothing selected (a typo would
+// otherwise silently weigh 1).
+func (d *division) weigh(weights map[string]int32, selected []Cluster) {
+	for _, p := range d.parts {
+		w, ok := weights[p.Name]
+		if !ok {
+			w, ok = weights[p.Region]
+		}
+		if !ok {
+			w = 1
+		}
+		p.weight = big.NewInt(int64(w))
+	}
+	known := make(map[string]bool, 2*len(selected))
+	for _, c := range selected {
+		known[c.Name], known[c.Region] = true, true
+	}
+	for _, k := range sortedKeys(weights) {
+		if !known[k] {
+			d.warnings = append(d.warnings, fmt.Sprintf("weights entry %q names no selected cluster or region: ignored", k))
+		}
+	}
+}
+
+// measureSpare weighs each cluster by its spare capacity of resource.
+func (d *division) measureSpare(resource string) error {
+	var unknown []string
+	for _, p := range d.parts {
+		v, ok := p.Spare[resource]
+		if !ok {
+			unknown = append(unknown, p.Name)
+			continue
+		}
+		// Requests above allocatable (overcommitted nodes) leave no spare,
+		// not a negative weight.
+		p.weight = big.NewInt(max(v, 0))
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return &CapacityUnknownError{Resource: resource, Clusters: unknown}
+	}
+	return nil
+}
+
+func (d *division) measureDistance(near string) error {
+	for _, p := range d.parts {
+		km, ok := catalog.DistanceKm(p.Region, near)
+		if !ok {
+			return fmt.Errorf("cluster %s: unknown region %q, so its distance to %s is unknown", p.Name, p.Region, near)
+		}
+		p.km = math.Round(km)
+	}
+	return nil
+}
+
+// divideProportionally sets every part's exact share, then rounds. allZero
+// says why every weight is 0, zeroNote why some are.
+func (d *division) divideProportionally(allZero, zeroNote string) {
+	if d.total > 0 && len(d.parts) > 0 && sumWeights(d.parts).Sign() == 0 {
+		d.explain = append(d.explain, allZero+": divided equally")
+		d.warnings = append(d.warnings, allZero+": replicas divided equally")
+	}
+	minR := new(big.Rat).SetInt64(d.min)
+	maxR := new(big.Rat).SetInt64(d.max)
+	free := append([]*part(nil), d.parts...)
+	remaining := big.NewInt(d.total)
+	for round := 0; len(free) > 0; round++ {
+		shares, equal := shareOut(remaining, free)
+		if equal && round > 0 && remaining.Sign() > 0 {
+			d.explain = append(d.explain, fmt.Sprintf("%s left after clamping, divided equally among %s (%s)",
+				remaining, joinNames(names(free)), zeroNote))
+		}
+		over, under := new(big.Rat), new(big.Rat)
+		for _, s := range shares {
+			if d.hasMax && s.Cmp(maxR) > 0 {
+				over.Add(over, new(big.Rat).Sub(s, maxR))
+			}
+			if s.Cmp(minR) < 0 {
+				under.Add(under, new(big.Rat).Sub(minR, s))
+			}
+		}
+		if over.Sign() == 0 && under.Sign() == 0 {
+			for i, p := range free {
+				p.share = shares[i]
+			}
+			break
+		}
+		clampMax, clampMin := over.Cmp(under) >= 0, under.Cmp(over) >= 0
+		var next []*part
+		for i, p := range free {
+			s := shares[i]
+			switch {
+			case clampMax && d.hasMax && s.Cmp(maxR) > 0:
+				p.share, p.clamped = maxR, "max"
+				remaining.Sub(remaining, big.NewInt(d.max))
+				d.explain = append(d.explain, fmt.Sprintf("%s: share %s clamped to max %d", p.Name, formatRat(s), d.max))
+			case clampMin && s.Cmp(minR) < 0:
+				p.share, p.clamped = minR, "min"
+				remaining.Sub(remaining, big.NewInt(d.min))
+				d.explain = append(d.explain, fmt.Sprintf("%s: share %s clamped to min %d", p.Name, formatRat(s), d.min))
+			default:
+				next = append(next, p)
+			}
+		}
+		free = next
+	}
+	d.roundLargestRemainder()
+}
+
+// shareOut divides remaining among free in proportion to their weights, or
+// equally (equal=true) when they all weigh 0.
+func shareOut(remaining *big.Int, free []*part) (shares []*big.Rat, equal bool) {
+	w := sumWeights(free)
+	shares = make([]*big.Rat, len(free))
+	if w.Sign() == 0 {
+		for i := range free {
+			shares[i] = new(big.Rat).SetFrac(remaining, big.NewInt(int64(len(free))))
+		}
+		return shares, true
+	}
+	for i, p := range free {
+		shares[i] = new(big.Rat).SetFrac(new(big.Int).Mul(remaining, p.weight), w)
+	}
+	return shares, false
+}
+
+func sumWeights(parts []*part) *big.Int {
+	sum := new(big.Int)
+	for _, p := range parts {
+		sum.Add(sum, p.weight)
+	}
+	return sum
+}
+
+// roundLargestRemainder turns exact shares into replicas: every cluster gets
+// its share rounded down, and the replicas this leaves over go one each to
+// the largest fractional remainders, ties to the name that sorts first.
+func (d *division) roundLargestRemainder() {
+	type candidate struct {
+		p   *part
+		rem *big.Rat
+	}
+	var cands []candidate
+	placed := int64(0)
+	for _, p := range d.parts {
+		floor := new(big.Int).Quo(p.share.Num(), p.share.Denom())
+		p.replicas = floor.Int64()
+		placed += p.replicas
+		if rem := new(big.Rat).Sub(p.share, new(big.Rat).SetInt(floor)); rem.Sign() > 0 {
+			cands = append(cands, candidate{p, rem})
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if c := cands[i].rem.Cmp(cands[j].rem); c != 0 {
+			return c > 0
+		}
+		return cands[i].p.Name < cands[j].p.Name
+	})
+	// The exact shares sum to the total and each remainder is below 1, so
+	// fewer replicas are left over than there are candidates.
+	left := int(d.total - placed)
+	var up []string
+	for _, c := range cands[:left] {
+		c.p.replicas++
+		up = append(up, c.p.Name)
+	}
+	exact := make([]string, len(d.parts))
+	for i, p := range d.parts {
+		exact[i] = fmt.Sprintf("%s %s", p.Name, formatRat(p.share))
+	}
+	line := fmt.Sprintf("before rounding: %s; largest remainders round up: %s", strings.Join(exact, ", "), joinNames(up))
+	if last := cands[left-1].rem; cands[left].rem.Cmp(last) == 0 {
+		var lost []string
+		for _, c := range cands[left:] {
+			if c.rem.Cmp(last) == 0 {
+				lost = append(lost, c.p.Name)
+			}
+		}
+		line += fmt.Sprintf(" (tied with %s: first by name)", joinNames(lost))
+	}
+	d.explain = append(d.explain, line)
+}
+
+// fillNearestFirst gives every cluster min, then the rest to the nearest
+// clusters first, each up to max.
+func (d *division) fillNearestFirst() {
+	left := d.total - int64(len(d.parts))*d.min
+	switch {
+	case d.min > 0 && left > 0:
+		d.explain = append(d.explain, fmt.Sprintf("each cluster first gets min %d; the remaining %d go to the nearest first", d.min, left))
+	case d.min > 0 && len(d.parts) > 0:
+		d.explain = append(d.explain, fmt.Sprintf("each cluster gets min %d, which places all %d", d.min, d.total))
+	}
+	for _, p := range d.byDistance() {
+		give := left
+		if d.hasMax {
+			give = min(give, d.max-d.min)
+		}
+		p.replicas = d.min + give
+		left -= give
+		if d.hasMax && p.replicas == d.max && left > 0 {
+			p.clamped = "max"
+			d.explain = append(d.explain, fmt.Sprintf("%s: filled to max %d", p.Name, d.max))
+		}
+	}
+}
+
+// byDistance orders parts nearest first, ties by name.
+func (d *division) byDistance() []*part {
+	out := append([]*part(nil), d.parts...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].km != out[j].km {
+			return out[i].km < out[j].km
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// check is the contract every division keeps, verified rather than assumed:
+// replicas go out to the wrong clusters otherwise.
+func (d *division) check() error {
+	sum := int64(0)
+	for _, p := range d.parts {
+		if p.replicas < d.min || (d.hasMax && p.replicas > d.max) {
+			return fmt.Errorf("internal error: %s got %d replicas, outside [%d, %d]", p.Name, p.replicas, d.min, d.max)
+		}
+		sum += p.replicas
+	}
+	if sum != d.total {
+		return fmt.Errorf("internal error: divided %d replicas, not the total %d", sum, d.total)
+	}
+	return nil
+}
+
+// shares lays the division out for every selected cluster, in region then
+// name order.
+func (d *division) shares(selected []Cluster, mode topology.DivideBy) []Share {
+	byName := make(map[string]*part, len(d.parts))
+	for _, p := range d.parts {
+		byName[p.Name] = p
+	}
+	out := make([]Share, 0, len(selected))
+	for _, c := range selected {
+		s := Share{Cluster: c.Name, Region: c.Region}
+		p, ok := byName[c.Name]
+		if !ok {
+			s.Excluded = excludedReason(c)
+			out = append(out, s)
+			continue
+		}
+		s.Replicas = ptr(int32(p.replicas))
+		s.Clamped = p.clamped
+		if mode == topology.DivideByLocality {
+			s.DistanceKm = ptr(p.km)
+		} else {
+			s.Weight = ptr(float64(p.weight.Int64()))
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func copyPtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	return ptr(*p)
+}

@@ -1,0 +1,167 @@
+// Package placement decides where a workload goes: which member clusters its
+// placement selects, and how many replicas each of them runs when the
+// workload divides a total among them (by weight, by spare capacity or by
+// locality). It is pure — everything it knows about a cluster, reachability
+// and spare capacity included, is handed in — so the same inputs always give
+// the same Result, and every Result carries an explanation a person can
+// check by hand.
+package placement
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+// Mode names how a Result came about; it is part of the plan's JSON schema.
+const (
+	// ModeDuplicate: the workload has no replicas policy, so every selected
+	// cluster gets the manifests as rendered.
+	ModeDuplicate = "duplicate"
+	ModeWeight    = string(topology.DivideByWeight)
+	ModeCapacity  = string(topology.DivideByCapacity)
+	ModeLocality  = string(topology.DivideByLocality)
+)
+
+// DefaultResource is what divideBy capacity measures when the policy names
+// no resource.
+const DefaultResource = "nvidia.com/gpu"
+
+// Cluster is what placement knows about one member cluster.
+type Cluster struct {
+	Name   string
+	Region string
+	// Labels are matched by clusterSelector. The implicit geofed.io/region
+	// and geofed.io/cluster labels are added from Region and Name when
+	// missing, so a caller cannot forget them.
+	Labels map[string]string
+	// Unreachable is why the cluster cannot be reached; non-empty excludes it
+	// from the division.
+	Unreachable string
+	// Spare is the spare allocatable quantity per resource name (e.g.
+	// "nvidia.com/gpu"), in the resource's integer units; nil = unknown.
+	// Only divideBy capacity reads it.
+	Spare map[string]int64
+}
+
+// Result is the placement of one workload. It is part of the plan's stable
+// JSON schema.
+type Result struct {
+	Workload string `json:"workload"`
+	// Mode is ModeDuplicate, ModeWeight, ModeCapacity or ModeLocality.
+	Mode string `json:"mode"`
+	// Total, Min and Max are the replicas policy's; Resource is set in
+	// capacity mode and Near in locality mode.
+	Total    *int32 `json:"total,omitempty"`
+	Min      *int32 `json:"min,omitempty"`
+	Max      *int32 `json:"max,omitempty"`
+	Resource string `json:"resource,omitempty"`
+	Near     string `json:"near,omitempty"`
+	// Shares has one entry per selected cluster, sorted by region then name.
+	Shares []Share `json:"shares"`
+	// Explanation shows the inputs and the result per cluster, one human
+	// line per step.
+	Explanation []string `json:"explanation"`
+	Warnings    []string `json:"warnings,omitempty"`
+}
+
+// Share is what one selected cluster gets.
+type Share struct {
+	Cluster string `json:"cluster"`
+	Region  string `json:"region"`
+	// Replicas is nil when the cluster gets the manifests as rendered
+	// (duplicate mode) or is excluded; 0 keeps the objects at 0 replicas
+	// (warm standby).
+	Replicas *int32 `json:"replicas,omitempty"`
+	// Weight is the division's input for this cluster: its weight, or its
+	// spare capacity in capacity mode.
+	Weight *float64 `json:"weight,omitempty"`
+	// DistanceKm is the distance from the cluster's region to Near, in whole
+	// kilometres (locality mode).
+	DistanceKm *float64 `json:"distanceKm,omitempty"`
+	// Clamped is "min" or "max" when that bound, not the cluster's
+	// proportional share or its place in the locality order, decided its
+	// replicas.
+	Clamped string `json:"clamped,omitempty"`
+	// Excluded is why the cluster gets nothing: it is unreachable.
+	Excluded string `json:"excluded,omitempty"`
+}
+
+// CapacityUnknownError is returned when a workload divides its replicas by
+// spare capacity and some reachable selected cluster's spare capacity of the
+// resource is unknown.
+type CapacityUnknownError struct {
+	// Workload is empty when the error comes from Divide directly.
+	Workload string
+	Resource string
+	// Clusters are the clusters whose capacity is missing, sorted.
+	Clusters []string
+}
+
+func (e *CapacityUnknownError) Error() string {
+	noun := "cluster"
+	if len(e.Clusters) != 1 {
+		noun = "clusters"
+	}
+	what := "dividing replicas"
+	if e.Workload != "" {
+		what = fmt.Sprintf("workload %q divides its replicas", e.Workload)
+	}
+	return fmt.Sprintf("%s by spare %s, which is unknown for %s %s", what, e.Resource, noun, joinNames(e.Clusters))
+}
+
+// Place selects the clusters of a workload and divides its replicas among
+// them. Errors name the workload.
+func Place(w topology.Workload, clusters []Cluster) (Result, error) {
+	selected, err := Select(w.Placement, clusters)
+	if err != nil {
+		return Result{}, fmt.Errorf("workload %q: %w", w.Name, err)
+	}
+	if w.Placement.Replicas == nil {
+		res := duplicate(selected)
+		res.Workload = w.Name
+		return res, nil
+	}
+	res, err := Divide(selected, *w.Placement.Replicas)
+	if err != nil {
+		var capErr *CapacityUnknownError
+		if errors.As(err, &capErr) {
+			capErr.Workload = w.Name
+			return Result{}, capErr
+		}
+		return Result{}, fmt.Errorf("workload %q: %w", w.Name, err)
+	}
+	res.Workload = w.Name
+	return res, nil
+}
+
+// duplicate places the manifests as rendered on every selected cluster that
+// can be reached.
+func duplicate(selected []Cluster) Result {
+	res := Result{Mode: ModeDuplicate, Shares: make([]Share, 0, len(selected))}
+	var names []string
+	var excluded []string
+	for _, c := range selected {
+		s := Share{Cluster: c.Name, Region: c.Region}
+		if c.Unreachable != "" {
+			s.Excluded = excludedReason(c)
+			res.Warnings = append(res.Warnings, fmt.Sprintf("cluster %s unreachable (%s): excluded", c.Name, c.Unreachable))
+			excluded = append(excluded, fmt.Sprintf("%s excluded: unreachable (%s)", c.Name, c.Unreachable))
+		} else {
+			names = append(names, c.Name)
+		}
+		res.Shares = append(res.Shares, s)
+	}
+	if len(names) == 0 {
+		res.Explanation = append(res.Explanation, "no replicas policy, and no selected cluster is reachable")
+	} else {
+		res.Explanation = append(res.Explanation, "no replicas policy: manifests as rendered on "+joinNames(names))
+	}
+	res.Explanation = append(res.Explanation, excluded...)
+	return res
+}
+
+func excludedReason(c Cluster) string {
+	return "unreachable: " + c.Unreachable
+}
