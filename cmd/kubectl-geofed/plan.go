@@ -186,9 +186,12 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func (o *PlanOptions) kubeconfig() string {
-	if o.ConfigFlags != nil && o.ConfigFlags.KubeConfig != nil {
-		return *o.ConfigFlags.KubeConfig
+func (o *PlanOptions) kubeconfig() string { return kubeconfigFlag(o.ConfigFlags) }
+
+// kubeconfigFlag is the --kubeconfig the user gave, or "".
+func kubeconfigFlag(f *genericclioptions.ConfigFlags) string {
+	if f != nil && f.KubeConfig != nil {
+		return *f.KubeConfig
 	}
 	return ""
 }
@@ -205,8 +208,9 @@ type planInputs struct {
 	Diff         bool
 }
 
-// computePlan wires the GKE client and member options into plan.Compute.
-func computePlan(ctx context.Context, t *topology.Topology, in planInputs) (*plan.Plan, error) {
+// planOptions wires the GKE client and member options for plan.Compute and
+// plan.Observe. The returned func releases the GKE client.
+func planOptions(ctx context.Context, t *topology.Topology, in planInputs) (plan.Options, func(), error) {
 	opts := plan.Options{
 		Topology: t,
 		Member: member.Options{
@@ -221,20 +225,31 @@ func computePlan(ctx context.Context, t *topology.Topology, in planInputs) (*pla
 		Diff:        in.Diff,
 		Parallel:    in.Parallel,
 	}
-	if hasManaged(t) {
-		gopts := gke.ClientOptions{EmulatorHost: in.EmulatorHost}
-		client, err := gke.NewClient(ctx, gopts)
-		if err != nil {
-			return nil, err
-		}
-		defer client.Close()
-		opts.GKE = client
-		ts, err := gke.TokenSource(ctx, gopts)
-		if err != nil {
-			return nil, err
-		}
-		opts.TokenSource = ts
+	if !hasManaged(t) {
+		return opts, func() {}, nil
 	}
+	gopts := gke.ClientOptions{EmulatorHost: in.EmulatorHost}
+	client, err := gke.NewClient(ctx, gopts)
+	if err != nil {
+		return opts, nil, err
+	}
+	opts.GKE = client
+	ts, err := gke.TokenSource(ctx, gopts)
+	if err != nil {
+		client.Close()
+		return opts, nil, err
+	}
+	opts.TokenSource = ts
+	return opts, func() { client.Close() }, nil
+}
+
+// computePlan plans with the command-line inputs.
+func computePlan(ctx context.Context, t *topology.Topology, in planInputs) (*plan.Plan, error) {
+	opts, done, err := planOptions(ctx, t, in)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	p, err := plan.Compute(ctx, opts)
 	if err != nil {
 		var capErr *placement.CapacityUnknownError

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -14,6 +16,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/render"
@@ -37,6 +41,9 @@ type RenderOptions struct {
 	// Capacity gives what-if spare capacity per cluster, for workloads that
 	// divide by capacity.
 	Capacity map[string]int64
+	// EmulatorHost is $GKE_EMULATOR_HOST, for reading spare capacity.
+	EmulatorHost string
+	Timeout      time.Duration
 
 	ConfigFlags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
@@ -64,19 +71,21 @@ Like kustomize build, render works offline. Secret values are printed as
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run()
+			return o.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
 	cmd.Flags().StringVar(&o.Cluster, "cluster", "", "Render only this cluster")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "yaml", "Output format: yaml or json")
-	cmd.Flags().StringVar(&capacity, "capacity", "", "What-if spare capacity for divideBy: capacity, as CLUSTER=N,...")
+	cmd.Flags().StringVar(&capacity, "capacity", "", "What-if spare capacity for divideBy: capacity, as CLUSTER=N,... (default: read from the clusters)")
+	cmd.Flags().DurationVar(&o.Timeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster when reading spare capacity")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	return cmd
 }
 
-// Complete parses --capacity.
+// Complete parses --capacity and reads the environment.
 func (o *RenderOptions) Complete(capacity string) error {
+	o.EmulatorHost = os.Getenv(gke.EmulatorHostEnv)
 	var err error
 	o.Capacity, err = parseCapacity(capacity)
 	return err
@@ -103,7 +112,7 @@ type renderedCluster struct {
 }
 
 // Run renders and prints.
-func (o *RenderOptions) Run() error {
+func (o *RenderOptions) Run(ctx context.Context) error {
 	t, err := topology.Load(o.Filename)
 	if err != nil {
 		return err
@@ -113,7 +122,10 @@ func (o *RenderOptions) Run() error {
 			return fmt.Errorf("cluster %q is not in %s", o.Cluster, o.Filename)
 		}
 	}
-	clusters := placement.ClustersOf(t)
+	clusters, err := o.clusters(ctx, t)
+	if err != nil {
+		return err
+	}
 	for name := range o.Capacity {
 		if _, ok := t.Cluster(name); !ok {
 			return fmt.Errorf("--capacity names cluster %q, which is not in %s", name, o.Filename)
@@ -128,7 +140,7 @@ func (o *RenderOptions) Run() error {
 	if err != nil {
 		var capErr *placement.CapacityUnknownError
 		if errors.As(err, &capErr) {
-			return fmt.Errorf("%w: give what-if figures with --capacity %s=N", err, strings.Join(capErr.Clusters, "=N,"))
+			return fmt.Errorf("%w (the clusters could not be read): give what-if figures with --capacity %s=N", err, strings.Join(capErr.Clusters, "=N,"))
 		}
 		return err
 	}
@@ -192,6 +204,34 @@ func writeYAML(w interface{ Write([]byte) (int, error) }, clusters []renderedClu
 	return nil
 }
 
+// clusters are the placement inputs: every cluster reachable, with spare
+// capacity read from the clusters only when a workload divides by capacity
+// and --capacity does not cover every cluster. Render never fails because a
+// cluster is down; a capacity it could not read is reported by placement.
+func (o *RenderOptions) clusters(ctx context.Context, t *topology.Topology) ([]placement.Cluster, error) {
+	clusters := placement.ClustersOf(t)
+	if !plan.NeedsCapacity(t) || len(o.Capacity) == len(clusters) {
+		return clusters, nil
+	}
+	opts, done, err := planOptions(ctx, t, planInputs{
+		EmulatorHost: o.EmulatorHost,
+		Kubeconfig:   kubeconfigFlag(o.ConfigFlags),
+		Timeout:      o.Timeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	obs, err := plan.Observe(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	for i := range clusters {
+		clusters[i].Spare = obs.Clusters[i].Spare
+	}
+	return clusters, nil
+}
+
 // spareForAll gives n as the spare capacity of every resource some workload
 // divides by, so --capacity need not name the resource.
 func spareForAll(t *topology.Topology, n int64) map[string]int64 {
@@ -229,14 +269,4 @@ func parseCapacity(s string) (map[string]int64, error) {
 		out[name] = n
 	}
 	return out, nil
-}
-
-// sortedNames is used where output must not depend on map order.
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

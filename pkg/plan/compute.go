@@ -75,52 +75,15 @@ func Compute(ctx context.Context, opts Options) (*Plan, error) {
 		CreatedAt:     now().UTC().Truncate(time.Second),
 	}
 
-	refs := t.Clusters()
-	states, allLive, err := liveGKE(ctx, t, opts.GKE)
+	obs, err := Observe(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	p.Orphans = gke.Orphans(t, allLive)
-
-	// Connect to every member that exists.
-	targets := make([]member.Target, len(refs))
-	for i, ref := range refs {
-		targets[i] = member.Target{Name: ref.Cluster.Name, Region: ref.Region}
-		if ref.Cluster.Kubeconfig != nil {
-			targets[i].Kubeconfig = ref.Cluster.Kubeconfig
-			continue
-		}
-		st := states[ref.Cluster.Name]
-		if st.usable() {
-			cfg, err := gke.RESTConfig(st.live, opts.TokenSource)
-			if err != nil {
-				st.err = fmt.Errorf("building credentials for GKE cluster %s: %w", ref.Cluster.Name, err)
-				continue
-			}
-			targets[i].Config = cfg
-		}
-	}
-	memberOpts := opts.Member
-	if memberOpts.TopologyDir == "" {
-		memberOpts.TopologyDir = t.Dir()
-	}
-	conns := member.Connect(ctx, targets, memberOpts)
-
-	// Placement inputs: reachability and spare capacity.
-	clusters := placement.ClustersOf(t)
+	p.Orphans = gke.Orphans(t, obs.allLive)
+	clusters, states := obs.Clusters, obs.states
 	byName := map[string]*member.Conn{}
-	for i, c := range conns {
+	for _, c := range obs.conns {
 		byName[c.Name] = c
-		if st := states[c.Name]; st != nil && st.err != nil {
-			clusters[i].Unreachable = st.err.Error()
-			continue
-		}
-		if c.Err != nil && !errors.Is(c.Err, member.ErrNotCreated) {
-			clusters[i].Unreachable = c.Err.Error()
-		}
-	}
-	if err := fillSpare(ctx, t, refs, conns, clusters); err != nil {
-		return nil, err
 	}
 
 	desired, err := ComputeDesired(DesiredOptions{Topology: t, FS: opts.FS, Clusters: clusters})
@@ -173,6 +136,80 @@ func Compute(ctx context.Context, opts Options) (*Plan, error) {
 	}
 	p.Summary = summarize(p)
 	return p, nil
+}
+
+// Observation is what the clusters told: the placement inputs (reachability,
+// spare capacity) and the connections plan goes on to use.
+type Observation struct {
+	// Clusters are the topology's clusters as placement sees them, in
+	// topology order.
+	Clusters []placement.Cluster
+
+	states  map[string]*gkeState
+	allLive []*containerpb.Cluster
+	conns   []*member.Conn
+}
+
+// Observe reads the live GKE state, connects to every member that exists,
+// and reads spare capacity for the resources workloads divide by.
+func Observe(ctx context.Context, opts Options) (*Observation, error) {
+	t := opts.Topology
+	refs := t.Clusters()
+	states, allLive, err := liveGKE(ctx, t, opts.GKE)
+	if err != nil {
+		return nil, err
+	}
+
+	// Connect to every member that exists.
+	targets := make([]member.Target, len(refs))
+	for i, ref := range refs {
+		targets[i] = member.Target{Name: ref.Cluster.Name, Region: ref.Region}
+		if ref.Cluster.Kubeconfig != nil {
+			targets[i].Kubeconfig = ref.Cluster.Kubeconfig
+			continue
+		}
+		st := states[ref.Cluster.Name]
+		if st.usable() {
+			cfg, err := gke.RESTConfig(st.live, opts.TokenSource)
+			if err != nil {
+				st.err = fmt.Errorf("building credentials for GKE cluster %s: %w", ref.Cluster.Name, err)
+				continue
+			}
+			targets[i].Config = cfg
+		}
+	}
+	memberOpts := opts.Member
+	if memberOpts.TopologyDir == "" {
+		memberOpts.TopologyDir = t.Dir()
+	}
+	conns := member.Connect(ctx, targets, memberOpts)
+
+	// Placement inputs: reachability and spare capacity.
+	clusters := placement.ClustersOf(t)
+	for i, c := range conns {
+		if st := states[c.Name]; st != nil && st.err != nil {
+			clusters[i].Unreachable = st.err.Error()
+			continue
+		}
+		if c.Err != nil && !errors.Is(c.Err, member.ErrNotCreated) {
+			clusters[i].Unreachable = c.Err.Error()
+		}
+	}
+	if err := fillSpare(ctx, t, refs, conns, clusters); err != nil {
+		return nil, err
+	}
+	return &Observation{Clusters: clusters, states: states, allLive: allLive, conns: conns}, nil
+}
+
+// NeedsCapacity reports whether some workload divides by spare capacity, the
+// only reason render contacts clusters.
+func NeedsCapacity(t *topology.Topology) bool {
+	for _, w := range t.Spec.Workloads {
+		if r := w.Placement.Replicas; r != nil && r.DivideBy == topology.DivideByCapacity {
+			return true
+		}
+	}
+	return false
 }
 
 // gkeState is one managed cluster's live GKE state.
