@@ -3,7 +3,6 @@ package plan
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -114,7 +113,7 @@ func ComputeDesired(opts DesiredOptions) (*Desired, error) {
 				FS:       fs,
 				Topology: t.Metadata.Name,
 				Workload: w.Name,
-				Source:   filepath.Join(t.Dir(), w.Source),
+				Source:   t.SourceDir(&w),
 				Cluster:  share.Cluster,
 				Region:   share.Region,
 				Replicas: share.Replicas,

@@ -1,0 +1,57 @@
+package topology
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// positions maps field paths (as field.Path prints them) to the line they
+// were written on.
+type positions map[string]int
+
+func (p positions) set(path *field.Path, line int) { p[pathString(path)] = line }
+
+// line finds where path was written. A field the file does not have (a
+// missing required one) is reported at the nearest parent it does have.
+func (p positions) line(path string) int {
+	for {
+		if l, ok := p[path]; ok {
+			return l
+		}
+		if path == "" {
+			return 0
+		}
+		path = parentPath(path)
+	}
+}
+
+// parentPath drops the last element of a printed field path: a .name, an
+// [index] or a [key]. Every step is shorter, so callers' loops end.
+func parentPath(p string) string {
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndexByte(p, '['); i >= 0 {
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndexAny(p, ".["); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// pathString prints path, with the root (nil) as "".
+func pathString(path *field.Path) string {
+	if path == nil {
+		return ""
+	}
+	return path.String()
+}
+
+// child is path.Child that also starts a path from the root.
+func child(path *field.Path, name string) *field.Path {
+	if path == nil {
+		return field.NewPath(name)
+	}
+	return path.Child(name)
+}

@@ -1,0 +1,170 @@
+package topology
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// validator collects every problem of one decoded topology, placing each on
+// the line its field was written on.
+type validator struct {
+	file  string
+	lines positions
+	isDir func(string) bool
+	errs  ErrorList
+}
+
+// validate checks a decoded, not yet defaulted, topology: errors then point
+// at what the user wrote, and the rules for omitted fields are spelled out
+// here once rather than inferred from defaults.
+func (o Options) validate(t *Topology, lines positions) ErrorList {
+	v := &validator{file: t.Path, lines: lines, isDir: o.IsDir}
+	if v.isDir == nil {
+		v.isDir = func(path string) bool {
+			fi, err := os.Stat(path)
+			return err == nil && fi.IsDir()
+		}
+	}
+	v.dnsLabel(field.NewPath("metadata", "name"), t.Metadata.Name)
+	spec := field.NewPath("spec")
+	if g := t.Spec.GKE; g != nil && g.ReleaseChannel != "" {
+		v.releaseChannel(spec.Child("gke", "releaseChannel"), g.ReleaseChannel)
+	}
+	v.regions(t, spec.Child("regions"))
+	v.workloads(t, spec.Child("workloads"))
+	return v.errs
+}
+
+func (v *validator) errorf(path *field.Path, format string, args ...any) {
+	p := pathString(path)
+	v.errs = append(v.errs, &FieldError{File: v.file, Line: v.lines.line(p), Path: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+// line is where path was written, for "first at line N" messages.
+func (v *validator) line(path *field.Path) int { return v.lines.line(pathString(path)) }
+
+// dnsLabel requires name to be a DNS-1123 label, as Kubernetes object
+// names and label values built from it must be.
+func (v *validator) dnsLabel(path *field.Path, name string) {
+	if name == "" {
+		v.errorf(path, "required")
+		return
+	}
+	for _, msg := range validation.IsDNS1123Label(name) {
+		v.errorf(path, "invalid name %q: %s", name, msg)
+	}
+}
+
+// gkeNameRE is GKE's rule for cluster and node pool names.
+var gkeNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$`)
+
+// gkeName holds managed cluster and node pool names to GKE's rule, which is
+// stricter than DNS-1123, so the mistake shows in plan, not mid-apply.
+func (v *validator) gkeName(path *field.Path, name string) {
+	if name != "" && !gkeNameRE.MatchString(name) && len(validation.IsDNS1123Label(name)) == 0 {
+		v.errorf(path, "invalid GKE name %q: must start with a letter and be at most 40 characters", name)
+	}
+}
+
+func (v *validator) releaseChannel(path *field.Path, channel string) {
+	channels := []string{"RAPID", "REGULAR", "STABLE", "UNSPECIFIED"}
+	if !slices.Contains(channels, channel) {
+		v.errorf(path, "unknown release channel %q%s: want RAPID, REGULAR, STABLE or UNSPECIFIED",
+			channel, didYouMean(catalog.Suggest(channel, channels)))
+	}
+}
+
+// regionName checks a GCP region name and reports whether it is known.
+func (v *validator) regionName(path *field.Path, name string) bool {
+	if name == "" {
+		v.errorf(path, "required")
+		return false
+	}
+	if _, ok := catalog.LookupRegion(name); !ok {
+		v.errorf(path, "unknown region %q%s", name, didYouMean(catalog.Suggest(name, catalog.RegionNames())))
+		return false
+	}
+	return true
+}
+
+func (v *validator) regions(t *Topology, path *field.Path) {
+	firstRegion := map[string]*field.Path{}
+	type seen struct {
+		region string
+		path   *field.Path
+	}
+	firstCluster := map[string]seen{}
+	for i := range t.Spec.Regions {
+		r := &t.Spec.Regions[i]
+		rp := path.Index(i)
+		known := v.regionName(rp.Child("name"), r.Name)
+		if first, dup := firstRegion[r.Name]; dup && r.Name != "" {
+			v.errorf(rp.Child("name"), "duplicate region %q (first at line %d)", r.Name, v.line(first))
+		} else {
+			firstRegion[r.Name] = rp.Child("name")
+		}
+		for j := range r.Clusters {
+			c := &r.Clusters[j]
+			cp := rp.Child("clusters").Index(j)
+			if first, dup := firstCluster[c.Name]; dup && c.Name != "" {
+				if first.region == r.Name {
+					v.errorf(cp.Child("name"), "duplicate cluster %q (first at line %d)", c.Name, v.line(first.path))
+				} else {
+					v.errorf(cp.Child("name"), "cluster %q is also in region %q (line %d)", c.Name, first.region, v.line(first.path))
+				}
+			} else {
+				firstCluster[c.Name] = seen{region: r.Name, path: cp.Child("name")}
+			}
+			v.cluster(t, c, r.Name, known, cp)
+		}
+	}
+}
+
+// cluster checks one member cluster; regionKnown says whether its region
+// is in the catalogue, without which its zones cannot be checked.
+func (v *validator) cluster(t *Topology, c *Cluster, region string, regionKnown bool, path *field.Path) {
+	v.dnsLabel(path.Child("name"), c.Name)
+	v.labels(path.Child("labels"), c.Labels)
+	switch {
+	case c.GKE != nil && c.Kubeconfig != nil:
+		v.errorf(path, "set one of gke (a managed cluster) or kubeconfig (a joined cluster), not both")
+	case c.GKE == nil && c.Kubeconfig == nil:
+		v.errorf(path, "set one of gke (a managed cluster) or kubeconfig (a joined cluster)")
+	case c.Kubeconfig != nil:
+		if c.Kubeconfig.Context == "" {
+			v.errorf(path.Child("kubeconfig", "context"), "required")
+		}
+	default:
+		v.gkeName(path.Child("name"), c.Name)
+		v.gkeCluster(t, c.GKE, region, regionKnown, path.Child("gke"))
+	}
+}
+
+// labels checks user labels as Kubernetes would, and keeps the implicit
+// labels implicit: a user value would be silently overridden.
+func (v *validator) labels(path *field.Path, labels map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		kp := path.Key(k)
+		switch k {
+		case LabelRegion:
+			v.errorf(kp, "reserved: geofed sets it to the cluster's region")
+			continue
+		case LabelCluster:
+			v.errorf(kp, "reserved: geofed sets it to the cluster's name")
+			continue
+		}
+		for _, msg := range validation.IsQualifiedName(k) {
+			v.errorf(kp, "invalid label key %q: %s", k, msg)
+		}
+		for _, msg := range validation.IsValidLabelValue(labels[k]) {
+			v.errorf(kp, "invalid label value %q: %s", labels[k], msg)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package topology
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// gkeCluster checks a managed cluster's desired state.
+func (v *validator) gkeCluster(t *Topology, g *GKECluster, region string, regionKnown bool, path *field.Path) {
+	if g.Project == "" && (t.Spec.GKE == nil || t.Spec.GKE.Project == "") {
+		v.errorf(path.Child("project"), "required: set it here or in spec.gke.project")
+	}
+	if g.Location != "" && regionKnown {
+		v.location(path.Child("location"), g.Location, region)
+	}
+	if g.ReleaseChannel != "" {
+		v.releaseChannel(path.Child("releaseChannel"), g.ReleaseChannel)
+	}
+	if len(g.NodePools) == 0 {
+		v.errorf(path.Child("nodePools"), "required: a managed cluster needs at least one node pool")
+	}
+	first := map[string]*field.Path{}
+	for i := range g.NodePools {
+		np := &g.NodePools[i]
+		pp := path.Child("nodePools").Index(i)
+		v.dnsLabel(pp.Child("name"), np.Name)
+		v.gkeName(pp.Child("name"), np.Name)
+		if f, dup := first[np.Name]; dup && np.Name != "" {
+			v.errorf(pp.Child("name"), "duplicate node pool %q (first at line %d)", np.Name, v.line(f))
+		} else {
+			first[np.Name] = pp.Child("name")
+		}
+		v.nodePool(np, pp)
+	}
+}
+
+// location accepts the region itself (a regional cluster) or one of its
+// zones (a zonal one).
+func (v *validator) location(path *field.Path, loc, region string) {
+	r, _ := catalog.LookupRegion(region)
+	if loc == region || slices.Contains(r.Zones, loc) {
+		return
+	}
+	choices := append([]string{region}, r.Zones...)
+	want := "want the region or one of its zones: " + strings.Join(choices, ", ")
+	if other, ok := catalog.RegionOfZone(loc); ok {
+		v.errorf(path, "zone %q is in region %q, not %q; %s", loc, other, region, want)
+		return
+	}
+	if _, ok := catalog.LookupRegion(loc); ok {
+		v.errorf(path, "%q is another region; %s", loc, want)
+		return
+	}
+	v.errorf(path, "unknown location %q%s; %s", loc, didYouMean(catalog.Suggest(loc, choices)), want)
+}
+
+func (v *validator) nodePool(np *NodePool, path *field.Path) {
+	machine, machineKnown := catalog.LookupMachine(np.MachineType)
+	switch {
+	case np.MachineType == "":
+		v.errorf(path.Child("machineType"), "required")
+	case !machineKnown:
+		v.errorf(path.Child("machineType"), "unknown machine type %q%s",
+			np.MachineType, didYouMean(catalog.Suggest(np.MachineType, catalog.MachineNames())))
+	}
+	if np.NodeCount != nil && *np.NodeCount < 0 {
+		v.errorf(path.Child("nodeCount"), "must be >= 0, got %d", *np.NodeCount)
+	}
+	if a := np.Autoscaling; a != nil {
+		ap := path.Child("autoscaling")
+		if a.MinNodes < 0 {
+			v.errorf(ap.Child("minNodes"), "must be >= 0, got %d", a.MinNodes)
+		}
+		if a.MaxNodes <= 0 {
+			v.errorf(ap.Child("maxNodes"), "must be > 0, got %d", a.MaxNodes)
+		} else if a.MinNodes > a.MaxNodes {
+			v.errorf(ap.Child("minNodes"), "must be <= maxNodes (%d), got %d", a.MaxNodes, a.MinNodes)
+		}
+	}
+	first := map[string]*field.Path{}
+	for i, acc := range np.Accelerators {
+		ap := path.Child("accelerators").Index(i)
+		tp := ap.Child("type")
+		_, known := catalog.LookupAccelerator(acc.Type)
+		switch {
+		case acc.Type == "":
+			v.errorf(tp, "required")
+		case !known:
+			v.errorf(tp, "unknown accelerator type %q%s",
+				acc.Type, didYouMean(catalog.Suggest(acc.Type, catalog.AcceleratorNames())))
+		case first[acc.Type] != nil:
+			v.errorf(tp, "duplicate accelerator type %q (first at line %d)", acc.Type, v.line(first[acc.Type]))
+		default:
+			first[acc.Type] = tp
+			// GPU machine families come with their GPUs; GKE refuses a
+			// node pool that asks for others.
+			if machine.GPUs > 0 && acc.Type != machine.GPUType {
+				v.errorf(tp, "must be %q, the GPU built into machine type %q; got %q", machine.GPUType, machine.Name, acc.Type)
+			}
+		}
+		switch {
+		case acc.Count <= 0:
+			v.errorf(ap.Child("count"), "must be > 0, got %d", acc.Count)
+		case machine.GPUs > 0 && acc.Count != machine.GPUs:
+			v.errorf(ap.Child("count"), "must be %d, the GPUs built into machine type %q; got %d", machine.GPUs, machine.Name, acc.Count)
+		}
+	}
+}

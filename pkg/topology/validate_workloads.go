@@ -1,0 +1,152 @@
+package topology
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+func (v *validator) workloads(t *Topology, path *field.Path) {
+	first := map[string]*field.Path{}
+	for i := range t.Spec.Workloads {
+		w := &t.Spec.Workloads[i]
+		wp := path.Index(i)
+		v.dnsLabel(wp.Child("name"), w.Name)
+		if f, dup := first[w.Name]; dup && w.Name != "" {
+			v.errorf(wp.Child("name"), "duplicate workload %q (first at line %d)", w.Name, v.line(f))
+		} else {
+			first[w.Name] = wp.Child("name")
+		}
+		switch dir := t.SourceDir(w); {
+		case w.Source == "":
+			v.errorf(wp.Child("source"), "required: the workload's kustomize directory, relative to the topology file")
+		case !v.isDir(dir):
+			v.errorf(wp.Child("source"), "no directory %s (sources are relative to the topology file)", dir)
+		}
+		v.placement(t, &w.Placement, wp.Child("placement"))
+	}
+}
+
+func (v *validator) placement(t *Topology, p *Placement, path *field.Path) {
+	if p.ClusterSelector != nil && p.Clusters != nil {
+		v.errorf(path, "set clusterSelector or clusters, not both")
+	} else if p.ClusterSelector != nil {
+		v.selector(t, p, path.Child("clusterSelector"))
+	}
+	if p.Clusters != nil {
+		v.clusterList(t, p.Clusters, path.Child("clusters"))
+	}
+	if p.Replicas != nil {
+		v.replicas(t, p.Replicas, path.Child("replicas"))
+	}
+}
+
+// selector checks a label selector and that it selects something: a
+// workload that goes nowhere is almost always a typo in a label.
+func (v *validator) selector(t *Topology, p *Placement, path *field.Path) {
+	if errs := metav1validation.ValidateLabelSelector(p.ClusterSelector, metav1validation.LabelSelectorValidationOptions{}, path); len(errs) > 0 {
+		for _, e := range errs {
+			v.errorf(field.NewPath(e.Field), "%s", e.ErrorBody())
+		}
+		return
+	}
+	for _, ref := range t.Clusters() {
+		ok, err := p.Selects(ref)
+		if err != nil {
+			v.errorf(path, "%v", err)
+			return
+		}
+		if ok {
+			return
+		}
+	}
+	v.errorf(path, "selects no cluster")
+}
+
+func (v *validator) clusterList(t *Topology, names []string, path *field.Path) {
+	if len(names) == 0 {
+		v.errorf(path, "names no cluster; leave it out to select every cluster")
+	}
+	all := clusterNames(t)
+	seen := map[string]bool{}
+	for i, name := range names {
+		switch _, known := t.Cluster(name); {
+		case name == "":
+			v.errorf(path.Index(i), "required")
+		case seen[name]:
+			v.errorf(path.Index(i), "duplicate cluster %q", name)
+		case !known:
+			v.errorf(path.Index(i), "unknown cluster %q%s", name, didYouMean(catalog.Suggest(name, all)))
+		}
+		seen[name] = true
+	}
+}
+
+// replicas checks the division policy. Whether the total fits between the
+// selected clusters' min and max is left to placement, which knows which
+// clusters are reachable and explains what it does.
+func (v *validator) replicas(t *Topology, r *Replicas, path *field.Path) {
+	if r.Total < 0 {
+		v.errorf(path.Child("total"), "must be >= 0, got %d", r.Total)
+	}
+	policies := []string{string(DivideByWeight), string(DivideByCapacity), string(DivideByLocality)}
+	if r.DivideBy != "" && !slices.Contains(policies, string(r.DivideBy)) {
+		v.errorf(path.Child("divideBy"), "unknown policy %q%s: want weight, capacity or locality",
+			r.DivideBy, didYouMean(catalog.Suggest(string(r.DivideBy), policies)))
+	}
+	switch {
+	case r.Near != "":
+		if _, ok := catalog.LookupRegion(r.Near); !ok {
+			v.errorf(path.Child("near"), "unknown region %q%s", r.Near, didYouMean(catalog.Suggest(r.Near, catalog.RegionNames())))
+		}
+	case r.DivideBy == DivideByLocality:
+		v.errorf(path.Child("near"), "required for divideBy: locality")
+	}
+	if r.Resource != "" {
+		for _, msg := range validation.IsQualifiedName(r.Resource) {
+			v.errorf(path.Child("resource"), "invalid resource name %q: %s", r.Resource, msg)
+		}
+	}
+	v.weights(t, r.Weights, path.Child("weights"))
+	if r.Min != nil && *r.Min < 0 {
+		v.errorf(path.Child("min"), "must be >= 0, got %d", *r.Min)
+	}
+	if r.Max != nil && *r.Max < 0 {
+		v.errorf(path.Child("max"), "must be >= 0, got %d", *r.Max)
+	} else if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+		v.errorf(path.Child("max"), "must be >= min (%d), got %d", *r.Min, *r.Max)
+	}
+}
+
+// weights keys name regions or clusters of this file; a key naming neither
+// would silently weigh nothing.
+func (v *validator) weights(t *Topology, weights map[string]int32, path *field.Path) {
+	if len(weights) == 0 {
+		return
+	}
+	var names []string
+	for _, r := range t.Spec.Regions {
+		names = append(names, r.Name)
+	}
+	names = append(names, clusterNames(t)...)
+	for _, k := range slices.Sorted(maps.Keys(weights)) {
+		if !slices.Contains(names, k) {
+			v.errorf(path.Key(k), "%q is neither a region nor a cluster of this topology%s", k, didYouMean(catalog.Suggest(k, names)))
+		}
+		if weights[k] < 0 {
+			v.errorf(path.Key(k), "must be >= 0, got %d", weights[k])
+		}
+	}
+}
+
+func clusterNames(t *Topology) []string {
+	var out []string
+	for _, ref := range t.Clusters() {
+		out = append(out, ref.Cluster.Name)
+	}
+	return out
+}
