@@ -47,7 +47,9 @@ import (
 //
 // A total that cannot be divided within the bounds (min × clusters above
 // it, max × clusters below it) is an error, never a division with another
-// sum. A cluster that gets 0 keeps its objects at 0 replicas (warm standby).
+// sum — except when unreachable clusters are what leave too little room:
+// then the reachable ones are filled to max and a warning says how many
+// replicas cannot be placed until the others are back. A cluster that gets 0 keeps its objects at 0 replicas (warm standby).
 func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 	mode := policy.DivideBy
 	if mode == "" {
@@ -190,15 +192,33 @@ func (d *division) feasible(excluded int) error {
 	if excluded > 0 {
 		unreachable = fmt.Sprintf(" (%d more selected but unreachable)", excluded)
 	}
+	all := n + int64(excluded)
 	switch {
-	case n == 0 && d.total > 0:
-		return fmt.Errorf("cannot place %d replicas: all %d selected clusters are unreachable", d.total, excluded)
 	case n*d.min > d.total:
 		return fmt.Errorf("cannot divide %d replicas among %d clusters%s: min %d each needs %d",
 			d.total, n, unreachable, d.min, n*d.min)
-	case d.hasMax && n*d.max < d.total:
-		return fmt.Errorf("cannot divide %d replicas among %d clusters%s: max %d each holds only %d",
-			d.total, n, unreachable, d.max, n*d.max)
+	case d.hasMax && all*d.max < d.total:
+		return fmt.Errorf("cannot divide %d replicas among %d clusters: max %d each holds only %d",
+			d.total, all, d.max, all*d.max)
+	}
+	// The policy holds with every selected cluster; only the exclusions
+	// leave too little room. Place what fits and say what does not, rather
+	// than fail the whole plan because one region is down.
+	placeable := d.total
+	if n == 0 {
+		placeable = 0
+	} else if d.hasMax && n*d.max < d.total {
+		placeable = n * d.max
+	}
+	if placeable < d.total {
+		short := d.total - placeable
+		msg := fmt.Sprintf("%d of %d replicas cannot be placed while %d selected clusters are unreachable", short, d.total, excluded)
+		if n > 0 {
+			msg += fmt.Sprintf(" (max %d each on the %d reachable)", d.max, n)
+		}
+		d.explain = append(d.explain, msg)
+		d.warnings = append(d.warnings, msg)
+		d.total = placeable
 	}
 	return nil
 }

@@ -251,7 +251,8 @@ func TestDivide(t *testing.T) {
 			name:     "every cluster unreachable",
 			clusters: unreachable(unreachable(in("us-central1", "a", "b"), "a", "timeout"), "b", "timeout"),
 			policy:   topology.Replicas{Total: 5},
-			wantErr:  "cannot place 5 replicas: all 2 selected clusters are unreachable",
+			want:     "a=excluded b=excluded",
+			wantLine: "5 of 5 replicas cannot be placed while 2 selected clusters are unreachable",
 		},
 		{
 			name:     "mins above total",
