@@ -1,0 +1,637 @@
+package gke
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// liveOf is desired as GKE would report it once created: RUNNING, with an
+// endpoint, fields GKE adds, and pools in GKE's order, not the file's.
+func liveOf(desired *containerpb.Cluster) *containerpb.Cluster {
+	live := proto.Clone(desired).(*containerpb.Cluster)
+	live.Status = containerpb.Cluster_RUNNING
+	live.Endpoint = "34.1.2.3"
+	live.CurrentMasterVersion = "1.33.2-gke.1000"
+	live.ResourceLabels["team"] = "ml" // someone else's label: not geofed's business
+	for _, p := range live.NodePools {
+		p.Status = containerpb.NodePool_RUNNING
+		p.Config.DiskSizeGb = 100
+		p.Locations = []string{"us-west1-a", "us-west1-b"}
+	}
+	live.NodePools[0], live.NodePools[1] = live.NodePools[1], live.NodePools[0]
+	return live
+}
+
+// nodesOf is what CountNodes finds on liveOf's cluster: each zone has
+// the desired fixed size, autoscaled pools their floor.
+func nodesOf() NodeCounts {
+	return NodeCounts{
+		"cpu":  {"us-west1-a": 1, "us-west1-b": 1},
+		"a100": {"us-west1-a": 0, "us-west1-b": 0},
+	}
+}
+
+// pool returns the live pool called name.
+func pool(c *containerpb.Cluster, name string) *containerpb.NodePool {
+	for _, p := range c.NodePools {
+		if p.Name == name {
+			return p
+		}
+	}
+	panic("no pool " + name)
+}
+
+func noopPools() []NodePoolChange {
+	return []NodePoolChange{{Name: "a100", Action: ActionNoop}, {Name: "cpu", Action: ActionNoop}}
+}
+
+func TestDiff(t *testing.T) {
+	base := ClusterChange{Region: "us-west1", Project: "acme-ml", Location: "us-west1", Cluster: "training-us"}
+	with := func(mod func(*ClusterChange)) ClusterChange {
+		c := base
+		mod(&c)
+		return c
+	}
+	tests := []struct {
+		name    string
+		desired func(*containerpb.Cluster) // changes to exampleDesired
+		live    func(*containerpb.Cluster) // changes to liveOf(desired); nil live when noLive
+		noLive  bool
+		nodes   func(NodeCounts) // changes to nodesOf(); nil counts when noNodes
+		noNodes bool
+		want    ClusterChange
+	}{
+		{
+			name:   "create",
+			noLive: true,
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionCreate
+				c.Fields = []FieldChange{
+					{Path: "location", After: "us-west1"},
+					{Path: "releaseChannel", After: "REGULAR"},
+					{Path: "resourceLabels", After: "geofed-topology=ai-platform, managed-by=kubectl-geofed"},
+				}
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionCreate, Fields: []FieldChange{
+						{Path: "machineType", After: "a2-highgpu-1g"},
+						{Path: "accelerators", After: "nvidia-tesla-a100 x1"},
+						{Path: "spot", After: "true"},
+						{Path: "nodeCount", After: "0"},
+						{Path: "autoscaling", After: "min 0, max 8"},
+					}},
+					{Name: "cpu", Action: ActionCreate, Fields: []FieldChange{
+						{Path: "machineType", After: "e2-standard-8"},
+						{Path: "accelerators", After: "none"},
+						{Path: "spot", After: "false"},
+						{Path: "nodeCount", After: "1"},
+						{Path: "autoscaling", After: "off"},
+					}},
+				}
+			}),
+		},
+		{
+			name: "noop",
+			want: with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+		},
+		{
+			name:  "node count changes in place",
+			nodes: func(n NodeCounts) { n["cpu"] = map[string]int32{"us-west1-a": 3, "us-west1-b": 3} },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionNoop},
+					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "3", After: "1"}}},
+				}
+			}),
+		},
+		{
+			name:  "a zone short of nodes",
+			nodes: func(n NodeCounts) { n["cpu"] = map[string]int32{"us-west1-a": 1} },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionNoop},
+					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{
+						{Path: "nodeCount", Before: "us-west1-a: 1, us-west1-b: 0", After: "1"},
+					}},
+				}
+			}),
+		},
+		{
+			name:  "a pool without nodes",
+			nodes: func(n NodeCounts) { delete(n, "cpu") },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionNoop},
+					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "0", After: "1"}}},
+				}
+			}),
+		},
+		{
+			// GKE keeps initialNodeCount at its creation value after a
+			// resize: only the nodes say how big a pool is.
+			name:  "resized pool: initialNodeCount is history",
+			live:  func(l *containerpb.Cluster) { pool(l, "cpu").InitialNodeCount = 3 },
+			nodes: func(n NodeCounts) { n["cpu"] = map[string]int32{"us-west1-a": 1, "us-west1-b": 1} },
+			want:  with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+		},
+		{
+			name:    "nodes unknown: counts not compared, with a reason",
+			noNodes: true,
+			live:    func(l *containerpb.Cluster) { pool(l, "a100").Autoscaling.MaxNodeCount = 4 },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionUpdate, Fields: []FieldChange{{Path: "autoscaling", Before: "min 0, max 4", After: "min 0, max 8"}}},
+					{Name: "cpu", Action: ActionNoop},
+				}
+				c.Reasons = []string{ReasonNodesUnknown}
+			}),
+		},
+		{
+			name:    "nodes unknown but every pool autoscales: nothing to say",
+			noNodes: true,
+			desired: func(d *containerpb.Cluster) {
+				pool(d, "cpu").Autoscaling = &containerpb.NodePoolAutoscaling{Enabled: true, MinNodeCount: 1, MaxNodeCount: 1}
+			},
+			live: func(l *containerpb.Cluster) {
+				pool(l, "cpu").Autoscaling = &containerpb.NodePoolAutoscaling{Enabled: true, MinNodeCount: 1, MaxNodeCount: 1}
+			},
+			want: with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+		},
+		{
+			name:  "the autoscaler owns an autoscaled pool's size",
+			nodes: func(n NodeCounts) { n["a100"] = map[string]int32{"us-west1-a": 5, "us-west1-b": 2} },
+			want:  with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+		},
+		{
+			name: "autoscaling bounds change in place",
+			live: func(l *containerpb.Cluster) { pool(l, "a100").Autoscaling.MaxNodeCount = 4 },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionUpdate, Fields: []FieldChange{{Path: "autoscaling", Before: "min 0, max 4", After: "min 0, max 8"}}},
+					{Name: "cpu", Action: ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "autoscaling turned on",
+			live: func(l *containerpb.Cluster) { pool(l, "a100").Autoscaling = nil },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionUpdate, Fields: []FieldChange{{Path: "autoscaling", Before: "off", After: "min 0, max 8"}}},
+					{Name: "cpu", Action: ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "autoscaling turned off: the size is set again",
+			live: func(l *containerpb.Cluster) {
+				pool(l, "cpu").Autoscaling = &containerpb.NodePoolAutoscaling{Enabled: true, MinNodeCount: 1, MaxNodeCount: 3}
+			},
+			nodes: func(n NodeCounts) { n["cpu"] = map[string]int32{"us-west1-a": 2, "us-west1-b": 2} },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionNoop},
+					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{
+						{Path: "nodeCount", Before: "2", After: "1"},
+						{Path: "autoscaling", Before: "min 1, max 3", After: "off"},
+					}},
+				}
+			}),
+		},
+		{
+			name: "release channel changes in place",
+			live: func(l *containerpb.Cluster) { l.ReleaseChannel = nil },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.Fields = []FieldChange{{Path: "releaseChannel", Before: "UNSPECIFIED", After: "REGULAR"}}
+				c.NodePools = noopPools()
+			}),
+		},
+		{
+			name: "machine type replaces the pool",
+			desired: func(d *containerpb.Cluster) {
+				pool(d, "cpu").Config.MachineType = "e2-standard-16"
+				pool(d, "cpu").InitialNodeCount = 2
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionNoop},
+					{Name: "cpu", Action: ActionReplace, Fields: []FieldChange{
+						{Path: "machineType", Before: "e2-standard-8", After: "e2-standard-16", Replace: true},
+						{Path: "nodeCount", Before: "1", After: "2"},
+					}},
+				}
+			}),
+		},
+		{
+			name: "accelerators replace the pool",
+			desired: func(d *containerpb.Cluster) {
+				pool(d, "cpu").Config.Accelerators = []*containerpb.AcceleratorConfig{
+					{AcceleratorType: "nvidia-tesla-t4", AcceleratorCount: 1},
+					{AcceleratorType: "nvidia-l4", AcceleratorCount: 2},
+				}
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionNoop},
+					{Name: "cpu", Action: ActionReplace, Fields: []FieldChange{
+						{Path: "accelerators", Before: "none", After: "nvidia-l4 x2, nvidia-tesla-t4 x1", Replace: true},
+					}},
+				}
+			}),
+		},
+		{
+			name: "accelerator order does not matter",
+			desired: func(d *containerpb.Cluster) {
+				pool(d, "cpu").Config.Accelerators = []*containerpb.AcceleratorConfig{
+					{AcceleratorType: "nvidia-tesla-t4", AcceleratorCount: 1},
+					{AcceleratorType: "nvidia-l4", AcceleratorCount: 2},
+				}
+			},
+			live: func(l *containerpb.Cluster) {
+				pool(l, "cpu").Config.Accelerators = []*containerpb.AcceleratorConfig{
+					{AcceleratorType: "nvidia-l4", AcceleratorCount: 2},
+					{AcceleratorType: "nvidia-tesla-t4", AcceleratorCount: 1},
+				}
+			},
+			want: with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+		},
+		{
+			name: "built-in GPUs reported by GKE but not named in the file",
+			desired: func(d *containerpb.Cluster) {
+				pool(d, "a100").Config.Accelerators = nil
+			},
+			want: with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+		},
+		{
+			name: "accelerator count replaces the pool",
+			live: func(l *containerpb.Cluster) {
+				pool(l, "a100").Config.Accelerators[0].AcceleratorCount = 2
+				pool(l, "a100").Config.MachineType = "a2-highgpu-2g"
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionReplace, Fields: []FieldChange{
+						{Path: "machineType", Before: "a2-highgpu-2g", After: "a2-highgpu-1g", Replace: true},
+						{Path: "accelerators", Before: "nvidia-tesla-a100 x2", After: "nvidia-tesla-a100 x1", Replace: true},
+					}},
+					{Name: "cpu", Action: ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "spot replaces the pool, even with an in-place change alongside",
+			live: func(l *containerpb.Cluster) {
+				pool(l, "a100").Config.Spot = false
+				pool(l, "a100").Autoscaling.MinNodeCount = 1
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionReplace, Fields: []FieldChange{
+						{Path: "spot", Before: "false", After: "true", Replace: true},
+						{Path: "autoscaling", Before: "min 1, max 8", After: "min 0, max 8"},
+					}},
+					{Name: "cpu", Action: ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "pool added to the file",
+			live: func(l *containerpb.Cluster) { l.NodePools = l.NodePools[1:] },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionCreate, Fields: []FieldChange{
+						{Path: "machineType", After: "a2-highgpu-1g"},
+						{Path: "accelerators", After: "nvidia-tesla-a100 x1"},
+						{Path: "spot", After: "true"},
+						{Path: "nodeCount", After: "0"},
+						{Path: "autoscaling", After: "min 0, max 8"},
+					}},
+					{Name: "cpu", Action: ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "pool removed from the file is deleted",
+			live: func(l *containerpb.Cluster) {
+				l.NodePools = append(l.NodePools, &containerpb.NodePool{
+					Name: "big", InitialNodeCount: 1, Locations: []string{"us-west1-a", "us-west1-b"},
+					Config: &containerpb.NodeConfig{MachineType: "n2-standard-32"},
+				})
+			},
+			nodes: func(n NodeCounts) { n["big"] = map[string]int32{"us-west1-a": 2, "us-west1-b": 2} },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionNoop},
+					{Name: "big", Action: ActionDelete, Fields: []FieldChange{
+						{Path: "machineType", Before: "n2-standard-32"},
+						{Path: "accelerators", Before: "none"},
+						{Path: "spot", Before: "false"},
+						{Path: "nodeCount", Before: "2"},
+						{Path: "autoscaling", Before: "off"},
+					}},
+					{Name: "cpu", Action: ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "auto-provisioned pools are GKE's",
+			live: func(l *containerpb.Cluster) {
+				l.NodePools = append(l.NodePools, &containerpb.NodePool{
+					Name:        "nap-e2-standard-4-abc",
+					Config:      &containerpb.NodeConfig{MachineType: "e2-standard-4"},
+					Autoscaling: &containerpb.NodePoolAutoscaling{Enabled: true, Autoprovisioned: true, MaxNodeCount: 10},
+				})
+			},
+			want: with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+		},
+		{
+			name:  "still provisioning: diffed, with a reason",
+			live:  func(l *containerpb.Cluster) { l.Status = containerpb.Cluster_PROVISIONING },
+			nodes: func(n NodeCounts) { n["cpu"] = map[string]int32{"us-west1-a": 2, "us-west1-b": 2} },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: ActionNoop},
+					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "2", After: "1"}}},
+				}
+				c.Reasons = []string{"GKE is still creating the cluster (PROVISIONING); apply waits for it"}
+			}),
+		},
+		{
+			name: "reconciling: a reason, nothing to do",
+			live: func(l *containerpb.Cluster) { l.Status = containerpb.Cluster_RECONCILING },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionNoop
+				c.NodePools = noopPools()
+				c.Reasons = []string{"GKE is updating the cluster (RECONCILING); apply waits for it"}
+			}),
+		},
+		{
+			name: "another location is another cluster",
+			live: func(l *containerpb.Cluster) { l.Location = "us-west1-a"; l.ReleaseChannel = nil },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionAttention
+				c.Reasons = []string{"exists in location us-west1-a, the topology says us-west1: a cluster's location cannot change " +
+					"(move it by giving the new cluster another name, then destroy the old one with destroy --clusters)"}
+			}),
+		},
+		{
+			name: "not created by geofed",
+			live: func(l *containerpb.Cluster) { l.ResourceLabels = map[string]string{"team": "ml"} },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionAttention
+				c.Reasons = []string{"exists but not managed by this topology: geofed did not create it (no managed-by=kubectl-geofed label); " +
+					"join it with a kubeconfig context instead, or choose another name"}
+			}),
+		},
+		{
+			name: "created by geofed for another topology",
+			live: func(l *containerpb.Cluster) { l.ResourceLabels[LabelTopology] = "other-platform" },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionAttention
+				c.Reasons = []string{`exists but not managed by this topology: it belongs to topology "other-platform"`}
+			}),
+		},
+		{
+			name: "ERROR, with GKE's conditions",
+			live: func(l *containerpb.Cluster) {
+				l.Status = containerpb.Cluster_ERROR
+				l.Conditions = []*containerpb.StatusCondition{{Message: "quota exceeded for NVIDIA_A100_GPUS"}, {Message: "node pool a100 failed"}}
+				pool(l, "cpu").InitialNodeCount = 7
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionAttention
+				c.Reasons = []string{"GKE reports status ERROR: quota exceeded for NVIDIA_A100_GPUS; node pool a100 failed"}
+			}),
+		},
+		{
+			name: "ERROR, with only the deprecated status message",
+			live: func(l *containerpb.Cluster) {
+				l.Status = containerpb.Cluster_ERROR
+				l.StatusMessage = "provisioning the control plane: boom"
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionAttention
+				c.Reasons = []string{"GKE reports status ERROR: provisioning the control plane: boom"}
+			}),
+		},
+		{
+			name: "STOPPING",
+			live: func(l *containerpb.Cluster) { l.Status = containerpb.Cluster_STOPPING },
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionAttention
+				c.Reasons = []string{"GKE reports status STOPPING"}
+			}),
+		},
+		{
+			name: "DEGRADED",
+			live: func(l *containerpb.Cluster) {
+				l.Status = containerpb.Cluster_DEGRADED
+				l.Conditions = []*containerpb.StatusCondition{{Message: "control plane unreachable"}}
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = ActionAttention
+				c.Reasons = []string{"GKE reports status DEGRADED: control plane unreachable"}
+			}),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			desired := exampleDesired()
+			if tt.desired != nil {
+				tt.desired(desired)
+			}
+			var live *containerpb.Cluster
+			if !tt.noLive {
+				live = liveOf(exampleDesired())
+				if tt.live != nil {
+					tt.live(live)
+				}
+			}
+			var nodes NodeCounts
+			if !tt.noNodes {
+				nodes = nodesOf()
+				if tt.nodes != nil {
+					tt.nodes(nodes)
+				}
+			}
+			got := Diff(desired, live, nodes)
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("Diff() mismatch (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestDiffProjectFromLive: a desired cluster built by hand, without
+// Desired's SelfLink, still reports the project GKE gives.
+func TestDiffProjectFromLive(t *testing.T) {
+	desired := exampleDesired()
+	live := liveOf(desired)
+	desired.SelfLink = ""
+	if got := Diff(desired, live, nodesOf()).Project; got != "acme-ml" {
+		t.Errorf("Project = %q, want acme-ml", got)
+	}
+}
+
+func TestSymbol(t *testing.T) {
+	want := map[Action]string{
+		ActionCreate: "+", ActionUpdate: "~", ActionReplace: "-/+", ActionDelete: "-", ActionAttention: "!", ActionNoop: "",
+	}
+	for a, sym := range want {
+		if got := (ClusterChange{Action: a}).Symbol(); got != sym {
+			t.Errorf("ClusterChange{%s}.Symbol() = %q, want %q", a, got, sym)
+		}
+		if got := (NodePoolChange{Action: a}).Symbol(); got != sym {
+			t.Errorf("NodePoolChange{%s}.Symbol() = %q, want %q", a, got, sym)
+		}
+	}
+}
+
+func TestSortChanges(t *testing.T) {
+	cs := []ClusterChange{
+		{Region: "us-west1", Location: "us-west1-a", Cluster: "b"},
+		{Region: "europe-west4", Location: "europe-west4", Cluster: "z"},
+		{Region: "us-west1", Location: "us-west1", Cluster: "c"},
+		{Region: "us-west1", Location: "us-west1-a", Cluster: "a", Project: "p2"},
+		{Region: "us-west1", Location: "us-west1-a", Cluster: "a", Project: "p1"},
+	}
+	SortChanges(cs)
+	var got []string
+	for _, c := range cs {
+		got = append(got, c.Location+"/"+c.Cluster+"@"+c.Project)
+	}
+	want := []string{"europe-west4/z@", "us-west1/c@", "us-west1-a/a@p1", "us-west1-a/a@p2", "us-west1-a/b@"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("order mismatch (-want +got):\n%s", d)
+	}
+}
+
+func TestOrphans(t *testing.T) {
+	tp := exampleTopology()
+	owned := func(project, location, name, topo string) *containerpb.Cluster {
+		return &containerpb.Cluster{
+			Name: name, Location: location, Status: containerpb.Cluster_RUNNING,
+			SelfLink:       selfLinkPrefix + ResourceName(project, location, name),
+			ResourceLabels: map[string]string{LabelTopology: topo, LabelManagedBy: ManagedBy},
+		}
+	}
+	noSelfLink := owned("", "us-west1", "training-us", "ai-platform")
+	noSelfLink.SelfLink = ""
+	notOurs := owned("acme-ml", "us-east1", "legacy", "ai-platform")
+	delete(notOurs.ResourceLabels, LabelManagedBy)
+
+	live := []*containerpb.Cluster{
+		owned("acme-ml", "us-west1", "training-us", "ai-platform"),     // in the file
+		owned("acme-ml", "us-central1", "training-old", "ai-platform"), // removed from the file
+		owned("acme-ml", "europe-west1-b", "batch", "ai-platform"),     // removed, zonal
+		owned("acme-ml", "us-west1-a", "training-us", "ai-platform"),   // same name, old location
+		owned("acme-other", "us-west1", "training-us", "ai-platform"),  // same name, other project
+		owned("acme-ml", "asia-east1", "inference", "other-platform"),  // another topology's
+		noSelfLink, // project unknown: matches the file's cluster by location and name
+		notOurs,    // not created by geofed
+		{Name: "serving-eu", Location: "europe-west1", Status: containerpb.Cluster_RUNNING}, // joined, unlabelled
+	}
+	got := Orphans(tp, live)
+	orphan := func(region, project, location, name string) ClusterChange {
+		return ClusterChange{Region: region, Project: project, Location: location, Cluster: name,
+			Action: ActionAttention, Reasons: []string{ReasonOrphan}}
+	}
+	want := []ClusterChange{
+		orphan("europe-west1", "acme-ml", "europe-west1-b", "batch"),
+		orphan("us-central1", "acme-ml", "us-central1", "training-old"),
+		orphan("us-west1", "acme-other", "us-west1", "training-us"),
+		orphan("us-west1", "acme-ml", "us-west1-a", "training-us"),
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Orphans() mismatch (-want +got):\n%s", d)
+	}
+}
+
+// TestOrphansClusterTurnedJoined: a cluster the file now joins by
+// kubeconfig is no longer geofed's to manage in GKE, so it is reported.
+func TestOrphansClusterTurnedJoined(t *testing.T) {
+	tp := exampleTopology()
+	c := &tp.Spec.Regions[0].Clusters[0]
+	c.GKE, c.Kubeconfig = nil, &topology.KubeconfigRef{Context: "training-us"}
+	live := []*containerpb.Cluster{{
+		Name: "training-us", Location: "us-west1",
+		SelfLink:       selfLinkPrefix + ResourceName("acme-ml", "us-west1", "training-us"),
+		ResourceLabels: map[string]string{LabelTopology: "ai-platform", LabelManagedBy: ManagedBy},
+	}}
+	got := Orphans(tp, live)
+	if len(got) != 1 || got[0].Cluster != "training-us" || got[0].Action != ActionAttention {
+		t.Errorf("Orphans() = %+v, want training-us needing attention", got)
+	}
+}
+
+// TestChangesJSON pins the JSON form of changes, which saved plans embed.
+func TestChangesJSON(t *testing.T) {
+	tp := exampleTopology()
+	desired := Desired(tp, tp.Clusters()[0])
+	live := liveOf(desired)
+	nodes := nodesOf()
+	nodes["cpu"] = map[string]int32{"us-west1-a": 3, "us-west1-b": 3}
+	pool(live, "a100").Config.Spot = false
+	live.ReleaseChannel.Channel = containerpb.ReleaseChannel_STABLE
+
+	zonal := exampleDesired()
+	zonal.Name, zonal.Location = "training-us-b", "us-west1-b"
+	zonal.SelfLink = selfLinkPrefix + ResourceName("acme-ml", "us-west1-b", "training-us-b")
+
+	changes := []ClusterChange{Diff(desired, live, nodes), Diff(zonal, nil, nil)}
+	changes = append(changes, Orphans(tp, []*containerpb.Cluster{{
+		Name: "old", Location: "europe-west1", SelfLink: selfLinkPrefix + ResourceName("acme-ml", "europe-west1", "old"),
+		ResourceLabels: map[string]string{LabelTopology: "ai-platform", LabelManagedBy: ManagedBy},
+	}})...)
+	SortChanges(changes)
+	got, err := json.MarshalIndent(changes, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	golden := filepath.Join("testdata", "changes.json.golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("JSON mismatch (-want +got):\n%s", d)
+	}
+	var back []ClusterChange
+	if err := json.Unmarshal(got, &back); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(changes, back); d != "" {
+		t.Errorf("JSON round trip mismatch (-want +got):\n%s", d)
+	}
+}

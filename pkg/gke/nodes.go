@@ -1,0 +1,58 @@
+package gke
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Node labels GKE sets on every node of a node pool.
+const (
+	LabelNodePool = "cloud.google.com/gke-nodepool"
+	LabelZone     = corev1.LabelTopologyZone
+)
+
+// NodeCounts is how many nodes each node pool has in each zone:
+// pool name → zone → nodes.
+//
+// GKE's API does not report a pool's current size: NodePool.InitialNodeCount
+// keeps its creation value after a resize, and the deprecated
+// Cluster.CurrentNodeCount is one total for the whole cluster. GKE's advice
+// is to ask Kubernetes, so CountNodes reads the cluster's Node objects.
+type NodeCounts map[string]map[string]int32
+
+// NodeLister lists Node objects; a clientset's CoreV1().Nodes() is one.
+type NodeLister interface {
+	List(ctx context.Context, opts metav1.ListOptions) (*corev1.NodeList, error)
+}
+
+// CountNodes counts a GKE cluster's nodes per pool and zone from the node
+// labels GKE sets. Nodes being deleted are not counted: their instances are
+// already leaving the pool.
+func CountNodes(ctx context.Context, nodes NodeLister) (NodeCounts, error) {
+	counts := NodeCounts{}
+	opts := metav1.ListOptions{LabelSelector: LabelNodePool, Limit: 500}
+	for {
+		list, err := nodes.List(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("listing nodes to count node pool sizes: %w", err)
+		}
+		for i := range list.Items {
+			n := &list.Items[i]
+			if n.DeletionTimestamp != nil {
+				continue
+			}
+			pool := n.Labels[LabelNodePool]
+			if counts[pool] == nil {
+				counts[pool] = map[string]int32{}
+			}
+			counts[pool][n.Labels[LabelZone]]++
+		}
+		if list.Continue == "" {
+			return counts, nil
+		}
+		opts.Continue = list.Continue
+	}
+}
