@@ -353,8 +353,8 @@ func plannedCapacity(ref topology.ClusterRef, res string) (int64, bool) {
 }
 
 // planCluster plans one cluster; it never fails, it reports.
-func planCluster(ctx context.Context, t *topology.Topology, ref topology.ClusterRef, dc *DesiredCluster, conn *member.Conn, st *gkeState, opts Options) Cluster {
-	c := Cluster{Name: dc.Name, Region: dc.Region, Mode: "joined"}
+func planCluster(ctx context.Context, t *topology.Topology, ref topology.ClusterRef, dc *DesiredCluster, conn *member.Conn, st *gkeState, opts Options) (c Cluster) {
+	c = Cluster{Name: dc.Name, Region: dc.Region, Mode: "joined"}
 	if ref.Cluster.Managed() {
 		c.Mode = "managed"
 	}
@@ -470,6 +470,7 @@ func summarize(p *Plan) Summary {
 				case ActionDelete:
 					s.ObjectsToDelete++
 				case ActionConflict:
+					s.ObjectsToChange++
 					s.Conflicts++
 				case ActionError:
 					s.Errors++

@@ -189,12 +189,15 @@ func (d *clusterDiffer) planObject(ctx context.Context, o DesiredObject, live *u
 	}
 	dry, err := rc.Apply(ctx, out.Name, o.Object, metav1.ApplyOptions{FieldManager: inventory.FieldManager, DryRun: []string{metav1.DryRunAll}})
 	out.DryRun = true
+	if apierrors.IsConflict(err) {
+		// Another manager took fields geofed set (kubectl scale, say).
+		// Apply refuses without --force-conflicts; the plan still shows
+		// what forcing would change, from a forced dry-run.
+		out.Action = ActionConflict
+		out.Reason = conflictReason(err)
+		dry, err = rc.Apply(ctx, out.Name, o.Object, metav1.ApplyOptions{FieldManager: inventory.FieldManager, DryRun: []string{metav1.DryRunAll}, Force: true})
+	}
 	if err != nil {
-		if apierrors.IsConflict(err) {
-			out.Action = ActionConflict
-			out.Reason = conflictReason(err)
-			return out, nil
-		}
 		if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
 			out.Action = ActionError
 			out.Reason = "server rejected the dry-run: " + apiMessage(err)
@@ -221,11 +224,13 @@ func (d *clusterDiffer) planObject(ctx context.Context, o DesiredObject, live *u
 	before, after := comparable(live), comparable(dry)
 	secret := gvk.Group == "" && gvk.Kind == "Secret"
 	out.Changes = fieldChanges(before, after, secret)
-	if len(out.Changes) == 0 {
+	if len(out.Changes) == 0 && out.Action != ActionConflict {
 		out.Action = ActionNoop
 		return out, nil
 	}
-	out.Action = ActionUpdate
+	if out.Action != ActionConflict {
+		out.Action = ActionUpdate
+	}
 	if out.Reason == "" {
 		if live.GetAnnotations()[inventory.AnnotationAppliedHash] == o.Hash {
 			out.Reason = "changed outside geofed"
@@ -277,11 +282,11 @@ func conflictReason(err error) string {
 				parts = append(parts, strings.TrimSpace(c.Message))
 			}
 			if len(parts) > 0 {
-				return "fields owned by another manager: " + strings.Join(parts, "; ") + " (apply --force-conflicts takes them)"
+				return strings.Join(parts, "; ") + ": apply needs --force-conflicts to take these fields back"
 			}
 		}
 	}
-	return apiMessage(err) + " (apply --force-conflicts takes them)"
+	return apiMessage(err) + ": apply needs --force-conflicts to take these fields back"
 }
 
 func apiMessage(err error) string {

@@ -71,8 +71,9 @@ const (
 	ActionUpdate Action = "update"
 	ActionDelete Action = "delete"
 	ActionNoop   Action = "noop"
-	// ActionConflict: applying would take fields another manager owns;
-	// apply refuses without --force-conflicts.
+	// ActionConflict: an update that would take fields another manager
+	// owns; apply refuses it without --force-conflicts. Changes show what
+	// forcing would change.
 	ActionConflict Action = "conflict"
 	// ActionError: the server rejected the dry-run (invalid manifest,
 	// forbidden); Reason says why.
@@ -84,11 +85,11 @@ func (a Action) Symbol() string {
 	switch a {
 	case ActionCreate:
 		return "+"
-	case ActionUpdate:
+	case ActionUpdate, ActionConflict:
 		return "~"
 	case ActionDelete:
 		return "-"
-	case ActionConflict, ActionError:
+	case ActionError:
 		return "!"
 	}
 	return " "
@@ -137,7 +138,9 @@ type Summary struct {
 	ObjectsToCreate  int `json:"objectsToCreate"`
 	ObjectsToChange  int `json:"objectsToChange"`
 	ObjectsToDelete  int `json:"objectsToDelete"`
-	Conflicts        int `json:"conflicts,omitempty"`
+	// Conflicts counts the changes (included in ObjectsToChange) that take
+	// fields from another manager: apply needs --force-conflicts.
+	Conflicts int `json:"conflicts,omitempty"`
 	// Errors counts objects the server rejected and clusters that failed
 	// part-way; a plan with errors exits 1.
 	Errors      int `json:"errors,omitempty"`
@@ -147,5 +150,5 @@ type Summary struct {
 
 // HasChanges reports whether applying would change anything.
 func (s Summary) HasChanges() bool {
-	return s.ClustersToCreate+s.ClustersToChange+s.ObjectsToCreate+s.ObjectsToChange+s.ObjectsToDelete+s.Conflicts > 0
+	return s.ClustersToCreate+s.ClustersToChange+s.ObjectsToCreate+s.ObjectsToChange+s.ObjectsToDelete > 0
 }

@@ -85,7 +85,7 @@ func Text(w io.Writer, p *plan.Plan, o TextOptions) error {
 		s.ClustersToCreate, s.ClustersToChange, s.ObjectsToCreate, s.ObjectsToChange, s.ObjectsToDelete)
 	var extra []string
 	if s.Conflicts > 0 {
-		extra = append(extra, fmt.Sprintf("%d conflicts", s.Conflicts))
+		extra = append(extra, fmt.Sprintf("%d of the changes conflict with another field manager (apply --force-conflicts)", s.Conflicts))
 	}
 	if s.Attention > 0 {
 		extra = append(extra, fmt.Sprintf("%d need attention", s.Attention))
@@ -290,7 +290,7 @@ func (p *printer) object(o plan.Object, opts TextOptions) {
 		text += " (" + o.Reason + ")"
 	}
 	p.line(3, p.sym(o.Action.Symbol()), text)
-	if o.Action != plan.ActionUpdate {
+	if o.Action != plan.ActionUpdate && o.Action != plan.ActionConflict {
 		return
 	}
 	if opts.Diff && o.Diff != "" {
