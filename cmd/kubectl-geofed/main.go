@@ -48,7 +48,8 @@ func exitCode(err error, streams genericiooptions.IOStreams) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			fmt.Fprintf(streams.ErrOut, "error: %v\n", ee.Err)
+			// err, not ee.Err: wrapping may have added context.
+			fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
 		}
 		return ee.Code
 	}

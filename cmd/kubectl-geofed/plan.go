@@ -175,7 +175,11 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 		if err := savePlan(o.SaveTo, p); err != nil {
 			return err
 		}
-		fmt.Fprintf(o.ErrOut, "Saved the plan to %s. Apply exactly this plan with: kubectl geofed apply %s\n", o.SaveTo, o.SaveTo)
+		if p.Failed() {
+			fmt.Fprintf(o.ErrOut, "Saved the incomplete plan to %s, for inspection: apply refuses a plan that could not reach every cluster.\n", o.SaveTo)
+		} else {
+			fmt.Fprintf(o.ErrOut, "Saved the plan to %s. Apply exactly this plan with: kubectl geofed apply %s\n", o.SaveTo, o.SaveTo)
+		}
 	}
 	if p.Failed() {
 		return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", failureSummary(p))}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -122,14 +123,14 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("cluster %q is not in %s", o.Cluster, o.Filename)
 		}
 	}
-	clusters, err := o.clusters(ctx, t)
-	if err != nil {
-		return err
-	}
-	for name := range o.Capacity {
+	for _, name := range sortedKeys(o.Capacity) {
 		if _, ok := t.Cluster(name); !ok {
 			return fmt.Errorf("--capacity names cluster %q, which is not in %s", name, o.Filename)
 		}
+	}
+	clusters, unread, err := o.clusters(ctx, t)
+	if err != nil {
+		return err
 	}
 	for i := range clusters {
 		if n, ok := o.Capacity[clusters[i].Name]; ok {
@@ -140,7 +141,17 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 	if err != nil {
 		var capErr *placement.CapacityUnknownError
 		if errors.As(err, &capErr) {
-			return fmt.Errorf("%w (the clusters could not be read): give what-if figures with --capacity %s=N", err, strings.Join(capErr.Clusters, "=N,"))
+			var why []string
+			for _, c := range capErr.Clusters {
+				if reason := unread[c]; reason != "" {
+					why = append(why, c+": "+reason)
+				}
+			}
+			msg := fmt.Sprintf("%v: give what-if figures with --capacity %s=N", err, strings.Join(capErr.Clusters, "=N,"))
+			if len(why) > 0 {
+				msg += "\n(could not read: " + strings.Join(why, "; ") + ")"
+			}
+			return errors.New(msg)
 		}
 		return err
 	}
@@ -208,10 +219,12 @@ func writeYAML(w interface{ Write([]byte) (int, error) }, clusters []renderedClu
 // capacity read from the clusters only when a workload divides by capacity
 // and --capacity does not cover every cluster. Render never fails because a
 // cluster is down; a capacity it could not read is reported by placement.
-func (o *RenderOptions) clusters(ctx context.Context, t *topology.Topology) ([]placement.Cluster, error) {
-	clusters := placement.ClustersOf(t)
+//
+// unread says, per cluster, why its capacity could not be read.
+func (o *RenderOptions) clusters(ctx context.Context, t *topology.Topology) (clusters []placement.Cluster, unread map[string]string, err error) {
+	clusters = placement.ClustersOf(t)
 	if !plan.NeedsCapacity(t) || len(o.Capacity) == len(clusters) {
-		return clusters, nil
+		return clusters, nil, nil
 	}
 	opts, done, err := planOptions(ctx, t, planInputs{
 		EmulatorHost: o.EmulatorHost,
@@ -219,17 +232,30 @@ func (o *RenderOptions) clusters(ctx context.Context, t *topology.Topology) ([]p
 		Timeout:      o.Timeout,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer done()
 	obs, err := plan.Observe(ctx, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	unread = map[string]string{}
 	for i := range clusters {
 		clusters[i].Spare = obs.Clusters[i].Spare
+		if r := obs.Clusters[i].Unreachable; r != "" {
+			unread[clusters[i].Name] = r
+		}
 	}
-	return clusters, nil
+	return clusters, unread, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // spareForAll gives n as the spare capacity of every resource some workload

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"flag"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 )
 
 // NewRootCommand builds the kubectl-geofed command tree. Everything a command
 // needs is passed in, so tests can build it with their own streams.
 func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	flags := genericclioptions.NewConfigFlags(true)
+	// Only --kubeconfig of kubectl's connection flags: every member cluster
+	// names its own context in the topology, so --context, --server, -n and
+	// the credential flags would have nothing to apply to.
+	flags := &genericclioptions.ConfigFlags{KubeConfig: ptr("")}
 	cmd := &cobra.Command{
 		Use:   "kubectl-geofed",
 		Short: "Federate Kubernetes clusters across regions from one topology file",
@@ -23,7 +29,11 @@ cluster, and explains every decision before it happens.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	cmd.SetIn(streams.In)
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
 	flags.AddFlags(cmd.PersistentFlags())
+	addVerbosityFlag(cmd)
 
 	cmd.AddCommand(
 		NewVersionCommand(streams),
@@ -32,3 +42,15 @@ cluster, and explains every decision before it happens.`,
 	)
 	return cmd
 }
+
+// addVerbosityFlag adds kubectl's -v: client-go's request logging goes
+// through klog, whose verbosity this sets.
+func addVerbosityFlag(cmd *cobra.Command) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	if v := fs.Lookup("v"); v != nil {
+		cmd.PersistentFlags().AddGoFlag(v)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -37,7 +37,9 @@ func NewVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the plugin version, commit and Go version",
-		Args:  cobra.NoArgs,
+		Example: `  kubectl geofed version
+  kubectl geofed version -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Validate(); err != nil {
 				return err

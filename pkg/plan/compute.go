@@ -358,8 +358,8 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 	if ref.Cluster.Managed() {
 		c.Mode = "managed"
 	}
-	before := conn.Requests()
-	defer func() { c.Requests = conn.Requests() - before }()
+	// Every request to the cluster counts, connecting and discovery too.
+	defer func() { c.Requests = conn.Requests() }()
 
 	if st != nil {
 		if st.err != nil {
@@ -416,7 +416,7 @@ func newObject(o DesiredObject, reason string) Object {
 		Namespace:   o.Object.GetNamespace(),
 		Name:        o.Object.GetName(),
 		Workload:    o.Workload,
-		DesiredHash: o.Hash,
+		DesiredHash: printableHash(o),
 		Reason:      reason,
 	}
 }

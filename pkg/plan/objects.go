@@ -158,7 +158,7 @@ func (d *clusterDiffer) planObject(ctx context.Context, o DesiredObject, live *u
 		Namespace:   o.Object.GetNamespace(),
 		Name:        o.Object.GetName(),
 		Workload:    o.Workload,
-		DesiredHash: o.Hash,
+		DesiredHash: printableHash(o),
 	}
 	if live != nil {
 		out.LiveResourceVersion = live.GetResourceVersion()
@@ -243,6 +243,17 @@ func (d *clusterDiffer) planObject(ctx context.Context, o DesiredObject, live *u
 		}
 	}
 	return out, nil
+}
+
+// printableHash is the desired hash as plans show and save it. A Secret's
+// hash is a function of its values, which could be guessed from it offline:
+// plans leave it out, and apply checks a Secret against the live object and
+// the plan's source digest instead.
+func printableHash(o DesiredObject) string {
+	if gvk := o.Object.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Secret" {
+		return ""
+	}
+	return o.Hash
 }
 
 // unchanged is the inventory shortcut: the live object carries the hash of

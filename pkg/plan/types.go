@@ -59,7 +59,8 @@ type Cluster struct {
 	// ("" when it did not exist): part of the staleness check.
 	InventoryVersion string   `json:"inventoryVersion,omitempty"`
 	Objects          []Object `json:"objects,omitempty"`
-	// Requests is how many API requests planning this cluster cost.
+	// Requests is how many API requests planning this cluster cost, from
+	// the version check and discovery to the last dry-run.
 	Requests int64 `json:"requests,omitempty"`
 }
 

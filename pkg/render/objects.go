@@ -55,10 +55,16 @@ const Sensitive = "(sensitive)"
 // holds the values in clear.
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
+// appliedHash is geofed's hash of the manifest as applied. On a Secret it is
+// a function of the values, and a guessable value could be found from it
+// offline, so printing hides it too.
+const appliedHash = "geofed.io/applied-hash"
+
 // Redact returns a deep copy of obj fit for printing: for a Secret, every
 // value under data and stringData becomes Sensitive (keys stay, so a diff
 // still shows which entries change) and a last-applied-configuration
-// annotation, which repeats the values, is replaced too. Other objects are
+// annotation, which repeats the values, and geofed's applied-hash, which is
+// derived from them, are replaced too. Other objects are
 // copied unchanged. Never print a Secret without it.
 func Redact(obj *unstructured.Unstructured) *unstructured.Unstructured {
 	out := obj.DeepCopy()
@@ -75,8 +81,13 @@ func Redact(obj *unstructured.Unstructured) *unstructured.Unstructured {
 			values[k] = Sensitive
 		}
 	}
-	if annotations := out.GetAnnotations(); annotations[lastApplied] != "" {
-		annotations[lastApplied] = Sensitive
+	annotations := out.GetAnnotations()
+	for _, key := range []string{lastApplied, appliedHash} {
+		if annotations[key] != "" {
+			annotations[key] = Sensitive
+		}
+	}
+	if annotations != nil {
 		out.SetAnnotations(annotations)
 	}
 	return out

@@ -1,0 +1,343 @@
+package plan
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/placement"
+	"github.com/geofed-io/kubectl-geofed/pkg/render"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+// memFS builds an in-memory tree from path -> content.
+func memFS(t *testing.T, files map[string]string) filesys.FileSystem {
+	t.Helper()
+	fs := filesys.MakeFsInMemory()
+	for path, content := range files {
+		if err := fs.MkdirAll(filepath.Dir(path)); err != nil {
+			t.Fatal(err)
+		}
+		if err := fs.WriteFile(path, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fs
+}
+
+// parseTopology parses a topology held at path, checking workload sources
+// against fs instead of the disk.
+func parseTopology(t *testing.T, fs filesys.FileSystem, path, doc string) *topology.Topology {
+	t.Helper()
+	topo, err := topology.Options{IsDir: fs.IsDir}.Parse(path, []byte(doc))
+	if err != nil {
+		t.Fatalf("parsing topology: %v", err)
+	}
+	return topo
+}
+
+// appFiles is a trainer app (base plus a europe-west1 overlay) and a
+// monitor app (kustomization at its root) under dir.
+func appFiles(dir string) map[string]string {
+	return map[string]string{
+		dir + "/apps/trainer/base/kustomization.yaml": "resources:\n- deployment.yaml\n- configmap.yaml\n- namespace.yaml\n",
+		dir + "/apps/trainer/base/namespace.yaml":     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ml\n",
+		dir + "/apps/trainer/base/configmap.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: trainer-config\n  namespace: ml\ndata:\n  region: any\n",
+		dir + "/apps/trainer/base/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: trainer
+  namespace: ml
+  labels: {app: trainer}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: trainer}
+  template:
+    metadata:
+      labels: {app: trainer}
+    spec:
+      containers:
+      - name: trainer
+        image: trainer:1
+`,
+		dir + "/apps/trainer/overlays/europe-west1/kustomization.yaml": "resources:\n- ../../base\npatches:\n- path: config.yaml\n",
+		dir + "/apps/trainer/overlays/europe-west1/config.yaml":        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: trainer-config\n  namespace: ml\ndata:\n  region: eu\n",
+		dir + "/apps/monitor/kustomization.yaml":                       "resources:\n- agent.yaml\n- namespace.yaml\n",
+		dir + "/apps/monitor/namespace.yaml":                           "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: monitoring\n",
+		dir + "/apps/monitor/agent.yaml":                               "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: agent\n  namespace: monitoring\ndata:\n  level: info\n",
+	}
+}
+
+// Regions and clusters are deliberately out of order in the file.
+const desiredTopology = `apiVersion: geofed.io/v1alpha1
+kind: Topology
+metadata:
+  name: ai-platform
+spec:
+  regions:
+  - name: us-west1
+    clusters:
+    - name: training-us
+      labels: {role: training}
+      kubeconfig: {context: training-us}
+    - name: idle-us
+      kubeconfig: {context: idle-us}
+  - name: europe-west1
+    clusters:
+    - name: training-eu
+      labels: {role: training}
+      kubeconfig: {context: training-eu}
+  - name: asia-east1
+    clusters:
+    - name: idle-asia
+      kubeconfig: {context: idle-asia}
+  workloads:
+  - name: trainer
+    source: apps/trainer
+    placement:
+      clusterSelector: {matchLabels: {role: training}}
+      replicas: {total: 4, divideBy: weight, weights: {us-west1: 3}}
+  - name: monitor
+    source: apps/monitor
+    placement:
+      clusters: [training-us]
+`
+
+// summary is one desired object as "workload Kind ns/name <- overlay".
+func summary(o DesiredObject) string {
+	return fmt.Sprintf("%s %s <- %s", o.Workload, describe(o.Object), o.Overlay)
+}
+
+func TestComputeDesired(t *testing.T) {
+	fs := memFS(t, appFiles("/work"))
+	topo := parseTopology(t, fs, "/work/topology.yaml", desiredTopology)
+
+	d, err := ComputeDesired(DesiredOptions{Topology: topo, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const (
+		base = "/work/apps/trainer/base"
+		eu   = "/work/apps/trainer/overlays/europe-west1"
+		mon  = "/work/apps/monitor"
+	)
+	want := []struct {
+		name, region string
+		objects      []string
+	}{
+		{"idle-asia", "asia-east1", nil},
+		{"training-eu", "europe-west1", []string{
+			"trainer Namespace ml <- " + eu,
+			"trainer ConfigMap ml/trainer-config <- " + eu,
+			"trainer Deployment ml/trainer <- " + eu,
+		}},
+		{"idle-us", "us-west1", nil},
+		{"training-us", "us-west1", []string{
+			"trainer Namespace ml <- " + base,
+			"monitor Namespace monitoring <- " + mon,
+			"trainer ConfigMap ml/trainer-config <- " + base,
+			"trainer Deployment ml/trainer <- " + base,
+			"monitor ConfigMap monitoring/agent <- " + mon,
+		}},
+	}
+	if len(d.Clusters) != len(want) {
+		t.Fatalf("got %d clusters, want %d", len(d.Clusters), len(want))
+	}
+	for i, w := range want {
+		c := d.Clusters[i]
+		if c.Name != w.name || c.Region != w.region {
+			t.Errorf("cluster %d = %s/%s, want %s/%s", i, c.Region, c.Name, w.region, w.name)
+			continue
+		}
+		var got []string
+		for _, o := range c.Objects {
+			got = append(got, summary(o))
+		}
+		if diff := cmp.Diff(w.objects, got); diff != "" {
+			t.Errorf("cluster %s objects (-want +got):\n%s", c.Name, diff)
+		}
+	}
+
+	// Replicas divided 3:1 by the us-west1 weight.
+	for cluster, want := range map[string]int64{"training-us": 3, "training-eu": 1} {
+		dep := findObject(t, d, cluster, "Deployment", "trainer")
+		got, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas")
+		if got != want {
+			t.Errorf("%s: Deployment replicas = %d, want %d", cluster, got, want)
+		}
+	}
+	cfg := findObject(t, d, "training-eu", "ConfigMap", "trainer-config")
+	if got, _, _ := unstructured.NestedString(cfg.Object, "data", "region"); got != "eu" {
+		t.Errorf("training-eu: the europe-west1 overlay's patch is missing: data.region = %q", got)
+	}
+
+	// Every object is an ApplySet member with its own applied hash, and
+	// carries its own workload's label (sorting kept them together).
+	partOf := inventory.ID("ai-platform")
+	hashes := map[string]bool{}
+	for _, c := range d.Clusters {
+		for _, o := range c.Objects {
+			what := c.Name + ": " + describe(o.Object)
+			if got := o.Object.GetLabels()[inventory.LabelPartOf]; got != partOf {
+				t.Errorf("%s: %s = %q, want %q", what, inventory.LabelPartOf, got, partOf)
+			}
+			if got := o.Object.GetLabels()[render.LabelWorkload]; got != o.Workload {
+				t.Errorf("%s: workload label %q, DesiredObject.Workload %q", what, got, o.Workload)
+			}
+			if got := o.Object.GetAnnotations()[inventory.AnnotationAppliedHash]; got != o.Hash || got == "" {
+				t.Errorf("%s: annotation %s = %q, DesiredObject.Hash = %q", what, inventory.AnnotationAppliedHash, got, o.Hash)
+			}
+			h, err := inventory.AppliedHash(o.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h != o.Hash {
+				t.Errorf("%s: AppliedHash = %q, recorded %q", what, h, o.Hash)
+			}
+			hashes[o.Hash] = true
+		}
+	}
+	// The two Deployments differ in replicas, the ConfigMaps in data: only
+	// the Namespace ml is the same in both clusters.
+	if got, want := len(hashes), 7; got != want {
+		t.Errorf("%d distinct hashes over 8 objects, want %d", got, want)
+	}
+
+	if got, want := workloadsOf(d.Placements), []string{"trainer", "monitor"}; !cmp.Equal(got, want) {
+		t.Errorf("placements for %v, want %v", got, want)
+	}
+	if c, ok := d.Cluster("idle-us"); !ok || c.Name != "idle-us" {
+		t.Errorf("Cluster(idle-us) = %v, %v", c, ok)
+	}
+	if _, ok := d.Cluster("nowhere"); ok {
+		t.Error("Cluster(nowhere) found a cluster")
+	}
+}
+
+func TestComputeDesiredExcludesUnreachable(t *testing.T) {
+	fs := memFS(t, appFiles("/work"))
+	topo := parseTopology(t, fs, "/work/topology.yaml", desiredTopology)
+	clusters := placement.ClustersOf(topo)
+	for i := range clusters {
+		if clusters[i].Name == "training-eu" {
+			clusters[i].Unreachable = "connection refused"
+		}
+	}
+
+	d, err := ComputeDesired(DesiredOptions{Topology: topo, FS: fs, Clusters: clusters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := d.Cluster("training-eu"); len(c.Objects) != 0 {
+		t.Errorf("unreachable training-eu gets %d objects, want none", len(c.Objects))
+	}
+	dep := findObject(t, d, "training-us", "Deployment", "trainer")
+	if got, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); got != 4 {
+		t.Errorf("training-us replicas = %d, want all 4", got)
+	}
+}
+
+func TestComputeDesiredErrors(t *testing.T) {
+	shared := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: ml\ndata:\n  from: %s\n"
+	tests := []struct {
+		name     string
+		files    map[string]string
+		doc      string
+		contains []string
+		absent   []string
+	}{
+		{
+			name: "two workloads render the same object into one cluster",
+			files: map[string]string{
+				"/t/apps/a/kustomization.yaml": "resources:\n- cm.yaml\n",
+				"/t/apps/a/cm.yaml":            fmt.Sprintf(shared, "a"),
+				"/t/apps/b/kustomization.yaml": "resources:\n- cm.yaml\n",
+				"/t/apps/b/cm.yaml":            fmt.Sprintf(shared, "b"),
+			},
+			doc: `apiVersion: geofed.io/v1alpha1
+kind: Topology
+metadata: {name: dup}
+spec:
+  regions:
+  - name: us-west1
+    clusters:
+    - {name: c1, kubeconfig: {context: c1}}
+    - {name: c2, kubeconfig: {context: c2}}
+  workloads:
+  - {name: a, source: apps/a}
+  - {name: b, source: apps/b, placement: {clusters: [c2]}}
+`,
+			contains: []string{`cluster c2: workloads "a" and "b" both render ConfigMap ml/shared`},
+			absent:   []string{"cluster c1"},
+		},
+		{
+			name: "a source without a kustomization",
+			files: map[string]string{
+				"/t/apps/empty/README.md": "nothing to build\n",
+			},
+			doc: `apiVersion: geofed.io/v1alpha1
+kind: Topology
+metadata: {name: broken}
+spec:
+  regions:
+  - name: us-west1
+    clusters:
+    - {name: c1, kubeconfig: {context: c1}}
+  workloads:
+  - {name: empty, source: apps/empty}
+`,
+			contains: []string{"workload empty", "cluster c1", "no kustomization"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := memFS(t, tt.files)
+			topo := parseTopology(t, fs, "/t/topology.yaml", tt.doc)
+			d, err := ComputeDesired(DesiredOptions{Topology: topo, FS: fs})
+			if err == nil {
+				t.Fatalf("ComputeDesired succeeded: %+v", d)
+			}
+			for _, c := range tt.contains {
+				if !strings.Contains(err.Error(), c) {
+					t.Errorf("error %q does not contain %q", err, c)
+				}
+			}
+			for _, a := range tt.absent {
+				if strings.Contains(err.Error(), a) {
+					t.Errorf("error %q contains %q", err, a)
+				}
+			}
+		})
+	}
+}
+
+func findObject(t *testing.T, d *Desired, cluster, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	c, ok := d.Cluster(cluster)
+	if !ok {
+		t.Fatalf("no cluster %s", cluster)
+	}
+	for _, o := range c.Objects {
+		if o.Object.GetKind() == kind && o.Object.GetName() == name {
+			return o.Object
+		}
+	}
+	t.Fatalf("cluster %s has no %s %s", cluster, kind, name)
+	return nil
+}
+
+func workloadsOf(rs []placement.Result) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Workload)
+	}
+	return out
+}

@@ -1,0 +1,5 @@
+package plan
+
+import "testing"
+
+func TestTmpReason(t *testing.T) { t.Log(conflictReason(applyConflict("kubectl", "kubectl"))) }
