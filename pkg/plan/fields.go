@@ -33,7 +33,7 @@ func fieldChanges(before, after map[string]interface{}, secret bool) []FieldChan
 		paths[p] = true
 	}
 	var out []FieldChange
-	for _, p := range sortedKeys(paths) {
+	for _, p := range sortedPaths(paths) {
 		bv, inB := b[p]
 		av, inA := a[p]
 		if inB && inA && reflect.DeepEqual(bv, av) {
@@ -152,16 +152,32 @@ func maskSecret(before, after map[string]interface{}) (map[string]interface{}, m
 			bm[k] = sensitive
 		}
 	}
-	for _, m := range []map[string]interface{}{b, a} {
-		if md, ok := m["metadata"].(map[string]interface{}); ok {
-			if ann, ok := md["annotations"].(map[string]interface{}); ok {
-				if _, ok := ann[lastApplied]; ok {
-					ann[lastApplied] = sensitive
-				}
-			}
+	bv, bok := annotation(b, lastApplied)
+	av, aok := annotation(a, lastApplied)
+	if bok {
+		setAnnotation(b, lastApplied, sensitive)
+	}
+	if aok {
+		if bok && bv == av {
+			setAnnotation(a, lastApplied, sensitive)
+		} else {
+			setAnnotation(a, lastApplied, sensitiveChanged)
 		}
 	}
 	return b, a
+}
+
+func annotation(obj map[string]interface{}, key string) (interface{}, bool) {
+	md, _ := obj["metadata"].(map[string]interface{})
+	ann, _ := md["annotations"].(map[string]interface{})
+	v, ok := ann[key]
+	return v, ok
+}
+
+func setAnnotation(obj map[string]interface{}, key string, value interface{}) {
+	md, _ := obj["metadata"].(map[string]interface{})
+	ann, _ := md["annotations"].(map[string]interface{})
+	ann[key] = value
 }
 
 func deepCopyJSON(m map[string]interface{}) map[string]interface{} {
@@ -180,5 +196,20 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+var listIndex = regexp.MustCompile(`\[(\d+)\]`)
+
+// sortedPaths orders paths with list indexes by number, so env[2] comes
+// before env[10].
+func sortedPaths(paths map[string]bool) []string {
+	out := sortedKeys(paths)
+	key := func(p string) string {
+		return listIndex.ReplaceAllStringFunc(p, func(m string) string {
+			return fmt.Sprintf("[%010s]", m[1:len(m)-1])
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return key(out[i]) < key(out[j]) })
 	return out
 }

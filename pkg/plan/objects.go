@@ -288,9 +288,15 @@ func conflictReason(err error) string {
 	var se apierrors.APIStatus
 	if errors.As(err, &se) {
 		if details := se.Status().Details; details != nil {
+			// One cause per conflicting field: name each manager once.
 			var parts []string
+			seen := map[string]bool{}
 			for _, c := range details.Causes {
-				parts = append(parts, strings.TrimSpace(c.Message))
+				m := strings.TrimSpace(c.Message)
+				if !seen[m] {
+					seen[m] = true
+					parts = append(parts, m)
+				}
 			}
 			if len(parts) > 0 {
 				return strings.Join(parts, "; ") + ": apply needs --force-conflicts to take these fields back"

@@ -287,3 +287,37 @@ func TestConflictReason(t *testing.T) {
 		})
 	}
 }
+
+// TestConflictReasonNamesEachManagerOnce: the server sends one cause per
+// conflicting field, so a manager that took three fields would otherwise be
+// named three times in one plan line.
+func TestConflictReasonNamesEachManagerOnce(t *testing.T) {
+	got := conflictReason(applyConflict("kubectl-edit", "kubectl-edit", "kubectl-edit", "helm"))
+	for manager, want := range map[string]int{`"kubectl-edit"`: 1, `"helm"`: 1} {
+		if n := strings.Count(got, manager); n != want {
+			t.Errorf("conflictReason names %s %d times, want %d: %q", manager, n, want, got)
+		}
+	}
+}
+
+func TestPrintableHash(t *testing.T) {
+	const hash = "sha256:0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		apiVersion, kind string
+		want             string
+	}{
+		{"v1", "Secret", ""}, // a function of the values: never printed
+		{"v1", "ConfigMap", hash},
+		{"apps/v1", "Deployment", hash},
+		{"example.io/v1", "Secret", hash}, // not the core Secret
+	}
+	for _, tt := range tests {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion(tt.apiVersion)
+		u.SetKind(tt.kind)
+		u.SetName("x")
+		if got := printableHash(DesiredObject{Hash: hash, Object: u}); got != tt.want {
+			t.Errorf("printableHash(%s %s) = %q, want %q", tt.apiVersion, tt.kind, got, tt.want)
+		}
+	}
+}

@@ -55,12 +55,23 @@ func Text(w io.Writer, p *plan.Plan, o TextOptions) error {
 	for _, r := range p.Regions {
 		known[r.Name] = true
 	}
+	// They arrive sorted by region (gke.SortChanges): one heading each.
+	current := ""
 	for _, orphan := range p.Orphans {
-		if !known[orphan.Region] {
-			pr.line(0, "", pr.bold("Region "+orphan.Region))
-			pr.orphan(orphan)
-			pr.blank()
+		if known[orphan.Region] {
+			continue
 		}
+		if orphan.Region != current {
+			if current != "" {
+				pr.blank()
+			}
+			pr.line(0, "", pr.bold("Region "+orphan.Region))
+			current = orphan.Region
+		}
+		pr.orphan(orphan)
+	}
+	if current != "" {
+		pr.blank()
 	}
 
 	if len(p.Placements) > 0 {

@@ -98,7 +98,8 @@ func fullPlan() *plan.Plan {
 						plan.Object{Action: plan.ActionDelete, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "old-flags", Workload: "api",
 							LiveResourceVersion: "90", Reason: "applied by geofed, no longer rendered"},
 						plan.Object{Action: plan.ActionUpdate, Version: "v1", Kind: "Secret", Namespace: "serving", Name: "creds", Workload: "api",
-							DesiredHash: "sha256:33333333333333333333333333333333", LiveResourceVersion: "95", DryRun: true,
+							// No DesiredHash: plans never hold a Secret's.
+							LiveResourceVersion: "95", DryRun: true,
 							Changes: []plan.FieldChange{{Path: "data.token", Before: "(sensitive)", After: "(sensitive, changed)"}},
 							Diff:    credsDiff},
 						plan.Object{Action: plan.ActionUpdate, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "api", Workload: "api",

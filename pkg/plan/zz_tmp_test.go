@@ -1,5 +1,0 @@
-package plan
-
-import "testing"
-
-func TestTmpReason(t *testing.T) { t.Log(conflictReason(applyConflict("kubectl", "kubectl"))) }
