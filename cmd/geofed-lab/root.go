@@ -57,6 +57,9 @@ func (f *clusterFlags) specs() ([]lab.ClusterSpec, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := spec.Validate(); err != nil {
+			return nil, err
+		}
 		if seen[spec.Name] {
 			return nil, fmt.Errorf("cluster %s named twice", spec.Name)
 		}

@@ -1,0 +1,272 @@
+package gkeemu
+
+import (
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"regexp"
+	"slices"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+)
+
+// GKE's defaults for fields a node pool request leaves empty.
+const (
+	defaultMachineType = "e2-medium"
+	defaultDiskSizeGb  = 100
+	defaultDiskType    = "pd-balanced"
+	defaultImageType   = "COS_CONTAINERD"
+)
+
+// nameRE is GKE's rule for cluster and node pool names.
+var nameRE = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?$`)
+
+func checkName(field, name string) error {
+	if name == "" {
+		return missing(fmt.Sprintf("%q", field))
+	}
+	if !nameRE.MatchString(name) {
+		return status.Errorf(codes.InvalidArgument,
+			"Invalid value for field %q: %q. Must be a match of regex '%s' (only alphanumerics and '-' allowed, must start with a letter and end with an alphanumeric, and must be no longer than 40 characters).",
+			field, name, nameRE.String())
+	}
+	return nil
+}
+
+// attachableGPUs are the accelerator types Compute Engine attaches to N1
+// machines; the newer GPUs come only built into their own machine families
+// (A100 in a2, H100 in a3, L4 in g2, ...).
+var attachableGPUs = map[string]bool{
+	"nvidia-tesla-k80":  true,
+	"nvidia-tesla-p4":   true,
+	"nvidia-tesla-p100": true,
+	"nvidia-tesla-v100": true,
+	"nvidia-tesla-t4":   true,
+}
+
+// nodeShape is what every node of a pool looks like.
+type nodeShape struct {
+	machine catalog.Machine
+	gpus    int64
+	gpuType string
+}
+
+// shapeOf sizes a node from its config. GPUs come from one of two places:
+// machine types with built-in GPUs (a2, a3, a4, g2) have them whether or not
+// the pool lists accelerators, and a listed accelerator must then name the
+// same type and count (GKE requires listing them for a2; listing them again
+// does not add GPUs); other machines get the listed accelerators attached,
+// which Compute Engine allows only on N1 with the older GPU types. zone is
+// only for messages.
+func shapeOf(cfg *containerpb.NodeConfig, zone string) (nodeShape, error) {
+	m, ok := catalog.LookupMachine(cfg.GetMachineType())
+	if !ok {
+		return nodeShape{}, status.Errorf(codes.InvalidArgument,
+			"Invalid machine type %q in zone %q: GCE_NOT_FOUND", cfg.GetMachineType(), zone)
+	}
+	shape := nodeShape{machine: m, gpus: m.GPUs, gpuType: m.GPUType}
+	accs := cfg.GetAccelerators()
+	if len(accs) > 1 {
+		return nodeShape{}, status.Errorf(codes.InvalidArgument,
+			"Only one accelerator config per node pool is supported, got %d.", len(accs))
+	}
+	if len(accs) == 0 {
+		return shape, nil
+	}
+	acc := accs[0]
+	if _, ok := catalog.LookupAccelerator(acc.GetAcceleratorType()); !ok {
+		return nodeShape{}, status.Errorf(codes.InvalidArgument,
+			"Accelerator type %q does not exist in zone %q.", acc.GetAcceleratorType(), zone)
+	}
+	if acc.GetAcceleratorCount() <= 0 {
+		return nodeShape{}, status.Errorf(codes.InvalidArgument,
+			"Accelerator count must be positive, got %d for %q.", acc.GetAcceleratorCount(), acc.GetAcceleratorType())
+	}
+	switch {
+	case m.GPUs > 0:
+		if acc.GetAcceleratorType() != m.GPUType || acc.GetAcceleratorCount() != m.GPUs {
+			return nodeShape{}, status.Errorf(codes.InvalidArgument,
+				"Machine type %q comes with %d %s GPU(s); its accelerator config must match, got %d %s.",
+				m.Name, m.GPUs, m.GPUType, acc.GetAcceleratorCount(), acc.GetAcceleratorType())
+		}
+	case m.Name == defaultMachineType:
+		return nodeShape{}, status.Errorf(codes.InvalidArgument,
+			"Cannot use default machine type (%s) with GPUs; choose a different machine type.", defaultMachineType)
+	case m.Family != "n1" || !attachableGPUs[acc.GetAcceleratorType()]:
+		return nodeShape{}, status.Errorf(codes.InvalidArgument,
+			"Accelerator type %q cannot be attached to machine type %q.", acc.GetAcceleratorType(), m.Name)
+	default:
+		shape.gpus, shape.gpuType = acc.GetAcceleratorCount(), acc.GetAcceleratorType()
+	}
+	return shape, nil
+}
+
+// nodePool is the emulator's record of a node pool: the resource as GKE
+// returns it plus what the resource does not say.
+type nodePool struct {
+	pb    *containerpb.NodePool
+	zones []string
+	// perZone is the current node count in each zone; pb.InitialNodeCount
+	// keeps the creation-time value, as in GKE.
+	perZone int32
+	shape   nodeShape
+}
+
+// newNodePool validates a node pool of a request and fills GKE's defaults.
+// field prefixes messages ("node_pool", "cluster.node_pools[1]").
+func newNodePool(req *containerpb.NodePool, c *cluster, field string) (*nodePool, error) {
+	if err := checkName(field+".name", req.GetName()); err != nil {
+		return nil, err
+	}
+	pb := proto.Clone(req).(*containerpb.NodePool)
+	if pb.Config == nil {
+		pb.Config = &containerpb.NodeConfig{}
+	}
+	fillConfigDefaults(pb.Config)
+	if pb.Config.Spot && pb.Config.Preemptible {
+		return nil, status.Errorf(codes.InvalidArgument,
+			"%s.config: spot and preemptible cannot both be set.", field)
+	}
+	zones := c.zones
+	if len(pb.Locations) > 0 {
+		for _, z := range pb.Locations {
+			if r, ok := catalog.RegionOfZone(z); !ok || r != c.place.region {
+				return nil, status.Errorf(codes.InvalidArgument,
+					"%s.locations: %q is not a zone of region %q.", field, z, c.place.region)
+			}
+		}
+		zones = slices.Clone(pb.Locations)
+	}
+	pb.Locations = zones
+	shape, err := shapeOf(pb.Config, zones[0])
+	if err != nil {
+		return nil, err
+	}
+	if pb.InitialNodeCount < 0 {
+		return nil, status.Errorf(codes.InvalidArgument,
+			"%s.initial_node_count must be non-negative, got %d.", field, pb.InitialNodeCount)
+	}
+	if err := checkAutoscaling(pb.Autoscaling, field+".autoscaling"); err != nil {
+		return nil, err
+	}
+	if pb.Management == nil {
+		pb.Management = &containerpb.NodeManagement{AutoUpgrade: true, AutoRepair: true}
+	}
+	if pb.MaxPodsConstraint == nil {
+		pb.MaxPodsConstraint = &containerpb.MaxPodsConstraint{MaxPodsPerNode: 110}
+	}
+	pb.PodIpv4CidrSize = 24
+	pb.Version = MasterVersion
+	pb.SelfLink = selfLink(poolRef{c.ref, pb.Name})
+	pb.InstanceGroupUrls = nil
+	for _, z := range zones {
+		pb.InstanceGroupUrls = append(pb.InstanceGroupUrls, instanceGroupURL(c.ref, pb.Name, z))
+	}
+	pb.Status = containerpb.NodePool_PROVISIONING
+	return &nodePool{pb: pb, zones: zones, perZone: boundedSize(pb.InitialNodeCount, pb.Autoscaling), shape: shape}, nil
+}
+
+func fillConfigDefaults(cfg *containerpb.NodeConfig) {
+	if cfg.MachineType == "" {
+		cfg.MachineType = defaultMachineType
+	}
+	if cfg.DiskSizeGb == 0 {
+		cfg.DiskSizeGb = defaultDiskSizeGb
+	}
+	if cfg.DiskType == "" {
+		cfg.DiskType = defaultDiskType
+	}
+	if cfg.ImageType == "" {
+		cfg.ImageType = defaultImageType
+	}
+}
+
+func checkAutoscaling(a *containerpb.NodePoolAutoscaling, field string) error {
+	if !a.GetEnabled() {
+		return nil
+	}
+	if a.GetTotalMinNodeCount() != 0 || a.GetTotalMaxNodeCount() != 0 {
+		return status.Errorf(codes.Unimplemented,
+			"%s: the emulator supports per-zone min_node_count/max_node_count only, not total_*_node_count.", field)
+	}
+	if a.GetMinNodeCount() < 0 || a.GetMaxNodeCount() < 1 || a.GetMaxNodeCount() < a.GetMinNodeCount() {
+		return status.Errorf(codes.InvalidArgument,
+			"%s: need 0 <= min_node_count <= max_node_count and max_node_count >= 1, got min %d, max %d.",
+			field, a.GetMinNodeCount(), a.GetMaxNodeCount())
+	}
+	return nil
+}
+
+// boundedSize is the per-zone node count a pool settles at. The emulator has
+// no autoscaler and no pending pods to scale for, so an autoscaled pool sits
+// at its requested size clamped into [min, max].
+func boundedSize(n int32, a *containerpb.NodePoolAutoscaling) int32 {
+	if !a.GetEnabled() {
+		return n
+	}
+	return min(max(n, a.GetMinNodeCount()), a.GetMaxNodeCount())
+}
+
+// nodes is what the provisioner must run for this pool, one entry per zone.
+func (p *nodePool) nodes(region string) []NodePoolNodes {
+	out := make([]NodePoolNodes, 0, len(p.zones))
+	for _, z := range p.zones {
+		out = append(out, NodePoolNodes{
+			Pool:        p.pb.Name,
+			Zone:        z,
+			Count:       int(p.perZone),
+			MachineType: p.shape.machine.Name,
+			MilliCPU:    p.shape.machine.VCPUs * 1000,
+			MemoryMiB:   p.shape.machine.MemoryMiB,
+			GPUs:        p.shape.gpus,
+			GPUType:     p.shape.gpuType,
+			Labels:      p.nodeLabels(region, z),
+		})
+	}
+	return out
+}
+
+// nodeLabels are the configured labels plus the ones GKE puts on every node,
+// which win on conflict as GKE rejects configuring them.
+func (p *nodePool) nodeLabels(region, zone string) map[string]string {
+	l := maps.Clone(p.pb.Config.GetLabels())
+	if l == nil {
+		l = map[string]string{}
+	}
+	l["cloud.google.com/gke-nodepool"] = p.pb.Name
+	l["cloud.google.com/machine-family"] = p.shape.machine.Family
+	l["node.kubernetes.io/instance-type"] = p.shape.machine.Name
+	l["topology.kubernetes.io/region"] = region
+	l["topology.kubernetes.io/zone"] = zone
+	if p.shape.gpus > 0 {
+		l["cloud.google.com/gke-accelerator"] = p.shape.gpuType
+	}
+	if p.pb.Config.GetSpot() {
+		l["cloud.google.com/gke-spot"] = "true"
+	}
+	if p.pb.Config.GetPreemptible() {
+		l["cloud.google.com/gke-preemptible"] = "true"
+	}
+	return l
+}
+
+// nodeCount is the pool's current total over its zones.
+func (p *nodePool) nodeCount() int64 { return int64(p.perZone) * int64(len(p.zones)) }
+
+func selfLink(ref fmt.Stringer) string {
+	return "https://container.googleapis.com/v1/" + ref.String()
+}
+
+// instanceGroupURL mimics the managed instance group GKE creates per pool
+// and zone; the hash keeps names of equal pools in different clusters apart.
+func instanceGroupURL(c clusterRef, pool, zone string) string {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s/%s", c, pool)
+	return fmt.Sprintf("https://www.googleapis.com/compute/v1/projects/%s/zones/%s/instanceGroupManagers/gke-%s-%s-%08x-grp",
+		c.project, zone, c.cluster, pool, h.Sum32())
+}

@@ -1,0 +1,210 @@
+package labd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/geofed-io/kubectl-geofed/internal/lab"
+)
+
+// daemonArg makes the test binary act as the lab daemon: Up starts
+// `<test binary> labd-daemon DIR`, as geofed-lab starts `geofed-lab run`.
+const daemonArg = "labd-daemon"
+
+func TestMain(m *testing.M) {
+	if len(os.Args) == 3 && os.Args[1] == daemonArg {
+		os.Exit(runTestDaemon(os.Args[2]))
+	}
+	os.Exit(m.Run())
+}
+
+// runTestDaemon runs a one-cluster lab with an addon that exports a variable
+// and, once the lab is up, adds a cluster of its own, as the GKE emulator
+// does when asked to create one.
+func runTestDaemon(dir string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	spec, err := ParseCluster("joined@europe-west1:1")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	addon := func(ctx context.Context, l *lab.Lab) (map[string]string, error) {
+		go func() {
+			if _, err := l.AddCluster(ctx, lab.ClusterSpec{Name: "added"}); err != nil {
+				fmt.Fprintln(os.Stderr, "addon:", err)
+			}
+		}()
+		return map[string]string{"LABD_TEST_ADDON": "up"}, nil
+	}
+	err = Run(ctx, RunOptions{Dir: dir, Clusters: []lab.ClusterSpec{spec}, Addons: []Addon{addon}, Out: os.Stdout})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func TestUpStatusDown(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "state")
+	var out bytes.Buffer
+	err := Up(ctx, UpOptions{Dir: dir, Command: []string{os.Args[0], daemonArg, dir}, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Only does something when the test failed before its own Down.
+		_ = Down(context.Background(), DownOptions{Dir: dir, Out: &bytes.Buffer{}})
+	})
+	t.Logf("up:\n%s", out.String())
+	for _, want := range []string{"joined", "source " + filepath.Join(dir, "env")} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("up output lacks %q", want)
+		}
+	}
+	s, err := ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("second up refused", func(t *testing.T) {
+		err := Up(ctx, UpOptions{Dir: dir, Command: []string{"false"}, Out: &bytes.Buffer{}})
+		if err == nil || !strings.Contains(err.Error(), "already running") {
+			t.Errorf("err = %v, want already running", err)
+		}
+	})
+
+	t.Run("env and kubeconfig", func(t *testing.T) {
+		env, err := os.ReadFile(filepath.Join(dir, "env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{
+			"export KUBECONFIG='" + filepath.Join(dir, "kubeconfig") + "'",
+			"export LABD_TEST_ADDON='up'",
+		} {
+			if !strings.Contains(string(env), want+"\n") {
+				t.Errorf("env file lacks %q:\n%s", want, env)
+			}
+		}
+		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			&clientcmd.ClientConfigLoadingRules{ExplicitPath: filepath.Join(dir, "kubeconfig")},
+			&clientcmd.ConfigOverrides{CurrentContext: "joined"}).ClientConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "topology.kubernetes.io/region=europe-west1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nodes.Items) != 3 {
+			t.Errorf("%d nodes in europe-west1, want 3", len(nodes.Items))
+		}
+	})
+
+	t.Run("status shows the addon's cluster", func(t *testing.T) {
+		var status bytes.Buffer
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			status.Reset()
+			err := Status(ctx, StatusOptions{Dir: dir, Out: &status})
+			if err == nil && strings.Contains(status.String(), "added") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status never showed the added cluster ready: %v\n%s", err, status.String())
+			}
+			time.Sleep(time.Second)
+		}
+		for _, want := range []string{"joined", "3/3", "Ready", "added"} {
+			if !strings.Contains(status.String(), want) {
+				t.Errorf("status lacks %q:\n%s", want, status.String())
+			}
+		}
+	})
+
+	t.Run("down", func(t *testing.T) {
+		var down bytes.Buffer
+		if err := Down(ctx, DownOptions{Dir: dir, Out: &down}); err != nil {
+			t.Fatal(err)
+		}
+		if alive(s.PID) {
+			t.Errorf("daemon %d alive after down", s.PID)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("state directory left behind: %v", err)
+		}
+		if left := processesMentioning(t, dir); len(left) > 0 {
+			t.Errorf("lab processes left after down: %v", left)
+		}
+		if err := Status(ctx, StatusOptions{Dir: dir, Out: &bytes.Buffer{}}); !errors.Is(err, ErrNoLab) {
+			t.Errorf("status after down: err = %v, want ErrNoLab", err)
+		}
+	})
+}
+
+// processesMentioning returns the command lines of processes whose
+// arguments contain s: every lab process names files in the state directory.
+func processesMentioning(t *testing.T, s string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(cmdline) == 0 {
+			continue
+		}
+		line := strings.ReplaceAll(string(cmdline), "\x00", " ")
+		if strings.Contains(line, s) {
+			out = append(out, e.Name()+": "+line)
+		}
+	}
+	return out
+}
+
+func TestDownWithoutLab(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A daemon that died without cleaning up leaves its pid behind.
+	if err := os.WriteFile(filepath.Join(dir, "pid"), []byte("2147483646\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Status(t.Context(), StatusOptions{Dir: dir, Out: &bytes.Buffer{}}); !errors.Is(err, ErrNoLab) {
+		t.Errorf("status: err = %v, want ErrNoLab", err)
+	}
+	var out bytes.Buffer
+	if err := Down(t.Context(), DownOptions{Dir: dir, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "No lab running") {
+		t.Errorf("down output %q", out.String())
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state directory left behind: %v", err)
+	}
+}

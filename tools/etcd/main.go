@@ -1,0 +1,13 @@
+// Command etcd is etcd's own server main, built at the version pinned in this
+// module's go.mod for the geofed lab.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() {
+	etcdmain.Main(os.Args)
+}
