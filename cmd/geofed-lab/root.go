@@ -115,7 +115,7 @@ func newRunCommand(dir *string, streams genericiooptions.IOStreams) *cobra.Comma
 			if err != nil {
 				return err
 			}
-			return labd.Run(cmd.Context(), labd.RunOptions{Dir: *dir, Clusters: specs, Out: streams.Out})
+			return labd.Run(cmd.Context(), labd.RunOptions{Dir: *dir, Clusters: specs, Out: streams.Out, Addons: []labd.Addon{gkeEmulator(streams.Out)}})
 		},
 	}
 	flags.add(cmd)
