@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # make demo: start a lab (real control planes + the GKE emulator), show what
-# geofed does with the seed scenario, and stop the lab again.
-#
-# Until `apply` exists the demo shows what does: render, then plan.
+# geofed does with the seed scenario — render, plan, apply, the result — and
+# stop the lab again.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${root}"
@@ -40,8 +39,16 @@ code=0
 "${geofed}" plan -f "${topology}" --detailed-exitcode --out "$(dirname "${state}")/plan.json" || code=$?
 echo "(exit code ${code}: 0 no changes, 1 error, 2 changes)"
 
-step kubectl geofed plan -f "${topology}" -o yaml '| (the summary)'
-"${geofed}" plan -f "${topology}" -o yaml | awk '/^summary:/{on=1; print; next} on && /^[^ ]/{exit} on'
+step kubectl geofed apply -f "${topology}" --yes
+"${geofed}" apply -f "${topology}" --yes
+
+step kubectl --context serving-us get deployments,pods -n serving
+"${GEOFED_LAB_BIN}/kubectl" --context serving-us get deployments,pods -n serving -o wide
+
+step kubectl geofed plan -f "${topology}" --detailed-exitcode
+code=0
+"${geofed}" plan -f "${topology}" --detailed-exitcode || code=$?
+echo "(exit code ${code}: nothing left to change)"
 
 step geofed-lab status
 "${labctl}" --dir "${state}" status

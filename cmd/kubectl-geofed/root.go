@@ -39,6 +39,7 @@ cluster, and explains every decision before it happens.`,
 		NewVersionCommand(streams),
 		NewRenderCommand(flags, streams),
 		NewPlanCommand(flags, streams),
+		NewApplyCommand(flags, streams),
 	)
 	return cmd
 }

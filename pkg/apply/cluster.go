@@ -34,12 +34,18 @@ type ClusterOptions struct {
 	ForceConflicts bool
 	// Prune deletes inventory members no longer desired.
 	Prune bool
+	// Unchanged holds the keys (inventory.ObjectKey) of objects the plan
+	// proved unchanged from the inventory: they stay desired and in the
+	// inventory, but are not sent again, so apply sends only what changed.
+	Unchanged map[string]bool
 }
 
 // ClusterResult is what happened on one cluster.
 type ClusterResult struct {
 	Applied int
 	Pruned  int
+	// Live holds the objects applied, as the server returned them.
+	Live []*unstructured.Unstructured
 }
 
 // Cluster applies objects to one cluster. The inventory is widened before
@@ -75,6 +81,9 @@ func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 			o.Mapper.Reset()
 			reset = true
 		}
+		if o.Unchanged[inventory.ObjectKey(d.Object)] {
+			continue
+		}
 		live, err := applyObject(ctx, o, d.Object)
 		if err != nil {
 			// Record what was applied so far; the failure is the error.
@@ -88,6 +97,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 		e.Version = d.Object.GroupVersionKind().Version
 		entries[key] = e
 		res.Applied++
+		res.Live = append(res.Live, live)
 		if isCRD(d.Object) {
 			if err := waitEstablished(ctx, o, d.Object.GetName()); err != nil {
 				_ = writeInventory(ctx, o, entries)

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/apply"
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/plan"
+	"github.com/geofed-io/kubectl-geofed/pkg/plan/view"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+const applyExample = `  # Plan, review, confirm with "yes", apply, and wait until every workload is ready
+  kubectl geofed apply -f topology.yaml
+
+  # In CI: no prompt
+  kubectl geofed apply -f topology.yaml --yes
+
+  # Apply exactly a plan saved earlier; refused if anything changed since
+  kubectl geofed plan -f topology.yaml --out plan.json
+  kubectl geofed apply plan.json
+
+  # One region after another, stopping at the first that is not healthy
+  kubectl geofed apply -f topology.yaml --waves`
+
+// confirmPrompt is what apply asks on a terminal.
+const confirmPrompt = "Apply these changes? Only 'yes' is accepted: "
+
+// ApplyOptions holds the flags of the apply command.
+type ApplyOptions struct {
+	Filename string
+	// PlanFile is the saved plan given as the argument, "" for none.
+	PlanFile       string
+	Yes            bool
+	ForceConflicts bool
+	Prune          bool
+	Wait           bool
+	Timeout        time.Duration
+	Waves          bool
+	Refresh        string
+	Parallel       int
+	QPS            float32
+	Burst          int
+	ClusterTimeout time.Duration
+	// EmulatorHost is $GKE_EMULATOR_HOST.
+	EmulatorHost string
+	// Color and Interactive are decided in Complete: Out a TTY (and no
+	// NO_COLOR), In a TTY.
+	Color       bool
+	Interactive bool
+
+	ConfigFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+}
+
+// NewApplyCommand plans and executes.
+func NewApplyCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ApplyOptions{ConfigFlags: flags, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "apply (-f TOPOLOGY | PLAN_FILE)",
+		Short: "Provision GKE clusters and apply the workloads, per region",
+		Long: `Plan, show the plan, ask for confirmation, then execute it: create missing GKE
+clusters (or wait for a create already in flight), change node pools and the
+release channel in place, server-side apply every cluster's objects
+(Namespaces and CRDs first), prune what geofed applied and no longer renders,
+and wait until the workloads are ready.
+
+Only 'yes' confirms. Without a terminal to ask on, apply refuses unless --yes
+is given, so it never waits for input in CI.
+
+Given a plan saved with plan --out, apply plans the topology it names again
+and applies it only if nothing changed since: the topology file and the
+manifests, every live object, every cluster's inventory and GKE cluster. A
+saved plan was reviewed when it was made, so it is applied without asking.
+
+Regions run at once (--parallel bounds the clusters); with --waves one region
+runs after the other, in topology order, stopping at the first region that
+does not become healthy. A cluster that fails never stops the others; the
+summary lists every failure and the exit code is 1.
+
+geofed never deletes a GKE cluster, and does not replace or delete node
+pools: such a plan is refused for that cluster, saying what to do by hand.`,
+		Example: applyExample,
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Complete(args)
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file (with a saved plan: the topology to re-plan, instead of the one the plan names)")
+	cmd.Flags().BoolVar(&o.Yes, "yes", false, "Apply without asking for confirmation")
+	cmd.Flags().BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take fields other field managers own")
+	cmd.Flags().BoolVar(&o.Prune, "prune", true, "Delete objects geofed applied that are no longer rendered")
+	cmd.Flags().BoolVar(&o.Wait, "wait", true, "Wait until every applied workload is ready")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", apply.DefaultTimeout, "How long to wait for one cluster's workloads to be ready")
+	cmd.Flags().BoolVar(&o.Waves, "waves", false, "Apply one region at a time, in topology order, stopping at the first that is not healthy")
+	cmd.Flags().StringVar(&o.Refresh, "refresh", "inventory", "inventory: trust geofed's inventory for unchanged objects; full: dry-run every object")
+	cmd.Flags().IntVar(&o.Parallel, "parallel", 8, "Clusters planned and applied at once")
+	cmd.Flags().Float32Var(&o.QPS, "qps", member.DefaultQPS, "Requests per second to each cluster")
+	cmd.Flags().IntVar(&o.Burst, "burst", member.DefaultBurst, "Request burst to each cluster")
+	cmd.Flags().DurationVar(&o.ClusterTimeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster")
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("refresh", cobra.FixedCompletions([]string{"inventory", "full"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
+	}
+	return cmd
+}
+
+// Complete reads the argument and the environment.
+func (o *ApplyOptions) Complete(args []string) {
+	if len(args) > 0 {
+		o.PlanFile = args[0]
+	}
+	o.EmulatorHost = os.Getenv(gke.EmulatorHostEnv)
+	o.Color = isTerminal(o.IOStreams.Out) && os.Getenv("NO_COLOR") == ""
+	o.Interactive = isTerminalReader(o.IOStreams.In)
+}
+
+// isTerminalReader reports whether r is a terminal one can ask on.
+func isTerminalReader(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Validate checks the flags.
+func (o *ApplyOptions) Validate() error {
+	if o.Filename == "" && o.PlanFile == "" {
+		return errors.New("a topology file or a saved plan is required: apply -f topology.yaml, or apply plan.json")
+	}
+	switch o.Refresh {
+	case "inventory", "full":
+	default:
+		return fmt.Errorf("--refresh must be inventory or full, not %q", o.Refresh)
+	}
+	if o.Parallel < 1 {
+		return errors.New("--parallel must be at least 1")
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, not %s", o.Timeout)
+	}
+	return nil
+}
+
+// Run plans (or checks a saved plan), shows the plan, confirms, executes and
+// summarises.
+func (o *ApplyOptions) Run(ctx context.Context) error {
+	var saved *plan.Plan
+	file := o.Filename
+	if o.PlanFile != "" {
+		var err error
+		if saved, err = apply.LoadPlan(o.PlanFile); err != nil {
+			return err
+		}
+		if saved.Failed() {
+			return fmt.Errorf("the saved plan %s is incomplete (%s): plan again when every cluster can be reached", o.PlanFile, failureSummary(saved))
+		}
+		if file == "" {
+			file = saved.TopologyFile
+		}
+	}
+	t, err := topology.Load(file)
+	if err != nil {
+		return err
+	}
+	in := o.planInputs()
+	p, err := computePlan(ctx, t, in)
+	if err != nil {
+		return err
+	}
+	if saved != nil {
+		if err := apply.Stale(saved, p); err != nil {
+			return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", o.PlanFile, err)}
+		}
+	}
+
+	if err := view.Text(o.Out, p, view.TextOptions{Color: o.Color}); err != nil {
+		return err
+	}
+	if !p.Summary.HasChanges() {
+		if p.Failed() {
+			return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s; nothing to apply elsewhere", failureSummary(p))}
+		}
+		fmt.Fprintln(o.Out, "No changes. Nothing to apply.")
+		return nil
+	}
+	if p.Failed() {
+		fmt.Fprintf(o.ErrOut, "Warning: the plan is incomplete (%s): apply leaves those clusters alone and exits 1.\n", failureSummary(p))
+	}
+	if saved == nil && !o.Yes {
+		if err := o.confirm(); err != nil {
+			return err
+		}
+	}
+
+	opts, done, err := planOptions(ctx, t, in)
+	if err != nil {
+		return err
+	}
+	defer done()
+	// planOptions makes a *gke.Client when the topology has GKE clusters.
+	client, _ := opts.GKE.(*gke.Client)
+	res, err := apply.Run(ctx, apply.Options{
+		Topology:       t,
+		Plan:           p,
+		GKE:            client,
+		TokenSource:    opts.TokenSource,
+		Member:         opts.Member,
+		ForceConflicts: o.ForceConflicts,
+		Prune:          o.Prune,
+		Wait:           o.Wait,
+		Timeout:        o.Timeout,
+		Waves:          o.Waves,
+		Parallel:       o.Parallel,
+		Progress:       o.ErrOut,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(o.Out, "\n"+res.Summary())
+	if res.Failed() {
+		failed := res.FailedClusters()
+		return &ExitError{Code: 1, Err: fmt.Errorf("apply failed on %d of %d clusters: %s", len(failed), len(res.Clusters), strings.Join(failed, ", "))}
+	}
+	return nil
+}
+
+// confirm asks on the terminal; anything but "yes" cancels. Without a
+// terminal it refuses rather than wait for input that never comes.
+func (o *ApplyOptions) confirm() error {
+	if !o.Interactive {
+		return &ExitError{Code: 1, Err: errors.New("refusing to apply without confirmation: standard input is not a terminal. " +
+			"Review the plan above and re-run with --yes, or save it with plan --out and apply the saved plan")}
+	}
+	fmt.Fprint(o.Out, "\n"+confirmPrompt)
+	answer, err := bufio.NewReader(o.In).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading the confirmation: %w", err)
+	}
+	if strings.TrimSpace(answer) != "yes" {
+		return &ExitError{Code: 1, Err: errors.New("apply cancelled: nothing was changed")}
+	}
+	return nil
+}
+
+func (o *ApplyOptions) planInputs() planInputs {
+	return planInputs{
+		EmulatorHost: o.EmulatorHost,
+		Kubeconfig:   kubeconfigFlag(o.ConfigFlags),
+		QPS:          o.QPS,
+		Burst:        o.Burst,
+		Timeout:      o.ClusterTimeout,
+		Parallel:     o.Parallel,
+		FullRefresh:  o.Refresh == "full",
+	}
+}

@@ -1,0 +1,310 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/plan"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+// DefaultTimeout bounds the wait for one cluster's workloads to be ready.
+const DefaultTimeout = 5 * time.Minute
+
+// Options say which plan to execute and how.
+type Options struct {
+	// Topology is the topology Plan was computed from, loaded afresh.
+	Topology *topology.Topology
+	// Plan is the plan to execute: computed now, or a saved plan checked
+	// fresh with Stale. Apply renders the workloads again with the
+	// placement it shows.
+	Plan *plan.Plan
+	// FS holds the kustomize apps; the disk when nil.
+	FS filesys.FileSystem
+	// GKE creates, changes and reads GKE clusters; required when the
+	// topology has managed clusters.
+	GKE *gke.Client
+	// TokenSource authenticates to GKE control planes (nil under the
+	// emulator).
+	TokenSource oauth2.TokenSource
+	// Member tunes connections to member clusters.
+	Member member.Options
+	// ForceConflicts takes fields other field managers own.
+	ForceConflicts bool
+	// Prune deletes what geofed applied and no longer renders.
+	Prune bool
+	// Wait waits for every cluster's objects to be ready, up to Timeout
+	// per cluster (DefaultTimeout when zero).
+	Wait    bool
+	Timeout time.Duration
+	// Waves applies one region at a time, in topology order, and stops at
+	// the first region that does not end healthy. Otherwise every cluster
+	// is applied at once, up to Parallel at a time.
+	Waves bool
+	// Parallel bounds how many clusters are applied at once (default 8).
+	Parallel int
+	// Progress hears one line per step (creating a cluster, an operation's
+	// status, readiness); nil discards.
+	Progress io.Writer
+}
+
+// Run executes the plan on every cluster: provisions GKE clusters, applies
+// the objects in order with server-side apply, prunes, and waits for
+// readiness. A cluster that fails never stops the others: the Result says
+// what happened to each. Run returns an error only when nothing could be
+// tried (the workloads no longer render as the plan showed).
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Topology == nil || o.Plan == nil {
+		return nil, errors.New("apply needs a topology and a plan")
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = member.DefaultParallel
+	}
+	if o.Member.TopologyDir == "" {
+		o.Member.TopologyDir = o.Topology.Dir()
+	}
+	desired, err := desiredOf(o.Topology, o.FS, o.Plan)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{opts: o, desired: desired, out: o.Progress}
+
+	var clusters []plan.Cluster
+	for _, reg := range o.Plan.Regions {
+		clusters = append(clusters, reg.Clusters...)
+	}
+	if needsGKE(o.Topology, clusters) && o.GKE == nil {
+		return nil, errors.New("the plan has GKE clusters but no GKE client was configured")
+	}
+	res := &Result{Clusters: make([]Outcome, len(clusters)), Waited: o.Wait}
+	if !o.Waves {
+		r.runAll(ctx, clusters, res.Clusters, allIndexes(len(clusters)))
+		return res, nil
+	}
+	stopped := ""
+	for _, region := range waveOrder(o.Topology, clusters) {
+		var idx []int
+		for i, c := range clusters {
+			if c.Region == region {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) == 0 {
+			continue
+		}
+		if stopped != "" {
+			for _, i := range idx {
+				res.Clusters[i] = Outcome{Name: clusters[i].Name, Region: region,
+					Skipped: "region " + stopped + " did not become healthy (--waves)"}
+			}
+			continue
+		}
+		r.say("wave: region %s", region)
+		r.runAll(ctx, clusters, res.Clusters, idx)
+		for _, i := range idx {
+			if res.Clusters[i].Failed() {
+				stopped = region
+			}
+		}
+	}
+	return res, nil
+}
+
+// runner carries what every cluster's apply shares.
+type runner struct {
+	opts    Options
+	desired *plan.Desired
+	mu      sync.Mutex
+	out     io.Writer
+}
+
+// say writes one progress line; lines of concurrent clusters never mix.
+func (r *runner) say(format string, args ...any) {
+	if r.out == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.out, format+"\n", args...)
+}
+
+// runAll applies the clusters at idx concurrently, each outcome into out.
+func (r *runner) runAll(ctx context.Context, clusters []plan.Cluster, out []Outcome, idx []int) {
+	var g errgroup.Group
+	g.SetLimit(r.opts.Parallel)
+	for _, i := range idx {
+		g.Go(func() error {
+			out[i] = r.cluster(ctx, clusters[i])
+			return nil
+		})
+	}
+	_ = g.Wait() // outcomes carry the errors
+}
+
+// cluster executes the plan on one cluster.
+func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
+	out = Outcome{Name: pc.Name, Region: pc.Region}
+	t := r.opts.Topology
+	ref, ok := t.Cluster(pc.Name)
+	dc, okDesired := r.desired.Cluster(pc.Name)
+	switch {
+	case !ok || !okDesired:
+		out.Err = fmt.Errorf("cluster %s is in the plan but not in the topology", pc.Name)
+		return out
+	case pc.Unreachable != "":
+		out.Err = errors.New("unreachable when planned: " + pc.Unreachable)
+		return out
+	case pc.Error != "":
+		out.Err = errors.New("not fully planned: " + pc.Error)
+		return out
+	}
+	if err := refusedObjects(pc, r.opts.ForceConflicts); err != nil {
+		out.Err = err
+		return out
+	}
+
+	target := member.Target{Name: pc.Name, Region: pc.Region, Kubeconfig: ref.Cluster.Kubeconfig}
+	if ref.Cluster.Managed() {
+		live, err := r.provision(ctx, &out, gke.Desired(t, ref), pc.GKE)
+		if err != nil {
+			out.Err = err
+			return out
+		}
+		if target.Config, err = gke.RESTConfig(live, r.opts.TokenSource); err != nil {
+			out.Err = fmt.Errorf("building credentials for GKE cluster %s: %w", pc.Name, err)
+			return out
+		}
+	}
+	conn := member.Connect(ctx, []member.Target{target}, r.opts.Member)[0]
+	if conn.Err != nil {
+		out.Err = conn.Err
+		return out
+	}
+
+	unchanged := map[string]bool{}
+	for _, o := range pc.Objects {
+		// Known unchanged from the inventory, without a dry-run: nothing
+		// to send. A dry-run that found no change is applied anyway, so
+		// the inventory records it and the next plan needs no dry-run.
+		if o.Action == plan.ActionNoop && !o.DryRun {
+			unchanged[inventory.Key(o.Group, o.Kind, o.Namespace, o.Name)] = true
+		}
+	}
+	res, err := Cluster(ctx, ClusterOptions{
+		Topology:       t.Metadata.Name,
+		Cluster:        pc.Name,
+		Client:         conn.Dynamic,
+		Mapper:         conn.Mapper,
+		Objects:        dc.Objects,
+		ForceConflicts: r.opts.ForceConflicts,
+		Prune:          r.opts.Prune,
+		Unchanged:      unchanged,
+	})
+	out.Applied, out.Pruned = res.Applied, res.Pruned
+	if err != nil {
+		out.Err = err
+		return out
+	}
+	r.say("%s: %d objects applied, %d pruned", pc.Name, res.Applied, res.Pruned)
+	if !r.opts.Wait {
+		return out
+	}
+	objs := make([]*unstructured.Unstructured, len(dc.Objects))
+	for i, d := range dc.Objects {
+		objs[i] = d.Object
+	}
+	live := make(map[string]*unstructured.Unstructured, len(res.Live))
+	for _, l := range res.Live {
+		live[inventory.ObjectKey(l)] = l
+	}
+	err = waitReady(ctx, readyOptions{
+		cluster: pc.Name,
+		client:  conn.Dynamic,
+		mapper:  conn.Mapper,
+		objects: objs,
+		live:    live,
+		timeout: r.opts.Timeout,
+		report:  func(line string) { r.say("%s", line) },
+	})
+	if err != nil {
+		out.Err = err
+		return out
+	}
+	out.Ready = true
+	r.say("%s: ready", pc.Name)
+	return out
+}
+
+// refusedObjects refuses a cluster, before anything is sent to it, when the
+// plan found objects the server rejects, or fields another manager owns
+// and --force-conflicts was not given. The conflict reason names the other
+// manager and the fields.
+func refusedObjects(pc plan.Cluster, force bool) error {
+	var problems []string
+	for _, o := range pc.Objects {
+		switch {
+		case o.Action == plan.ActionError:
+			problems = append(problems, objectName(o)+": "+o.Reason)
+		case o.Action == plan.ActionConflict && !force:
+			problems = append(problems, objectName(o)+": "+o.Reason)
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("nothing applied to cluster %s: %s", pc.Name, strings.Join(problems, "; "))
+}
+
+func needsGKE(t *topology.Topology, clusters []plan.Cluster) bool {
+	for _, c := range clusters {
+		if ref, ok := t.Cluster(c.Name); ok && ref.Cluster.Managed() && c.Unreachable == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// waveOrder is the order --waves applies regions in: the topology's, so
+// the person writing it decides which region goes first (a canary); regions
+// only the plan knows come last.
+func waveOrder(t *topology.Topology, clusters []plan.Cluster) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range t.Spec.Regions {
+		if !seen[r.Name] {
+			seen[r.Name] = true
+			out = append(out, r.Name)
+		}
+	}
+	for _, c := range clusters {
+		if !seen[c.Region] {
+			seen[c.Region] = true
+			out = append(out, c.Region)
+		}
+	}
+	return out
+}
+
+func allIndexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}

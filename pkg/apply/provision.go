@@ -1,0 +1,100 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+)
+
+// provision makes a managed cluster's GKE side what the plan asked — creates
+// it, waits for a create or change already in flight, or changes it in
+// place — and returns the live cluster, running and ready to connect to.
+//
+// It converges: a cluster another apply began creating is awaited, never
+// created twice, and a cluster the plan would create that exists now is
+// used if it is geofed's. What geofed does not do (replace or delete node
+// pools, touch a cluster that needs attention) is refused before anything
+// is changed.
+func (r *runner) provision(ctx context.Context, out *Outcome, desired *containerpb.Cluster, ch *gke.ClusterChange) (*containerpb.Cluster, error) {
+	name := desired.GetName()
+	project, location := gke.Project(desired), desired.GetLocation()
+	where := fmt.Sprintf("GKE cluster %s (projects/%s/locations/%s)", name, project, location)
+	progress := func(msg string) { r.say("%s: %s", name, msg) }
+
+	var updates []gke.Update
+	if ch != nil {
+		var err error
+		if updates, err = gke.Updates(*ch, desired); err != nil {
+			return nil, err
+		}
+	}
+
+	live, op, err := r.opts.GKE.AwaitCluster(ctx, project, location, name, progress)
+	if op != nil && op.GetOperationType() == containerpb.Operation_CREATE_CLUSTER && err == nil {
+		out.GKE = GKECreated
+	}
+	if err != nil {
+		return nil, fmt.Errorf("waiting for GKE to finish its work on %s: %w", where, err)
+	}
+	if live == nil {
+		r.say("%s: creating %s", name, where)
+		op, err := r.opts.GKE.CreateCluster(ctx, desired)
+		switch {
+		case status.Code(err) == codes.AlreadyExists:
+			// Created since it was looked up: by a concurrent apply, say.
+			if live, _, err = r.opts.GKE.AwaitCluster(ctx, project, location, name, progress); err != nil {
+				return nil, fmt.Errorf("waiting for GKE to finish its work on %s: %w", where, err)
+			}
+		case err != nil:
+			return nil, err
+		default:
+			if err := r.opts.GKE.WaitOperation(ctx, project, location, op, progress); err != nil {
+				return nil, fmt.Errorf("creating %s: %w", where, err)
+			}
+			out.GKE = GKECreated
+			if live, err = r.opts.GKE.GetCluster(ctx, project, location, name); err != nil {
+				return nil, err
+			}
+		}
+		if live == nil {
+			return nil, fmt.Errorf("%s: GKE reported it created, but it does not exist", where)
+		}
+		// Just created as the topology says: nothing to change in place.
+		updates = nil
+	}
+	// Whatever the plan saw, geofed acts only on a cluster it owns and GKE
+	// reports healthy; the node counts are not needed for that.
+	if now := gke.Diff(desired, live, nil); now.Action == gke.ActionAttention {
+		return nil, fmt.Errorf("%s needs attention, geofed leaves it alone: %s", where, strings.Join(now.Reasons, "; "))
+	}
+	if s := live.GetStatus(); s != containerpb.Cluster_RUNNING {
+		return nil, fmt.Errorf("%s is %s, not RUNNING", where, s)
+	}
+
+	if len(updates) == 0 {
+		return live, nil
+	}
+	for _, u := range updates {
+		r.say("%s: updating: %s", name, u.Description)
+		op, err := r.opts.GKE.StartUpdate(ctx, desired, u)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.opts.GKE.WaitOperation(ctx, project, location, op, progress); err != nil {
+			return nil, fmt.Errorf("updating %s: %s: %w", where, u.Description, err)
+		}
+		out.GKE = GKEUpdated
+	}
+	live, err = r.opts.GKE.GetCluster(ctx, project, location, name)
+	if err == nil && live == nil {
+		err = errors.New(where + " disappeared while it was being updated")
+	}
+	return live, err
+}

@@ -1,0 +1,188 @@
+package apply
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/plan"
+)
+
+// LoadPlan reads a plan saved with `plan --out`. It refuses a plan of
+// another format version: field meanings may differ.
+func LoadPlan(path string) (*plan.Plan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the saved plan: %w", err)
+	}
+	var p plan.Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("reading the saved plan %s: not a plan saved with plan --out: %w", path, err)
+	}
+	if p.FormatVersion != plan.FormatVersion {
+		return nil, fmt.Errorf("the saved plan %s has format %q; this kubectl-geofed applies %q plans: plan again with this version", path, p.FormatVersion, plan.FormatVersion)
+	}
+	return &p, nil
+}
+
+// StaleError lists what changed between a saved plan and the same plan
+// computed now.
+type StaleError struct {
+	Changes []string
+}
+
+func (e *StaleError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the saved plan is stale, %d change(s) since it was made:", len(e.Changes))
+	for _, c := range e.Changes {
+		b.WriteString("\n  " + c)
+	}
+	b.WriteString("\nplan again, review, and apply the new plan")
+	return b.String()
+}
+
+// Stale compares a saved plan with a fresh one computed from the same
+// topology file, and returns a *StaleError naming every difference that
+// makes the saved plan unsafe to apply: the sources (topology file,
+// manifests) changed, a live object changed (its resourceVersion moved) or
+// would now get another action, a cluster's inventory changed (another apply
+// ran), a GKE cluster changed, or a cluster became unreachable.
+func Stale(saved, fresh *plan.Plan) error {
+	var changes []string
+	add := func(format string, args ...any) { changes = append(changes, fmt.Sprintf(format, args...)) }
+
+	if saved.Topology != fresh.Topology {
+		add("topology: the plan is for %q, the file now names %q", saved.Topology, fresh.Topology)
+	}
+	if saved.SourceDigest != fresh.SourceDigest {
+		add("sources: the topology file or the workloads' manifests changed (digest %s → %s)", short(saved.SourceDigest), short(fresh.SourceDigest))
+	}
+
+	savedClusters, freshClusters := clustersByName(saved), clustersByName(fresh)
+	for _, name := range unionKeys(savedClusters, freshClusters) {
+		s, inSaved := savedClusters[name]
+		f, inFresh := freshClusters[name]
+		switch {
+		case !inFresh:
+			add("cluster %s: in the plan, no longer in the topology", name)
+			continue
+		case !inSaved:
+			add("cluster %s: in the topology, not in the plan", name)
+			continue
+		}
+		if f.Unreachable != "" && s.Unreachable == "" {
+			add("cluster %s: unreachable now: %s", name, f.Unreachable)
+			continue
+		}
+		if f.Error != "" && s.Error == "" {
+			add("cluster %s: cannot be planned now: %s", name, f.Error)
+			continue
+		}
+		if s.InventoryVersion != f.InventoryVersion {
+			add("cluster %s: geofed's inventory changed (resourceVersion %s → %s): another apply ran since", name, orNone(s.InventoryVersion), orNone(f.InventoryVersion))
+		}
+		if sj, fj := canonical(s.GKE), canonical(f.GKE); sj != fj {
+			add("cluster %s: the GKE cluster changed: planned %s, now %s", name, gkeAction(s), gkeAction(f))
+		}
+		changes = append(changes, staleObjects(name, s.Objects, f.Objects)...)
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	return &StaleError{Changes: changes}
+}
+
+func staleObjects(cluster string, saved, fresh []plan.Object) []string {
+	key := func(o plan.Object) string { return inventory.Key(o.Group, o.Kind, o.Namespace, o.Name) }
+	s, f := map[string]plan.Object{}, map[string]plan.Object{}
+	for _, o := range saved {
+		s[key(o)] = o
+	}
+	for _, o := range fresh {
+		f[key(o)] = o
+	}
+	var out []string
+	for _, k := range unionKeys(s, f) {
+		so, inSaved := s[k]
+		fo, inFresh := f[k]
+		switch {
+		case !inFresh:
+			out = append(out, fmt.Sprintf("cluster %s: %s: in the plan (%s), not now", cluster, objectName(so), so.Action))
+		case !inSaved:
+			out = append(out, fmt.Sprintf("cluster %s: %s: not in the plan, now %s", cluster, objectName(fo), fo.Action))
+		case so.LiveResourceVersion != fo.LiveResourceVersion:
+			out = append(out, fmt.Sprintf("cluster %s: %s changed live since the plan was made (resourceVersion %s → %s)",
+				cluster, objectName(fo), orNone(so.LiveResourceVersion), orNone(fo.LiveResourceVersion)))
+		case so.Action != fo.Action:
+			out = append(out, fmt.Sprintf("cluster %s: %s: the plan would %s it, now %s", cluster, objectName(fo), so.Action, fo.Action))
+		case so.DesiredHash != fo.DesiredHash:
+			out = append(out, fmt.Sprintf("cluster %s: %s renders differently now", cluster, objectName(fo)))
+		}
+	}
+	return out
+}
+
+func clustersByName(p *plan.Plan) map[string]plan.Cluster {
+	out := map[string]plan.Cluster{}
+	for _, r := range p.Regions {
+		for _, c := range r.Clusters {
+			out[c.Name] = c
+		}
+	}
+	return out
+}
+
+// canonical is a GKE change as JSON, so a change read back from a saved plan
+// compares equal to the same change computed now.
+func canonical(v any) string {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return buf.String()
+}
+
+func gkeAction(c plan.Cluster) string {
+	if c.GKE == nil {
+		return "no change"
+	}
+	a := string(c.GKE.Action)
+	if len(c.GKE.Reasons) > 0 {
+		a += " (" + strings.Join(c.GKE.Reasons, "; ") + ")"
+	}
+	return a
+}
+
+func short(digest string) string {
+	d := strings.TrimPrefix(digest, "sha256:")
+	if len(d) > 12 {
+		d = d[:12]
+	}
+	return orNone(d)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func unionKeys[V any](a, b map[string]V) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range []map[string]V{a, b} {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
