@@ -255,7 +255,8 @@ func liveGKE(ctx context.Context, t *topology.Topology, client GKE) (map[string]
 	var all []*containerpb.Cluster
 	for _, pr := range sortedKeys(projects) {
 		live, err := client.ListClusters(ctx, pr)
-		if err != nil {
+		var missing *gke.MissingZonesError
+		if err != nil && !errors.As(err, &missing) {
 			for _, name := range projects[pr] {
 				states[name].err = fmt.Errorf("listing GKE clusters of project %s: %w", pr, err)
 			}
@@ -269,9 +270,28 @@ func liveGKE(ctx context.Context, t *topology.Topology, client GKE) (map[string]
 					st.live = c
 				}
 			}
+			// A cluster GKE could not list is unknown, not missing: never
+			// plan to create what may well exist.
+			if st.live == nil && missing != nil && inZones(st.desired.GetLocation(), missing.Zones) {
+				st.err = missing
+			}
 		}
 	}
 	return states, all, nil
+}
+
+// inZones reports whether a location (a zone, or a region) covers one of
+// zones.
+func inZones(location string, zones []string) bool {
+	for _, z := range zones {
+		if z == location {
+			return true
+		}
+		if r, ok := catalog.RegionOfZone(z); ok && r == location {
+			return true
+		}
+	}
+	return false
 }
 
 // fillSpare reads spare capacity for every resource a workload divides by,

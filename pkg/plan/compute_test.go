@@ -1,12 +1,15 @@
 package plan
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
@@ -314,5 +317,82 @@ func TestSourceDigestHashesObjectsInOrder(t *testing.T) {
 	c.Objects[0].Hash = "sha256:00000000000000000000000000000000"
 	if got, _ := sourceDigest(topo, d); got == base {
 		t.Error("digest ignores an object's hash")
+	}
+}
+
+func TestInZones(t *testing.T) {
+	tests := []struct {
+		location string
+		zones    []string
+		want     bool
+	}{
+		{"us-west1-b", []string{"us-west1-b"}, true},
+		{"us-west1", []string{"us-west1-b"}, true},
+		{"us-west1-a", []string{"us-west1-b"}, false},
+		{"europe-west1", []string{"us-west1-b"}, false},
+		{"us-west1", nil, false},
+	}
+	for _, tt := range tests {
+		if got := inZones(tt.location, tt.zones); got != tt.want {
+			t.Errorf("inZones(%q, %v) = %v, want %v", tt.location, tt.zones, got, tt.want)
+		}
+	}
+}
+
+// fakeGKE answers ListClusters from memory: liveGKE's matching is pure
+// logic; the real client is tested against the emulator in pkg/gke and e2e.
+type fakeGKE struct {
+	live []*containerpb.Cluster
+	err  error
+}
+
+func (f fakeGKE) ListClusters(context.Context, string) ([]*containerpb.Cluster, error) {
+	return f.live, f.err
+}
+
+func TestLiveGKEMissingZones(t *testing.T) {
+	const file = `apiVersion: geofed.io/v1alpha1
+kind: Topology
+metadata: {name: t}
+spec:
+  gke: {project: p}
+  regions:
+  - name: us-west1
+    clusters:
+    - name: west
+      gke: {location: us-west1-b, nodePools: [{name: cpu, machineType: e2-standard-4}]}
+  - name: europe-west1
+    clusters:
+    - name: eu
+      gke: {location: europe-west1-b, nodePools: [{name: cpu, machineType: e2-standard-4}]}
+`
+	topo, err := topology.Options{IsDir: func(string) bool { return true }}.Parse("t.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eu := &containerpb.Cluster{Name: "eu", Location: "europe-west1-b", Status: containerpb.Cluster_RUNNING}
+	missing := &gke.MissingZonesError{Project: "p", Zones: []string{"us-west1-b"}}
+
+	states, all, err := liveGKE(context.Background(), topo, fakeGKE{live: []*containerpb.Cluster{eu}, err: missing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || states["eu"].live != eu || states["eu"].err != nil {
+		t.Errorf("eu: live %v err %v, want found", states["eu"].live, states["eu"].err)
+	}
+	// west may exist in the zone GKE could not list: unknown, never "create".
+	if states["west"].live != nil || !errors.Is(states["west"].err, missing) {
+		t.Errorf("west: live %v err %v, want the missing-zones error", states["west"].live, states["west"].err)
+	}
+
+	// Any other error marks every cluster of the project.
+	states, _, err = liveGKE(context.Background(), topo, fakeGKE{err: errors.New("permission denied")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"west", "eu"} {
+		if states[name].err == nil || !strings.Contains(states[name].err.Error(), "permission denied") {
+			t.Errorf("%s: err %v, want the listing error", name, states[name].err)
+		}
 	}
 }
