@@ -14,7 +14,7 @@ FUZZTIME ?= 20s
 # Parallel test binaries; lab tests start real control planes, so keep it modest.
 TESTP    ?= 2
 
-.PHONY: all build lab-bin test test-unit fuzz vet demo bench clean
+.PHONY: all build lab-bin test fuzz vet demo bench krew clean
 
 all: build
 
@@ -42,5 +42,10 @@ fuzz:
 demo: build
 	bash hack/demo.sh
 
+# Release archives for every platform and the krew manifest with their
+# sha256 sums, in dist/.
+krew:
+	bash hack/krew-release.sh $(VERSION) dist
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
