@@ -39,6 +39,12 @@ test: vet
 fuzz:
 	$(GO) test ./pkg/topology -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
+# geofed's plan against a `kubectl diff --server-side` loop on a lab fleet
+# (4 clusters × ~200 objects); prints the figures and their ratios.
+bench:
+	GEOFED_LAB_BIN="$$(bash hack/lab-bin.sh | tail -n 1)" && export GEOFED_LAB_BIN && \
+	$(GO) test ./test/bench -run '^$$' -bench . -benchtime 3x -timeout 30m -count 1
+
 demo: build
 	bash hack/demo.sh
 
