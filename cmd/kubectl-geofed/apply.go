@@ -11,13 +11,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
-	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan/view"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
@@ -50,13 +48,7 @@ type ApplyOptions struct {
 	Wait           bool
 	Timeout        time.Duration
 	Waves          bool
-	Refresh        string
-	Parallel       int
-	QPS            float32
-	Burst          int
-	ClusterTimeout time.Duration
-	// EmulatorHost is $GKE_EMULATOR_HOST.
-	EmulatorHost string
+	clusterFlags
 	// Color and Interactive are decided in Complete: Out a TTY (and no
 	// NO_COLOR), In a TTY.
 	Color       bool
@@ -110,13 +102,8 @@ pools: such a plan is refused for that cluster, saying what to do by hand.`,
 	cmd.Flags().BoolVar(&o.Wait, "wait", true, "Wait until every applied workload is ready")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", apply.DefaultTimeout, "How long to wait for one cluster's workloads to be ready")
 	cmd.Flags().BoolVar(&o.Waves, "waves", false, "Apply one region at a time, in topology order, stopping at the first that is not healthy")
-	cmd.Flags().StringVar(&o.Refresh, "refresh", "inventory", "inventory: trust geofed's inventory for unchanged objects; full: dry-run every object")
-	cmd.Flags().IntVar(&o.Parallel, "parallel", 8, "Clusters planned and applied at once")
-	cmd.Flags().Float32Var(&o.QPS, "qps", member.DefaultQPS, "Requests per second to each cluster")
-	cmd.Flags().IntVar(&o.Burst, "burst", member.DefaultBurst, "Request burst to each cluster")
-	cmd.Flags().DurationVar(&o.ClusterTimeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster")
+	o.clusterFlags.add(cmd, "Clusters planned and applied at once")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
-	_ = cmd.RegisterFlagCompletionFunc("refresh", cobra.FixedCompletions([]string{"inventory", "full"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
 	}
@@ -128,15 +115,9 @@ func (o *ApplyOptions) Complete(args []string) {
 	if len(args) > 0 {
 		o.PlanFile = args[0]
 	}
-	o.EmulatorHost = os.Getenv(gke.EmulatorHostEnv)
+	o.clusterFlags.complete()
 	o.Color = isTerminal(o.IOStreams.Out) && os.Getenv("NO_COLOR") == ""
-	o.Interactive = isTerminalReader(o.IOStreams.In)
-}
-
-// isTerminalReader reports whether r is a terminal one can ask on.
-func isTerminalReader(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	o.Interactive = isTerminal(o.IOStreams.In)
 }
 
 // Validate checks the flags.
@@ -144,13 +125,8 @@ func (o *ApplyOptions) Validate() error {
 	if o.Filename == "" && o.PlanFile == "" {
 		return errors.New("a topology file or a saved plan is required: apply -f topology.yaml, or apply plan.json")
 	}
-	switch o.Refresh {
-	case "inventory", "full":
-	default:
-		return fmt.Errorf("--refresh must be inventory or full, not %q", o.Refresh)
-	}
-	if o.Parallel < 1 {
-		return errors.New("--parallel must be at least 1")
+	if err := o.clusterFlags.validate(); err != nil {
+		return err
 	}
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %s", o.Timeout)
@@ -260,13 +236,5 @@ func (o *ApplyOptions) confirm() error {
 }
 
 func (o *ApplyOptions) planInputs() planInputs {
-	return planInputs{
-		EmulatorHost: o.EmulatorHost,
-		Kubeconfig:   kubeconfigFlag(o.ConfigFlags),
-		QPS:          o.QPS,
-		Burst:        o.Burst,
-		Timeout:      o.ClusterTimeout,
-		Parallel:     o.Parallel,
-		FullRefresh:  o.Refresh == "full",
-	}
+	return o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags))
 }

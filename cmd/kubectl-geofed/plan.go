@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -43,14 +42,8 @@ type PlanOptions struct {
 	SaveTo           string
 	Diff             bool
 	DetailedExitCode bool
-	Refresh          string
 	Verbose          bool
-	Parallel         int
-	QPS              float32
-	Burst            int
-	ClusterTimeout   time.Duration
-	// EmulatorHost is $GKE_EMULATOR_HOST.
-	EmulatorHost string
+	clusterFlags
 	// Color is decided in Complete: a TTY and no NO_COLOR.
 	Color bool
 
@@ -89,27 +82,22 @@ Exit codes: 0 success, 1 error (including an unreachable cluster); with
 	cmd.Flags().StringVar(&o.SaveTo, "out", "", "Save the plan as JSON to this file, for apply")
 	cmd.Flags().BoolVar(&o.Diff, "diff", false, "Show full unified diffs of changed objects")
 	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "Exit 0 when nothing changes, 1 on error, 2 when there are changes")
-	cmd.Flags().StringVar(&o.Refresh, "refresh", "inventory", "inventory: trust geofed's inventory for unchanged objects; full: dry-run every object")
 	cmd.Flags().BoolVar(&o.Verbose, "show-unchanged", false, "List unchanged objects too")
-	cmd.Flags().IntVar(&o.Parallel, "parallel", 8, "Clusters planned at once")
-	cmd.Flags().Float32Var(&o.QPS, "qps", member.DefaultQPS, "Requests per second to each cluster")
-	cmd.Flags().IntVar(&o.Burst, "burst", member.DefaultBurst, "Request burst to each cluster")
-	cmd.Flags().DurationVar(&o.ClusterTimeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster")
+	o.clusterFlags.add(cmd, "Clusters planned at once")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("refresh", cobra.FixedCompletions([]string{"inventory", "full"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 // Complete reads the environment.
 func (o *PlanOptions) Complete() {
-	o.EmulatorHost = os.Getenv(gke.EmulatorHostEnv)
+	o.clusterFlags.complete()
 	o.Color = isTerminal(o.IOStreams.Out) && os.Getenv("NO_COLOR") == ""
 }
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether a stream (o.In, o.Out) is a terminal.
+func isTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
@@ -123,15 +111,7 @@ func (o *PlanOptions) Validate() error {
 	default:
 		return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
 	}
-	switch o.Refresh {
-	case "inventory", "full":
-	default:
-		return fmt.Errorf("--refresh must be inventory or full, not %q", o.Refresh)
-	}
-	if o.Parallel < 1 {
-		return errors.New("--parallel must be at least 1")
-	}
-	return nil
+	return o.clusterFlags.validate()
 }
 
 // Run plans, prints, saves, and maps the result to an exit code.
@@ -140,16 +120,9 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := computePlan(ctx, t, planInputs{
-		EmulatorHost: o.EmulatorHost,
-		Kubeconfig:   o.kubeconfig(),
-		QPS:          o.QPS,
-		Burst:        o.Burst,
-		Timeout:      o.ClusterTimeout,
-		Parallel:     o.Parallel,
-		FullRefresh:  o.Refresh == "full",
-		Diff:         o.Diff,
-	})
+	in := o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags))
+	in.Diff = o.Diff
+	p, err := computePlan(ctx, t, in)
 	if err != nil {
 		return err
 	}
@@ -189,8 +162,6 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 	}
 	return nil
 }
-
-func (o *PlanOptions) kubeconfig() string { return kubeconfigFlag(o.ConfigFlags) }
 
 // kubeconfigFlag is the --kubeconfig the user gave, or "".
 func kubeconfigFlag(f *genericclioptions.ConfigFlags) string {

@@ -15,7 +15,7 @@ import (
 
 func TestPlanValidate(t *testing.T) {
 	valid := func() PlanOptions {
-		return PlanOptions{Filename: "topology.yaml", Refresh: "inventory", Parallel: 8}
+		return PlanOptions{Filename: "topology.yaml", clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 8}}
 	}
 	tests := []struct {
 		name    string
@@ -63,9 +63,9 @@ func TestPlanRunUnreachable(t *testing.T) {
 			saveTo := filepath.Join(t.TempDir(), "plan.json")
 			streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 			o := &PlanOptions{
-				Filename: file, Output: output, SaveTo: saveTo, Refresh: "inventory",
-				Parallel: 2, ClusterTimeout: time.Second, DetailedExitCode: true,
-				IOStreams: streams,
+				Filename: file, Output: output, SaveTo: saveTo, DetailedExitCode: true,
+				clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second},
+				IOStreams:    streams,
 			}
 			if err := o.Validate(); err != nil {
 				t.Fatal(err)

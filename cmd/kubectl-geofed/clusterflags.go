@@ -1,0 +1,62 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
+)
+
+// clusterFlags are the flags plan and apply share: how to read the fleet.
+type clusterFlags struct {
+	Refresh        string
+	Parallel       int
+	QPS            float32
+	Burst          int
+	ClusterTimeout time.Duration
+	// EmulatorHost is $GKE_EMULATOR_HOST.
+	EmulatorHost string
+}
+
+// add registers the flags; parallelHelp says what runs in parallel.
+func (f *clusterFlags) add(cmd *cobra.Command, parallelHelp string) {
+	cmd.Flags().StringVar(&f.Refresh, "refresh", "inventory", "inventory: trust geofed's inventory for unchanged objects; full: dry-run every object")
+	cmd.Flags().IntVar(&f.Parallel, "parallel", 8, parallelHelp)
+	cmd.Flags().Float32Var(&f.QPS, "qps", member.DefaultQPS, "Requests per second to each cluster")
+	cmd.Flags().IntVar(&f.Burst, "burst", member.DefaultBurst, "Request burst to each cluster")
+	cmd.Flags().DurationVar(&f.ClusterTimeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster")
+	_ = cmd.RegisterFlagCompletionFunc("refresh", cobra.FixedCompletions([]string{"inventory", "full"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// complete reads the environment.
+func (f *clusterFlags) complete() { f.EmulatorHost = os.Getenv(gke.EmulatorHostEnv) }
+
+func (f *clusterFlags) validate() error {
+	switch f.Refresh {
+	case "inventory", "full":
+	default:
+		return fmt.Errorf("--refresh must be inventory or full, not %q", f.Refresh)
+	}
+	if f.Parallel < 1 {
+		return errors.New("--parallel must be at least 1")
+	}
+	return nil
+}
+
+// inputs are the plan inputs these flags give, with the user's --kubeconfig.
+func (f *clusterFlags) inputs(kubeconfig string) planInputs {
+	return planInputs{
+		EmulatorHost: f.EmulatorHost,
+		Kubeconfig:   kubeconfig,
+		QPS:          f.QPS,
+		Burst:        f.Burst,
+		Timeout:      f.ClusterTimeout,
+		Parallel:     f.Parallel,
+		FullRefresh:  f.Refresh == "full",
+	}
+}
