@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -123,7 +124,7 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("cluster %q is not in %s", o.Cluster, o.Filename)
 		}
 	}
-	for _, name := range sortedKeys(o.Capacity) {
+	for _, name := range slices.Sorted(maps.Keys(o.Capacity)) {
 		if _, ok := t.Cluster(name); !ok {
 			return fmt.Errorf("--capacity names cluster %q, which is not in %s", name, o.Filename)
 		}
@@ -247,15 +248,6 @@ func (o *RenderOptions) clusters(ctx context.Context, t *topology.Topology) (clu
 		}
 	}
 	return clusters, unread, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // spareForAll gives n as the spare capacity of every resource some workload

@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -167,20 +169,11 @@ func Parent(topology string, entries []Entry) (*unstructured.Unstructured, error
 			},
 			"annotations": map[string]interface{}{
 				kubectlapply.ApplySetToolingAnnotation:              Tooling,
-				kubectlapply.ApplySetGKsAnnotation:                  strings.Join(sortedKeys(gks), ","),
-				kubectlapply.ApplySetAdditionalNamespacesAnnotation: strings.Join(sortedKeys(nss), ","),
+				kubectlapply.ApplySetGKsAnnotation:                  strings.Join(slices.Sorted(maps.Keys(gks)), ","),
+				kubectlapply.ApplySetAdditionalNamespacesAnnotation: strings.Join(slices.Sorted(maps.Keys(nss)), ","),
 			},
 		},
 		"data": map[string]interface{}{dataKey: string(data)},
 	}}
 	return obj, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,8 +3,10 @@ package placement
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,7 +147,7 @@ func checkPolicy(p topology.Replicas, mode topology.DivideBy) error {
 		return fmt.Errorf("replicas.min %d exceeds replicas.max %d", *p.Min, *p.Max)
 	}
 	if mode == topology.DivideByWeight {
-		for _, k := range sortedKeys(p.Weights) {
+		for _, k := range slices.Sorted(maps.Keys(p.Weights)) {
 			if p.Weights[k] < 0 {
 				return fmt.Errorf("replicas.weights[%s] is negative (%d)", k, p.Weights[k])
 			}
@@ -241,7 +243,7 @@ func (d *division) weigh(weights map[string]int32, selected []Cluster) {
 	for _, c := range selected {
 		known[c.Name], known[c.Region] = true, true
 	}
-	for _, k := range sortedKeys(weights) {
+	for _, k := range slices.Sorted(maps.Keys(weights)) {
 		if !known[k] {
 			d.warnings = append(d.warnings, fmt.Sprintf("weights entry %q names no selected cluster or region: ignored", k))
 		}
@@ -488,15 +490,6 @@ func (d *division) shares(selected []Cluster, mode topology.DivideBy) []Share {
 		out = append(out, s)
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func ptr[T any](v T) *T { return &v }

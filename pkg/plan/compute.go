@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -253,7 +255,7 @@ func liveGKE(ctx context.Context, t *topology.Topology, client GKE) (map[string]
 		return nil, nil, errors.New("the topology has GKE clusters but no GKE client was configured")
 	}
 	var all []*containerpb.Cluster
-	for _, pr := range sortedKeys(projects) {
+	for _, pr := range slices.Sorted(maps.Keys(projects)) {
 		live, err := client.ListClusters(ctx, pr)
 		var missing *gke.MissingZonesError
 		if err != nil && !errors.As(err, &missing) {
@@ -330,7 +332,7 @@ func fillSpare(ctx context.Context, t *topology.Topology, refs []topology.Cluste
 			continue
 		}
 		g.Go(func() error {
-			for _, res := range sortedKeys(resources) {
+			for _, res := range slices.Sorted(maps.Keys(resources)) {
 				n, err := conn.SpareCapacity(gctx, corev1.ResourceName(res))
 				if err != nil {
 					return fmt.Errorf("reading spare %s of cluster %s: %w", res, conn.Name, err)

@@ -3,8 +3,10 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -190,21 +192,12 @@ func deepCopyJSON(m map[string]interface{}) map[string]interface{} {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 var listIndex = regexp.MustCompile(`\[(\d+)\]`)
 
 // sortedPaths orders paths with list indexes by number, so env[2] comes
 // before env[10].
 func sortedPaths(paths map[string]bool) []string {
-	out := sortedKeys(paths)
+	out := slices.Sorted(maps.Keys(paths))
 	key := func(p string) string {
 		return listIndex.ReplaceAllStringFunc(p, func(m string) string {
 			return fmt.Sprintf("[%010s]", m[1:len(m)-1])
