@@ -11,8 +11,9 @@ import (
 )
 
 // DefaultCluster is the cluster `geofed-lab up` starts when none is named:
-// the joined cluster of manifests/topology.yaml.
-const DefaultCluster = "serving-us@us-east1"
+// the joined cluster of manifests/topology.yaml, with a GPU node for each of
+// the model-server replicas the scenario places there (2) and one spare.
+const DefaultCluster = "serving-us@us-east1:3"
 
 // defaultRegion is the region of a cluster flag that names none.
 const defaultRegion = "us-east1"
