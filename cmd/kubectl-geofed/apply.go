@@ -16,6 +16,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan/view"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
@@ -48,6 +49,10 @@ type ApplyOptions struct {
 	Wait           bool
 	Timeout        time.Duration
 	Waves          bool
+	// LockTimeout waits for another apply's lock instead of refusing;
+	// LockTTL is how long a lock outlives a killed apply.
+	LockTimeout time.Duration
+	LockTTL     time.Duration
 	clusterFlags
 	// Color and Interactive are decided in Complete: Out a TTY (and no
 	// NO_COLOR), In a TTY.
@@ -102,6 +107,8 @@ pools: such a plan is refused for that cluster, saying what to do by hand.`,
 	cmd.Flags().BoolVar(&o.Wait, "wait", true, "Wait until every applied workload is ready")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", apply.DefaultTimeout, "How long to wait for one cluster's workloads to be ready")
 	cmd.Flags().BoolVar(&o.Waves, "waves", false, "Apply one region at a time, in topology order, stopping at the first that is not healthy")
+	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 0, "Wait this long for another apply of the same topology to release a cluster's lock, instead of refusing at once")
+	cmd.Flags().DurationVar(&o.LockTTL, "lock-ttl", inventory.DefaultLockTTL, "How long a cluster's lock outlives an apply that died without releasing it")
 	o.clusterFlags.add(cmd, "Clusters planned and applied at once")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -131,6 +138,12 @@ func (o *ApplyOptions) Validate() error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %s", o.Timeout)
 	}
+	if o.LockTTL < time.Second {
+		return fmt.Errorf("--lock-ttl must be at least 1s, not %s", o.LockTTL)
+	}
+	if o.LockTimeout < 0 {
+		return fmt.Errorf("--lock-timeout must not be negative, not %s", o.LockTimeout)
+	}
 	return nil
 }
 
@@ -141,7 +154,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	file := o.Filename
 	if o.PlanFile != "" {
 		var err error
-		if saved, err = apply.LoadPlan(o.PlanFile); err != nil {
+		if saved, err = plan.Load(o.PlanFile); err != nil {
 			return err
 		}
 		if saved.Failed() {
@@ -155,13 +168,18 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in := o.planInputs()
-	p, err := computePlan(ctx, t, in)
+	opts, done, err := planOptions(ctx, t, o.planInputs())
 	if err != nil {
 		return err
 	}
+	defer done()
+	computed, err := computePlan(ctx, opts)
+	if err != nil {
+		return err
+	}
+	p := computed.Plan
 	if saved != nil {
-		if err := apply.Stale(saved, p); err != nil {
+		if err := plan.Stale(saved, p); err != nil {
 			return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", o.PlanFile, err)}
 		}
 	}
@@ -185,19 +203,14 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 		}
 	}
 
-	opts, done, err := planOptions(ctx, t, in)
-	if err != nil {
-		return err
-	}
-	defer done()
 	// planOptions makes a *gke.Client when the topology has GKE clusters.
 	client, _ := opts.GKE.(*gke.Client)
 	res, err := apply.Run(ctx, apply.Options{
-		Topology:       t,
-		Plan:           p,
+		Result:         computed,
 		GKE:            client,
 		TokenSource:    opts.TokenSource,
 		Member:         opts.Member,
+		Lock:           inventory.LockOptions{TTL: o.LockTTL, Wait: o.LockTimeout},
 		ForceConflicts: o.ForceConflicts,
 		Prune:          o.Prune,
 		Wait:           o.Wait,

@@ -15,6 +15,7 @@ import (
 // clusterFlags are the flags plan and apply share: how to read the fleet.
 type clusterFlags struct {
 	Refresh        string
+	Adopt          bool
 	Parallel       int
 	QPS            float32
 	Burst          int
@@ -26,6 +27,7 @@ type clusterFlags struct {
 // add registers the flags; parallelHelp says what runs in parallel.
 func (f *clusterFlags) add(cmd *cobra.Command, parallelHelp string) {
 	cmd.Flags().StringVar(&f.Refresh, "refresh", "inventory", "inventory: trust geofed's inventory for unchanged objects; full: dry-run every object")
+	cmd.Flags().BoolVar(&f.Adopt, "adopt", false, "Take over objects that belong to another topology or ApplySet, instead of refusing them")
 	cmd.Flags().IntVar(&f.Parallel, "parallel", 8, parallelHelp)
 	cmd.Flags().Float32Var(&f.QPS, "qps", member.DefaultQPS, "Requests per second to each cluster")
 	cmd.Flags().IntVar(&f.Burst, "burst", member.DefaultBurst, "Request burst to each cluster")
@@ -58,5 +60,6 @@ func (f *clusterFlags) inputs(kubeconfig string) planInputs {
 		Timeout:      f.ClusterTimeout,
 		Parallel:     f.Parallel,
 		FullRefresh:  f.Refresh == "full",
+		Adopt:        f.Adopt,
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan/view"
@@ -122,10 +123,16 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 	}
 	in := o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags))
 	in.Diff = o.Diff
-	p, err := computePlan(ctx, t, in)
+	opts, done, err := planOptions(ctx, t, in)
 	if err != nil {
 		return err
 	}
+	defer done()
+	res, err := computePlan(ctx, opts)
+	if err != nil {
+		return err
+	}
+	p := res.Plan
 
 	switch o.Output {
 	case "json":
@@ -145,7 +152,7 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.SaveTo != "" {
-		if err := savePlan(o.SaveTo, p); err != nil {
+		if err := plan.Save(o.SaveTo, p); err != nil {
 			return err
 		}
 		if p.Failed() {
@@ -180,23 +187,28 @@ type planInputs struct {
 	Timeout      time.Duration
 	Parallel     int
 	FullRefresh  bool
+	Adopt        bool
 	Diff         bool
 }
 
-// planOptions wires the GKE client and member options for plan.Compute and
-// plan.Observe. The returned func releases the GKE client.
+// planOptions wires the GKE client and member options for plan.Compute.
+// The returned func releases the GKE client; apply keeps it open until it
+// is done, since it provisions through it.
 func planOptions(ctx context.Context, t *topology.Topology, in planInputs) (plan.Options, func(), error) {
 	opts := plan.Options{
-		Topology: t,
-		Member: member.Options{
-			KubeconfigPath: in.Kubeconfig,
-			QPS:            in.QPS,
-			Burst:          in.Burst,
-			Timeout:        in.Timeout,
-			Parallel:       in.Parallel,
-			UserAgent:      "kubectl-geofed/" + version,
+		Options: observe.Options{
+			Topology: t,
+			Member: member.Options{
+				KubeconfigPath: in.Kubeconfig,
+				QPS:            in.QPS,
+				Burst:          in.Burst,
+				Timeout:        in.Timeout,
+				Parallel:       in.Parallel,
+				UserAgent:      "kubectl-geofed/" + version,
+			},
 		},
 		FullRefresh: in.FullRefresh,
+		Adopt:       in.Adopt,
 		Diff:        in.Diff,
 		Parallel:    in.Parallel,
 	}
@@ -218,14 +230,9 @@ func planOptions(ctx context.Context, t *topology.Topology, in planInputs) (plan
 	return opts, func() { client.Close() }, nil
 }
 
-// computePlan plans with the command-line inputs.
-func computePlan(ctx context.Context, t *topology.Topology, in planInputs) (*plan.Plan, error) {
-	opts, done, err := planOptions(ctx, t, in)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	p, err := plan.Compute(ctx, opts)
+// computePlan plans, saying what to do when capacity could not be read.
+func computePlan(ctx context.Context, opts plan.Options) (*plan.Result, error) {
+	res, err := plan.Compute(ctx, opts)
 	if err != nil {
 		var capErr *placement.CapacityUnknownError
 		if errors.As(err, &capErr) {
@@ -233,7 +240,7 @@ func computePlan(ctx context.Context, t *topology.Topology, in planInputs) (*pla
 		}
 		return nil, err
 	}
-	return p, nil
+	return res, nil
 }
 
 func hasManaged(t *topology.Topology) bool {
@@ -243,19 +250,6 @@ func hasManaged(t *topology.Topology) bool {
 		}
 	}
 	return false
-}
-
-func savePlan(path string, p *plan.Plan) error {
-	var buf bytes.Buffer
-	if err := view.JSON(&buf, p); err != nil {
-		return err
-	}
-	// 0600: a plan names clusters and objects; it never holds a Secret's
-	// value, but it is nobody else's business either.
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		return fmt.Errorf("saving the plan: %w", err)
-	}
-	return nil
 }
 
 func failureSummary(p *plan.Plan) string {

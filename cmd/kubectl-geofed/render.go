@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,16 +12,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/yaml"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
-	"github.com/geofed-io/kubectl-geofed/pkg/plan"
-	"github.com/geofed-io/kubectl-geofed/pkg/render"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -106,13 +103,6 @@ func (o *RenderOptions) Validate() error {
 	return nil
 }
 
-// renderedCluster is the -o json form of one cluster.
-type renderedCluster struct {
-	Cluster string                   `json:"cluster"`
-	Region  string                   `json:"region"`
-	Objects []map[string]interface{} `json:"objects"`
-}
-
 // Run renders and prints.
 func (o *RenderOptions) Run(ctx context.Context) error {
 	t, err := topology.Load(o.Filename)
@@ -129,141 +119,30 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("--capacity names cluster %q, which is not in %s", name, o.Filename)
 		}
 	}
-	clusters, unread, err := o.clusters(ctx, t)
-	if err != nil {
-		return err
-	}
-	for i := range clusters {
-		if n, ok := o.Capacity[clusters[i].Name]; ok {
-			clusters[i].Spare = spareForAll(t, n)
-		}
-	}
-	desired, err := plan.ComputeDesired(plan.DesiredOptions{Topology: t, Clusters: clusters})
-	if err != nil {
-		var capErr *placement.CapacityUnknownError
-		if errors.As(err, &capErr) {
-			var why []string
-			for _, c := range capErr.Clusters {
-				if reason := unread[c]; reason != "" {
-					why = append(why, c+": "+reason)
-				}
-			}
-			msg := fmt.Sprintf("%v: give what-if figures with --capacity %s=N", err, strings.Join(capErr.Clusters, "=N,"))
-			if len(why) > 0 {
-				msg += "\n(could not read: " + strings.Join(why, "; ") + ")"
-			}
-			return errors.New(msg)
-		}
-		return err
-	}
-
-	var out []renderedCluster
-	for _, dc := range desired.Clusters {
-		if o.Cluster != "" && dc.Name != o.Cluster {
-			continue
-		}
-		rc := renderedCluster{Cluster: dc.Name, Region: dc.Region, Objects: []map[string]interface{}{}}
-		for _, obj := range dc.Objects {
-			rc.Objects = append(rc.Objects, render.Redact(obj.Object).Object)
-		}
-		out = append(out, rc)
-	}
-	if o.Output == "json" {
-		if out == nil {
-			out = []renderedCluster{}
-		}
-		b, err := json.MarshalIndent(out, "", "  ")
+	// Offline unless a workload divides by capacity that --capacity does
+	// not give for every cluster.
+	clusters := placement.ClustersOf(t)
+	var unread map[string]string
+	if desired.NeedsCapacity(t) && len(o.Capacity) < len(clusters) {
+		opts, done, err := planOptions(ctx, t, planInputs{
+			EmulatorHost: o.EmulatorHost,
+			Kubeconfig:   kubeconfigFlag(o.ConfigFlags),
+			Timeout:      o.Timeout,
+		})
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(o.Out, "%s\n", b)
-		return err
-	}
-	return writeYAML(o.Out, out)
-}
-
-func writeYAML(w interface{ Write([]byte) (int, error) }, clusters []renderedCluster) error {
-	first := true
-	for _, rc := range clusters {
-		for i, obj := range rc.Objects {
-			b, err := yaml.Marshal(obj)
-			if err != nil {
-				return fmt.Errorf("encoding %s for cluster %s: %w", render.Key(&unstructured.Unstructured{Object: obj}), rc.Cluster, err)
-			}
-			var header string
-			if !first {
-				header = "---\n"
-			}
-			if i == 0 {
-				header += fmt.Sprintf("# cluster: %s (region %s)\n", rc.Cluster, rc.Region)
-			}
-			first = false
-			if _, err := w.Write(append([]byte(header), b...)); err != nil {
-				return err
-			}
-		}
-		if len(rc.Objects) == 0 {
-			header := ""
-			if !first {
-				header = "---\n"
-			}
-			first = false
-			if _, err := fmt.Fprintf(w, "%s# cluster: %s (region %s): no objects\n", header, rc.Cluster, rc.Region); err != nil {
-				return err
-			}
+		defer done()
+		if clusters, unread, err = observe.Capacity(ctx, opts.Options); err != nil {
+			return err
 		}
 	}
-	return nil
-}
-
-// clusters are the placement inputs: every cluster reachable, with spare
-// capacity read from the clusters only when a workload divides by capacity
-// and --capacity does not cover every cluster. Render never fails because a
-// cluster is down; a capacity it could not read is reported by placement.
-//
-// unread says, per cluster, why its capacity could not be read.
-func (o *RenderOptions) clusters(ctx context.Context, t *topology.Topology) (clusters []placement.Cluster, unread map[string]string, err error) {
-	clusters = placement.ClustersOf(t)
-	if !plan.NeedsCapacity(t) || len(o.Capacity) == len(clusters) {
-		return clusters, nil, nil
-	}
-	opts, done, err := planOptions(ctx, t, planInputs{
-		EmulatorHost: o.EmulatorHost,
-		Kubeconfig:   kubeconfigFlag(o.ConfigFlags),
-		Timeout:      o.Timeout,
-	})
+	desired.WhatIf(t, clusters, o.Capacity)
+	state, err := desired.Compute(desired.Options{Topology: t, Clusters: clusters})
 	if err != nil {
-		return nil, nil, err
+		return desired.ExplainCapacity(err, unread)
 	}
-	defer done()
-	obs, err := plan.Observe(ctx, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	unread = map[string]string{}
-	for i := range clusters {
-		clusters[i].Spare = obs.Clusters[i].Spare
-		if r := obs.Clusters[i].Unreachable; r != "" {
-			unread[clusters[i].Name] = r
-		}
-	}
-	return clusters, unread, nil
-}
-
-// spareForAll gives n as the spare capacity of every resource some workload
-// divides by, so --capacity need not name the resource.
-func spareForAll(t *topology.Topology, n int64) map[string]int64 {
-	spare := map[string]int64{}
-	for _, w := range t.Spec.Workloads {
-		if r := w.Placement.Replicas; r != nil && r.DivideBy == topology.DivideByCapacity {
-			res := r.Resource
-			if res == "" {
-				res = placement.DefaultResource
-			}
-			spare[res] = n
-		}
-	}
-	return spare
+	return state.Write(o.Out, o.Output, o.Cluster)
 }
 
 // parseCapacity parses CLUSTER=N,CLUSTER=N.

@@ -12,11 +12,12 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -26,25 +27,25 @@ const DefaultTimeout = 5 * time.Minute
 
 // Options say which plan to execute and how.
 type Options struct {
-	// Topology is the topology Plan was computed from, loaded afresh.
-	Topology *topology.Topology
-	// Plan is the plan to execute: computed now, or a saved plan checked
-	// fresh with Stale. Apply renders the workloads again with the
-	// placement it shows.
-	Plan *plan.Plan
-	// FS holds the kustomize apps; the disk when nil.
-	FS filesys.FileSystem
+	// Result is the plan to execute, with the desired state and the
+	// connections plan.Compute made: apply sends exactly those objects over
+	// those connections. For a saved plan, the plan computed afresh and
+	// checked with plan.Stale.
+	Result *plan.Result
 	// GKE creates, changes and reads GKE clusters; required when the
 	// topology has managed clusters.
 	GKE *gke.Client
 	// TokenSource authenticates to GKE control planes (nil under the
 	// emulator).
 	TokenSource oauth2.TokenSource
-	// Member tunes connections to member clusters.
+	// Member tunes connections to the GKE clusters this apply creates (the
+	// only clusters it connects to itself).
 	Member member.Options
+	// Lock says who takes each cluster's apply lock and for how long.
+	Lock inventory.LockOptions
 	// ForceConflicts takes fields other field managers own.
 	ForceConflicts bool
-	// Prune deletes what geofed applied and no longer renders.
+	// Prune deletes what the plan lists for deletion.
 	Prune bool
 	// Wait waits for every cluster's objects to be ready, up to Timeout
 	// per cluster (DefaultTimeout when zero).
@@ -61,14 +62,14 @@ type Options struct {
 	Progress io.Writer
 }
 
-// Run executes the plan on every cluster: provisions GKE clusters, applies
-// the objects in order with server-side apply, prunes, and waits for
-// readiness. A cluster that fails never stops the others: the Result says
-// what happened to each. Run returns an error only when nothing could be
-// tried (the workloads no longer render as the plan showed).
+// Run executes the plan on every cluster: provisions GKE clusters, takes
+// each cluster's lock, applies the objects in order with server-side
+// apply, prunes exactly the plan's deletions, and waits for readiness. A
+// cluster that fails never stops the others: the Result says what happened
+// to each.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	if o.Topology == nil || o.Plan == nil {
-		return nil, errors.New("apply needs a topology and a plan")
+	if o.Result == nil || o.Result.Plan == nil || o.Result.Desired == nil || o.Result.Observation == nil || o.Result.Topology == nil {
+		return nil, errors.New("apply needs a computed plan")
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -76,20 +77,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Parallel <= 0 {
 		o.Parallel = member.DefaultParallel
 	}
+	t := o.Result.Topology
 	if o.Member.TopologyDir == "" {
-		o.Member.TopologyDir = o.Topology.Dir()
+		o.Member.TopologyDir = t.Dir()
 	}
-	desired, err := desiredOf(o.Topology, o.FS, o.Plan)
-	if err != nil {
-		return nil, err
-	}
-	r := &runner{opts: o, desired: desired, out: o.Progress}
+	r := &runner{opts: o, out: o.Progress}
 
 	var clusters []plan.Cluster
-	for _, reg := range o.Plan.Regions {
+	for _, reg := range o.Result.Plan.Regions {
 		clusters = append(clusters, reg.Clusters...)
 	}
-	if needsGKE(o.Topology, clusters) && o.GKE == nil {
+	if needsGKE(t, clusters) && o.GKE == nil {
 		return nil, errors.New("the plan has GKE clusters but no GKE client was configured")
 	}
 	res := &Result{Clusters: make([]Outcome, len(clusters)), Waited: o.Wait}
@@ -98,7 +96,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return res, nil
 	}
 	stopped := ""
-	for _, region := range waveOrder(o.Topology, clusters) {
+	for _, region := range waveOrder(t, clusters) {
 		var idx []int
 		for i, c := range clusters {
 			if c.Region == region {
@@ -128,10 +126,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // runner carries what every cluster's apply shares.
 type runner struct {
-	opts    Options
-	desired *plan.Desired
-	mu      sync.Mutex
-	out     io.Writer
+	opts Options
+	mu   sync.Mutex
+	out  io.Writer
 }
 
 // say writes one progress line; lines of concurrent clusters never mix.
@@ -160,11 +157,13 @@ func (r *runner) runAll(ctx context.Context, clusters []plan.Cluster, out []Outc
 // cluster executes the plan on one cluster.
 func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 	out = Outcome{Name: pc.Name, Region: pc.Region}
-	t := r.opts.Topology
+	computed := r.opts.Result
+	t := computed.Topology
 	ref, ok := t.Cluster(pc.Name)
-	dc, okDesired := r.desired.Cluster(pc.Name)
+	dc, okDesired := computed.Desired.Cluster(pc.Name)
+	conn := computed.Observation.Conn(pc.Name)
 	switch {
-	case !ok || !okDesired:
+	case !ok || !okDesired || conn == nil:
 		out.Err = fmt.Errorf("cluster %s is in the plan but not in the topology", pc.Name)
 		return out
 	case pc.Unreachable != "":
@@ -179,45 +178,98 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		return out
 	}
 
-	target := member.Target{Name: pc.Name, Region: pc.Region, Kubeconfig: ref.Cluster.Kubeconfig}
 	if ref.Cluster.Managed() {
 		live, err := r.provision(ctx, &out, gke.Desired(t, ref), pc.GKE)
 		if err != nil {
 			out.Err = err
 			return out
 		}
-		if target.Config, err = gke.RESTConfig(live, r.opts.TokenSource); err != nil {
-			out.Err = fmt.Errorf("building credentials for GKE cluster %s: %w", pc.Name, err)
-			return out
+		if errors.Is(conn.Err, member.ErrNotCreated) {
+			// Created by this apply: the first connection to it.
+			target := member.Target{Name: pc.Name, Region: pc.Region}
+			if target.Config, err = gke.RESTConfig(live, r.opts.TokenSource); err != nil {
+				out.Err = fmt.Errorf("building credentials for GKE cluster %s: %w", pc.Name, err)
+				return out
+			}
+			conn = member.Connect(ctx, []member.Target{target}, r.opts.Member)[0]
 		}
 	}
-	conn := member.Connect(ctx, []member.Target{target}, r.opts.Member)[0]
 	if conn.Err != nil {
 		out.Err = conn.Err
 		return out
 	}
 
-	unchanged := map[string]bool{}
+	// The lock before the first write; the work stops when it is lost.
+	leases, err := kubernetes.NewForConfig(conn.Config)
+	if err != nil {
+		out.Err = fmt.Errorf("cluster %s: %w", pc.Name, err)
+		return out
+	}
+	lockOpts := r.opts.Lock
+	lockOpts.Topology, lockOpts.Cluster = t.Metadata.Name, pc.Name
+	lock, err := inventory.AcquireLock(ctx, leases.CoordinationV1(), lockOpts)
+	if err != nil {
+		out.Err = err
+		return out
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-lock.Lost():
+			cancel(fmt.Errorf("cluster %s: lost the apply lock", pc.Name))
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		// Released even when the work was cancelled, within a deadline of
+		// its own; a lock left behind expires after its TTL.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer rcancel()
+		if err := lock.Release(rctx); err != nil && out.Err == nil {
+			out.Err = err
+		}
+	}()
+
+	skip, retain := map[string]bool{}, map[string]bool{}
+	var deletes []plan.Object
 	for _, o := range pc.Objects {
-		// Known unchanged from the inventory, without a dry-run: nothing
-		// to send. A dry-run that found no change is applied anyway, so
-		// the inventory records it and the next plan needs no dry-run.
-		if o.Action == plan.ActionNoop && !o.DryRun {
-			unchanged[inventory.Key(o.Group, o.Kind, o.Namespace, o.Name)] = true
+		switch {
+		case o.Action == object.ActionNoop && !o.DryRun:
+			// Known unchanged from the inventory, without a dry-run:
+			// nothing to send. A dry-run that found no change is applied
+			// anyway, so the inventory records it and the next plan needs
+			// no dry-run.
+			skip[o.Key()] = true
+		case o.Action == object.ActionBeingDeleted:
+			skip[o.Key()] = true
+			retain[o.Key()] = true
+			out.Held = append(out.Held, o.String()+" is being deleted")
+		case o.Action == object.ActionKeep:
+			retain[o.Key()] = true
+		case o.Action == object.ActionDelete:
+			deletes = append(deletes, o)
 		}
 	}
 	res, err := Cluster(ctx, ClusterOptions{
-		Topology:       t.Metadata.Name,
-		Cluster:        pc.Name,
-		Client:         conn.Dynamic,
-		Mapper:         conn.Mapper,
-		Objects:        dc.Objects,
-		ForceConflicts: r.opts.ForceConflicts,
-		Prune:          r.opts.Prune,
-		Unchanged:      unchanged,
+		Topology:         t.Metadata.Name,
+		Cluster:          pc.Name,
+		Client:           conn.Dynamic,
+		Mapper:           conn.Mapper,
+		Objects:          dc.Objects,
+		Skip:             skip,
+		Deletes:          deletes,
+		Retain:           retain,
+		InventoryVersion: pc.InventoryVersion,
+		ForceConflicts:   r.opts.ForceConflicts,
+		Prune:            r.opts.Prune,
+		Progress:         func(line string) { r.say("%s", line) },
 	})
 	out.Applied, out.Pruned = res.Applied, res.Pruned
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
 		out.Err = err
 		return out
 	}
@@ -225,13 +277,15 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 	if !r.opts.Wait {
 		return out
 	}
-	objs := make([]*unstructured.Unstructured, len(dc.Objects))
-	for i, d := range dc.Objects {
-		objs[i] = d.Object
+	var objs []*unstructured.Unstructured
+	for _, d := range dc.Objects {
+		if !retain[object.KeyOf(d.Object)] {
+			objs = append(objs, d.Object)
+		}
 	}
 	live := make(map[string]*unstructured.Unstructured, len(res.Live))
 	for _, l := range res.Live {
-		live[inventory.ObjectKey(l)] = l
+		live[object.KeyOf(l)] = l
 	}
 	err = waitReady(ctx, readyOptions{
 		cluster: pc.Name,
@@ -244,6 +298,10 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 	})
 	if err != nil {
 		out.Err = err
+		return out
+	}
+	if len(out.Held) > 0 {
+		out.Err = fmt.Errorf("not applied: %s; re-run apply once it is gone", strings.Join(out.Held, ", "))
 		return out
 	}
 	out.Ready = true
@@ -259,10 +317,12 @@ func refusedObjects(pc plan.Cluster, force bool) error {
 	var problems []string
 	for _, o := range pc.Objects {
 		switch {
-		case o.Action == plan.ActionError:
-			problems = append(problems, objectName(o)+": "+o.Reason)
-		case o.Action == plan.ActionConflict && !force:
-			problems = append(problems, objectName(o)+": "+o.Reason)
+		case o.Action == object.ActionError:
+			problems = append(problems, o.String()+": "+o.Reason)
+		case o.Action == object.ActionConflict && !force:
+			problems = append(problems, o.String()+": "+o.Reason)
+		case o.Action == object.ActionForeign:
+			problems = append(problems, o.String()+": "+o.Reason)
 		}
 	}
 	if len(problems) == 0 {

@@ -9,16 +9,17 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/yaml"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
 func TestRefusedObjects(t *testing.T) {
-	conflict := plan.Object{Action: plan.ActionConflict, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "model-server",
+	conflict := plan.Object{Action: object.ActionConflict, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "model-server",
 		Reason: `conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas: apply needs --force-conflicts to take these fields back`}
-	rejected := plan.Object{Action: plan.ActionError, Version: "v1", Kind: "Service", Namespace: "serving", Name: "model-server",
+	rejected := plan.Object{Action: object.ActionError, Version: "v1", Kind: "Service", Namespace: "serving", Name: "model-server",
 		Reason: "server rejected the dry-run: Service \"model-server\" is invalid: spec.ports: Required value"}
-	fine := plan.Object{Action: plan.ActionUpdate, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "c"}
+	fine := plan.Object{Action: object.ActionUpdate, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "c"}
 	tests := []struct {
 		name    string
 		objects []plan.Object

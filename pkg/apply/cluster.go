@@ -1,11 +1,12 @@
 // Package apply executes plans: for every member cluster it server-side
 // applies the rendered objects in order (Namespaces and CRDs first), keeps
-// the ApplySet inventory up to date, and prunes what geofed applied and no
-// longer renders.
+// the ApplySet inventory up to date, and deletes exactly the objects the
+// plan listed for deletion, in reverse apply order.
 package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,12 +15,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
+
+// How long a prune tier may take to be gone before the next is deleted.
+const pruneTierTimeout = 2 * time.Minute
+
+// ErrInventoryMoved says the cluster's inventory changed between the plan
+// and the apply: another apply ran in between, so the plan is stale.
+var ErrInventoryMoved = errors.New("geofed's inventory changed since the plan was made (another apply ran): plan again")
 
 // ClusterOptions says what to apply to one cluster.
 type ClusterOptions struct {
@@ -29,15 +40,29 @@ type ClusterOptions struct {
 	// Mapper is reset after CRDs are applied, so their kinds resolve.
 	Mapper meta.ResettableRESTMapper
 	// Objects are the desired objects in apply order.
-	Objects []plan.DesiredObject
+	Objects []desired.Object
+	// Skip holds the keys (object.Key) of desired objects not to send: the
+	// plan proved them unchanged from the inventory, or they are being
+	// deleted. They stay desired and in the inventory.
+	Skip map[string]bool
+	// Deletes is the plan's "-" list, each with the UID planned: exactly
+	// what is deleted, nothing else.
+	Deletes []plan.Object
+	// Retain holds the keys of objects geofed no longer renders but keeps
+	// recording: Namespaces and CRDs kept because they hold other objects,
+	// objects still being deleted. Every other entry not desired is
+	// dropped from the inventory once prune ran.
+	Retain map[string]bool
+	// InventoryVersion is the inventory's resourceVersion when planned ("":
+	// none). Apply refuses when it moved, and every inventory write carries
+	// the last resourceVersion as a precondition.
+	InventoryVersion string
 	// ForceConflicts takes fields other managers own.
 	ForceConflicts bool
-	// Prune deletes inventory members no longer desired.
+	// Prune deletes Deletes; false leaves them, and the inventory, alone.
 	Prune bool
-	// Unchanged holds the keys (inventory.ObjectKey) of objects the plan
-	// proved unchanged from the inventory: they stay desired and in the
-	// inventory, but are not sent again, so apply sends only what changed.
-	Unchanged map[string]bool
+	// Progress hears one line per step; nil discards.
+	Progress func(string)
 }
 
 // ClusterResult is what happened on one cluster.
@@ -48,99 +73,210 @@ type ClusterResult struct {
 	Live []*unstructured.Unstructured
 }
 
-// Cluster applies objects to one cluster. The inventory is widened before
-// the first object is sent (so an interrupted apply still knows what it
-// owns) and narrowed after pruning.
+// clusterRun carries one cluster's apply: its options and the inventory as
+// last written.
+type clusterRun struct {
+	ClusterOptions
+	entries map[string]inventory.Entry
+	// version is the inventory's resourceVersion as last read or written.
+	version string
+}
+
+// Cluster applies one cluster's part of a plan. The inventory is widened
+// before the first object is sent (so an interrupted apply still knows what
+// it may own), updated with each object's UID after applying, and narrowed
+// after pruning.
 func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 	var res ClusterResult
 	inv, err := inventory.Read(ctx, o.Client, o.Topology)
 	if err != nil {
 		return res, fmt.Errorf("cluster %s: %w", o.Cluster, err)
 	}
-	entries := map[string]inventory.Entry{}
-	for _, e := range inv.Entries {
-		entries[e.Key()] = e
+	if inv.ResourceVersion != o.InventoryVersion {
+		return res, fmt.Errorf("cluster %s: %w (inventory resourceVersion %s when planned, %s now)", o.Cluster, ErrInventoryMoved, orNone(o.InventoryVersion), orNone(inv.ResourceVersion))
 	}
-	desired := map[string]bool{}
+	r := &clusterRun{ClusterOptions: o, entries: map[string]inventory.Entry{}, version: inv.ResourceVersion}
+	for _, e := range inv.Entries {
+		r.entries[e.Key()] = e
+	}
+	desiredKeys := map[string]bool{}
 	for _, d := range o.Objects {
-		key := inventory.ObjectKey(d.Object)
-		desired[key] = true
-		if _, ok := entries[key]; !ok {
+		key := object.KeyOf(d.Object)
+		desiredKeys[key] = true
+		if _, ok := r.entries[key]; !ok {
 			gvk := d.Object.GroupVersionKind()
-			entries[key] = inventory.Entry{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: d.Object.GetNamespace(), Name: d.Object.GetName()}
+			r.entries[key] = inventory.Entry{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: d.Object.GetNamespace(), Name: d.Object.GetName()}
 		}
 	}
-	if err := writeInventory(ctx, o, entries); err != nil {
+	if err := r.writeInventory(ctx); err != nil {
 		return res, err
 	}
 
 	reset := false
 	for _, d := range o.Objects {
-		if !reset && !isFirstTier(d.Object) {
+		if !reset && object.Tier(d.Object.GroupVersionKind().Group, d.Object.GetKind()) == object.TierRest {
 			// Kinds defined by the CRDs just applied resolve from here on.
 			o.Mapper.Reset()
 			reset = true
 		}
-		if o.Unchanged[inventory.ObjectKey(d.Object)] {
+		key := object.KeyOf(d.Object)
+		if o.Skip[key] {
 			continue
 		}
-		live, err := applyObject(ctx, o, d.Object)
+		live, err := r.applyObject(ctx, d.Object)
 		if err != nil {
 			// Record what was applied so far; the failure is the error.
-			_ = writeInventory(ctx, o, entries)
-			return res, err
+			return res, errors.Join(err, r.writeInventory(ctx))
 		}
-		key := inventory.ObjectKey(d.Object)
-		e := entries[key]
+		e := r.entries[key]
 		e.AppliedHash = d.Hash
-		e.FieldsDigest = inventory.FieldsDigest(live, inventory.FieldManager)
+		e.FieldsDigest = inventory.FieldsDigest(live, object.FieldManager)
 		e.Version = d.Object.GroupVersionKind().Version
-		entries[key] = e
+		e.UID = live.GetUID()
+		r.entries[key] = e
 		res.Applied++
 		res.Live = append(res.Live, live)
-		if isCRD(d.Object) {
-			if err := waitEstablished(ctx, o, d.Object.GetName()); err != nil {
-				_ = writeInventory(ctx, o, entries)
-				return res, err
+		if object.IsCRD(d.Object.GroupVersionKind().Group, d.Object.GetKind()) {
+			if err := r.waitEstablished(ctx, d.Object.GetName()); err != nil {
+				return res, errors.Join(err, r.writeInventory(ctx))
 			}
 		}
 	}
-
-	if o.Prune {
-		for key, e := range entries {
-			if desired[key] {
-				continue
-			}
-			if err := deleteEntry(ctx, o, e); err != nil {
-				_ = writeInventory(ctx, o, entries)
-				return res, err
-			}
-			delete(entries, key)
-			res.Pruned++
+	if !o.Prune {
+		return res, r.writeInventory(ctx)
+	}
+	// What the plan did not list for deletion and does not retain is gone
+	// already, or no longer geofed's: forget it.
+	for key := range r.entries {
+		if !desiredKeys[key] && !o.Retain[key] && !deleting(o.Deletes, key) {
+			delete(r.entries, key)
 		}
 	}
-	if err := writeInventory(ctx, o, entries); err != nil {
-		return res, err
+	pruned, err := r.prune(ctx)
+	res.Pruned = pruned
+	if err != nil {
+		return res, errors.Join(err, r.writeInventory(ctx))
 	}
-	return res, nil
+	return res, r.writeInventory(ctx)
 }
 
-func isFirstTier(obj *unstructured.Unstructured) bool {
-	gvk := obj.GroupVersionKind()
-	return (gvk.Group == "" && gvk.Kind == "Namespace") || isCRD(obj)
+func deleting(deletes []plan.Object, key string) bool {
+	for _, d := range deletes {
+		if d.Key() == key {
+			return true
+		}
+	}
+	return false
 }
 
-func isCRD(obj *unstructured.Unstructured) bool {
-	gvk := obj.GroupVersionKind()
-	return gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition"
+// prune deletes the plan's "-" list tier by tier, in reverse apply order
+// (workloads, then the rest, Namespaces and CRDs last), each tier gone
+// before the next is deleted. Every delete carries the UID the plan saw: an
+// object re-created since by someone else is never deleted.
+func (r *clusterRun) prune(ctx context.Context) (int, error) {
+	tiers := map[int][]plan.Object{}
+	for _, d := range r.Deletes {
+		t := object.PruneTier(d.Group, d.Kind)
+		tiers[t] = append(tiers[t], d)
+	}
+	pruned := 0
+	for _, t := range []int{object.PruneWorkloads, object.PruneRest, object.PruneContainers} {
+		var sent []plan.Object
+		for _, d := range tiers[t] {
+			gone, err := r.deleteObject(ctx, d)
+			if err != nil {
+				return pruned, err
+			}
+			delete(r.entries, d.Key())
+			if gone {
+				pruned++
+				sent = append(sent, d)
+			}
+		}
+		if t == object.PruneContainers {
+			// The last tier: a Namespace is finalized by its controller in
+			// its own time; nothing waits on it.
+			break
+		}
+		if err := r.waitGone(ctx, sent); err != nil {
+			return pruned, err
+		}
+	}
+	return pruned, nil
 }
 
-func resourceFor(o ClusterOptions, gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
-	m, err := o.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+// deleteObject deletes one planned deletion with its UID as precondition.
+// It reports false when there was nothing of geofed's to delete: already
+// gone, or re-created under the same name (the UID no longer matches).
+func (r *clusterRun) deleteObject(ctx context.Context, d plan.Object) (bool, error) {
+	what := fmt.Sprintf("pruning %s from cluster %s", d, r.Cluster)
+	if d.UID == "" {
+		return false, fmt.Errorf("%s: the plan recorded no UID for it", what)
+	}
+	rc, err := r.resourceFor(schema.GroupVersionKind{Group: d.Group, Version: d.Version, Kind: d.Kind}, d.Namespace)
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	uid := types.UID(d.UID)
+	policy := metav1.DeletePropagationBackground
+	err = rc.Delete(ctx, d.Name, metav1.DeleteOptions{
+		Preconditions:     &metav1.Preconditions{UID: &uid},
+		PropagationPolicy: &policy,
+	})
+	switch {
+	case err == nil:
+		r.say("%s: deleted %s", r.Cluster, d)
+		return true, nil
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case apierrors.IsConflict(err):
+		// The precondition failed: someone else's object by that name now.
+		r.say("%s: not deleting %s: re-created since the plan (another UID)", r.Cluster, d)
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: %w", what, err)
+}
+
+// waitGone waits until every deleted object is gone (or replaced by an
+// object with another UID).
+func (r *clusterRun) waitGone(ctx context.Context, objs []plan.Object) error {
+	for _, d := range objs {
+		rc, err := r.resourceFor(schema.GroupVersionKind{Group: d.Group, Version: d.Version, Kind: d.Kind}, d.Namespace)
+		if err != nil {
+			continue
+		}
+		err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, pruneTierTimeout, true, func(ctx context.Context) (bool, error) {
+			live, err := rc.Get(ctx, d.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			if err != nil {
+				return false, nil
+			}
+			return string(live.GetUID()) != d.UID, nil
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for %s to be gone from cluster %s before pruning the next tier: %w", d, r.Cluster, err)
+		}
+	}
+	return nil
+}
+
+func (r *clusterRun) say(format string, args ...any) {
+	if r.Progress != nil {
+		r.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *clusterRun) resourceFor(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+	m, err := r.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		return nil, err
 	}
-	ri := o.Client.Resource(m.Resource)
+	ri := r.Client.Resource(m.Resource)
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		return ri.Namespace(namespace), nil
 	}
@@ -148,13 +284,13 @@ func resourceFor(o ClusterOptions, gvk schema.GroupVersionKind, namespace string
 }
 
 // applyObject server-side applies one object and returns the live result.
-func applyObject(ctx context.Context, o ClusterOptions, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	what := fmt.Sprintf("applying %s to cluster %s", describe(obj), o.Cluster)
-	rc, err := resourceFor(o, obj.GroupVersionKind(), obj.GetNamespace())
+func (r *clusterRun) applyObject(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	what := fmt.Sprintf("applying %s to cluster %s", object.Describe(obj), r.Cluster)
+	rc, err := r.resourceFor(obj.GroupVersionKind(), obj.GetNamespace())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	live, err := rc.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: inventory.FieldManager, Force: o.ForceConflicts})
+	live, err := rc.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: object.FieldManager, Force: r.ForceConflicts})
 	if err != nil {
 		if apierrors.IsConflict(err) {
 			return nil, fmt.Errorf("%s: %w (re-run with --force-conflicts to take these fields)", what, err)
@@ -166,10 +302,10 @@ func applyObject(ctx context.Context, o ClusterOptions, obj *unstructured.Unstru
 
 // waitEstablished waits until a CRD is Established, so objects of its kind
 // can be applied right after.
-func waitEstablished(ctx context.Context, o ClusterOptions, name string) error {
+func (r *clusterRun) waitEstablished(ctx context.Context, name string) error {
 	gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		crd, err := o.Client.Resource(gvr).Get(ctx, name, metav1.GetOptions{})
+		crd, err := r.Client.Resource(gvr).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}
@@ -183,71 +319,48 @@ func waitEstablished(ctx context.Context, o ClusterOptions, name string) error {
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for CustomResourceDefinition %s to be established in cluster %s: %w", name, o.Cluster, err)
+		return fmt.Errorf("waiting for CustomResourceDefinition %s to be established in cluster %s: %w", name, r.Cluster, err)
 	}
-	o.Mapper.Reset()
+	r.Mapper.Reset()
 	return nil
 }
 
-// deleteEntry prunes one inventory member. An object already gone is fine;
-// one that no longer carries this ApplySet's label was taken over by
-// someone else and is left alone.
-func deleteEntry(ctx context.Context, o ClusterOptions, e inventory.Entry) error {
-	gvk := schema.GroupVersionKind{Group: e.Group, Version: e.Version, Kind: e.Kind}
-	what := fmt.Sprintf("pruning %s %s from cluster %s", e.Kind, nsName(e.Namespace, e.Name), o.Cluster)
-	rc, err := resourceFor(o, gvk, e.Namespace)
-	if err != nil {
-		if meta.IsNoMatchError(err) {
-			return nil
-		}
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	live, err := rc.Get(ctx, e.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if live.GetLabels()[inventory.LabelPartOf] != inventory.ID(o.Topology) {
-		return nil
-	}
-	uid := live.GetUID()
-	policy := metav1.DeletePropagationBackground
-	err = rc.Delete(ctx, e.Name, metav1.DeleteOptions{
-		Preconditions:     &metav1.Preconditions{UID: &uid},
-		PropagationPolicy: &policy,
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
-}
-
-func writeInventory(ctx context.Context, o ClusterOptions, entries map[string]inventory.Entry) error {
-	list := make([]inventory.Entry, 0, len(entries))
-	for _, e := range entries {
+// writeInventory writes the entries with the last resourceVersion as a
+// precondition, so two writers can never silently overwrite each other.
+func (r *clusterRun) writeInventory(ctx context.Context) error {
+	list := make([]inventory.Entry, 0, len(r.entries))
+	for _, e := range r.entries {
 		list = append(list, e)
 	}
-	parent, err := inventory.Parent(o.Topology, list)
+	parent, err := inventory.Parent(r.Topology, list)
 	if err != nil {
 		return err
 	}
-	gvr := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	_, err = o.Client.Resource(gvr).Namespace(parent.GetNamespace()).Apply(ctx, parent.GetName(), parent, metav1.ApplyOptions{FieldManager: inventory.FieldManager, Force: true})
-	if err != nil {
-		return fmt.Errorf("writing inventory ConfigMap %s/%s to cluster %s: %w", parent.GetNamespace(), parent.GetName(), o.Cluster, err)
+	if r.version != "" {
+		parent.SetResourceVersion(r.version)
 	}
+	gvr := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	rc := r.Client.Resource(gvr).Namespace(parent.GetNamespace())
+	var live *unstructured.Unstructured
+	if r.version == "" {
+		live, err = rc.Create(ctx, parent, metav1.CreateOptions{FieldManager: object.FieldManager})
+	} else {
+		live, err = rc.Apply(ctx, parent.GetName(), parent, metav1.ApplyOptions{FieldManager: object.FieldManager, Force: true})
+	}
+	if err != nil {
+		what := fmt.Sprintf("writing inventory ConfigMap %s/%s to cluster %s", parent.GetNamespace(), parent.GetName(), r.Cluster)
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("%s: %w", what, ErrInventoryMoved)
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	r.version = live.GetResourceVersion()
 	return nil
 }
 
-func describe(obj *unstructured.Unstructured) string {
-	return obj.GetKind() + " " + nsName(obj.GetNamespace(), obj.GetName())
-}
-
-func nsName(ns, name string) string {
-	if ns == "" {
-		return name
+func orNone(s string) string {
+	if s == "" {
+		return "none"
 	}
-	return ns + "/" + name
+	return s
 }

@@ -19,12 +19,12 @@ import (
 func object(t *testing.T, doc string) plan.DesiredObject {
 	t.Helper()
 	obj := parse(t, doc)
-	obj.SetLabels(map[string]string{inventory.LabelPartOf: inventory.ID("lab"), "geofed.io/topology": "lab"})
+	obj.SetLabels(map[string]string{object.LabelPartOf: inventory.ID("lab"), "geofed.io/topology": "lab"})
 	hash, err := inventory.AppliedHash(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj.SetAnnotations(map[string]string{inventory.AnnotationAppliedHash: hash})
+	obj.SetAnnotations(map[string]string{object.AnnotationAppliedHash: hash})
 	return plan.DesiredObject{Hash: hash, Object: obj}
 }
 
@@ -75,7 +75,7 @@ func TestClusterAndWaitOnLab(t *testing.T) {
 			ro.objects = append(ro.objects, o.Object)
 		}
 		for _, l := range live {
-			ro.live[inventory.ObjectKey(l)] = l
+			ro.live[object.KeyOf(l)] = l
 		}
 		return waitReady(ctx, ro)
 	}
@@ -96,7 +96,7 @@ func TestClusterAndWaitOnLab(t *testing.T) {
 	// hungry Deployment is pruned, the ConfigMap stays.
 	fits := deployment(t, "fits", `{cpu: 100m}`)
 	opts.Objects = []plan.DesiredObject{ns, cm, fits}
-	opts.Unchanged = map[string]bool{inventory.ObjectKey(cm.Object): true}
+	opts.Unchanged = map[string]bool{object.KeyOf(cm.Object): true}
 	res, err = Cluster(ctx, opts)
 	if err != nil || res.Applied != 2 || res.Pruned != 1 {
 		t.Fatalf("Cluster = %d applied, %d pruned, %v; want 2 applied, 1 pruned", res.Applied, res.Pruned, err)

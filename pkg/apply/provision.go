@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
 
 // provision makes a managed cluster's GKE side what the plan asked — creates
@@ -71,7 +72,7 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 	}
 	// Whatever the plan saw, geofed acts only on a cluster it owns and GKE
 	// reports healthy; the node counts are not needed for that.
-	if now := gke.Diff(desired, live, nil); now.Action == gke.ActionAttention {
+	if now := gke.Diff(desired, live, nil); now.Action == object.ActionAttention {
 		return nil, fmt.Errorf("%s needs attention, geofed leaves it alone: %s", where, strings.Join(now.Reasons, "; "))
 	}
 	if s := live.GetStatus(); s != containerpb.Cluster_RUNNING {

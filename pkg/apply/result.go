@@ -24,6 +24,9 @@ type Outcome struct {
 	Pruned  int
 	// Ready is set when apply waited and every object became ready.
 	Ready bool
+	// Held names desired objects apply left alone because they are being
+	// deleted; the cluster fails until a later apply creates them.
+	Held []string
 	// Skipped says why nothing was tried on the cluster.
 	Skipped string
 	// Err is why the cluster failed; what was done before it is counted.

@@ -7,14 +7,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
-
-	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 )
 
 // Readiness polling and reporting.
@@ -66,7 +65,7 @@ func waitReady(ctx context.Context, o readyOptions) error {
 		for _, p := range waiting {
 			var live *unstructured.Unstructured
 			if first {
-				live = o.live[inventory.ObjectKey(p.obj)]
+				live = o.live[object.KeyOf(p.obj)]
 			}
 			if live == nil {
 				var err error
@@ -91,7 +90,7 @@ func waitReady(ctx context.Context, o readyOptions) error {
 			case status.CurrentStatus:
 				continue
 			case status.FailedStatus:
-				return fmt.Errorf("cluster %s: %s failed: %s", o.cluster, describe(p.obj), res.Message)
+				return fmt.Errorf("cluster %s: %s failed: %s", o.cluster, object.Describe(p.obj), res.Message)
 			}
 			p.message = waitingFor(live, res)
 			still = append(still, p)
@@ -102,7 +101,7 @@ func waitReady(ctx context.Context, o readyOptions) error {
 			return nil
 		}
 		line := fmt.Sprintf("%s: %d/%d objects ready (waiting for %s: %s)",
-			o.cluster, len(o.objects)-len(waiting), len(o.objects), describe(waiting[0].obj), waiting[0].message)
+			o.cluster, len(o.objects)-len(waiting), len(o.objects), object.Describe(waiting[0].obj), waiting[0].message)
 		if o.report != nil && th.ok(time.Now(), line) {
 			o.report(line)
 		}
@@ -171,7 +170,7 @@ func notReady(ps []pending) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(ps)-show))
 			break
 		}
-		parts = append(parts, describe(p.obj)+": "+p.message)
+		parts = append(parts, object.Describe(p.obj)+": "+p.message)
 	}
 	return strings.Join(parts, "; ")
 }

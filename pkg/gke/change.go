@@ -2,55 +2,20 @@ package gke
 
 import (
 	"sort"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
-
-// Action is what plan/apply would do to a cluster or a node pool.
-type Action string
-
-const (
-	// ActionCreate: the cluster or pool does not exist and will be created.
-	ActionCreate Action = "create"
-	// ActionUpdate: changed in place (node count, autoscaling, release channel).
-	ActionUpdate Action = "update"
-	// ActionReplace: a node pool is deleted and created again, because GKE
-	// cannot change its machine type, accelerators or spot setting in place.
-	ActionReplace Action = "replace"
-	// ActionDelete: a node pool present in GKE but not in the topology.
-	ActionDelete Action = "delete"
-	// ActionAttention: geofed will not touch it; a person has to look.
-	ActionAttention Action = "attention"
-	// ActionNoop: live matches the topology.
-	ActionNoop Action = "noop"
-)
-
-// Symbol is the terraform-style mark for the action: "+", "~", "-/+", "-",
-// "!", or "" for no change.
-func (a Action) Symbol() string {
-	switch a {
-	case ActionCreate:
-		return "+"
-	case ActionUpdate:
-		return "~"
-	case ActionReplace:
-		return "-/+"
-	case ActionDelete:
-		return "-"
-	case ActionAttention:
-		return "!"
-	}
-	return ""
-}
 
 // ClusterChange is what would happen to one GKE cluster. It is plain data:
 // the plan package prints it and saves it as JSON.
 type ClusterChange struct {
 	// Region is the GCP region the cluster's location belongs to; changes
 	// are ordered and grouped by it.
-	Region   string `json:"region"`
-	Project  string `json:"project"`
-	Location string `json:"location"`
-	Cluster  string `json:"cluster"`
-	Action   Action `json:"action"`
+	Region   string        `json:"region"`
+	Project  string        `json:"project"`
+	Location string        `json:"location"`
+	Cluster  string        `json:"cluster"`
+	Action   object.Action `json:"action"`
 	// Fields are cluster-level fields: every field of a create, the fields
 	// that differ for an update.
 	Fields    []FieldChange    `json:"fields,omitempty"`
@@ -66,7 +31,7 @@ func (c ClusterChange) Symbol() string { return c.Action.Symbol() }
 // NodePoolChange is what would happen to one node pool of a cluster.
 type NodePoolChange struct {
 	Name   string        `json:"name"`
-	Action Action        `json:"action"`
+	Action object.Action `json:"action"`
 	Fields []FieldChange `json:"fields,omitempty"`
 }
 

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab/gkeemu"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
 
 // tlsProvisioner gives every emulated cluster the same control plane: a
@@ -117,7 +118,7 @@ func TestClientAgainstEmulator(t *testing.T) {
 	// the zone the emulator put them.
 	zone := live.GetNodePools()[0].GetLocations()[0]
 	nodes := NodeCounts{"cpu": {zone: 1}, "a100": {zone: 0}}
-	if ch := Diff(desired, live, nodes); ch.Action != ActionNoop {
+	if ch := Diff(desired, live, nodes); ch.Action != object.ActionNoop {
 		t.Errorf("Diff(desired, created) = %+v, want noop", ch)
 	}
 
@@ -159,7 +160,7 @@ func TestClientAgainstEmulator(t *testing.T) {
 	tp.Spec.Regions[0].Clusters = nil
 	want := []ClusterChange{{
 		Region: "us-west1", Project: "acme-ml", Location: "us-west1", Cluster: "training-us",
-		Action: ActionAttention, Reasons: []string{ReasonOrphan},
+		Action: object.ActionAttention, Reasons: []string{ReasonOrphan},
 	}}
 	if d := cmp.Diff(want, Orphans(tp, list)); d != "" {
 		t.Errorf("Orphans after removing training-us from the file (-want +got):\n%s", d)
@@ -180,7 +181,7 @@ func TestClientFailedCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := Diff(desired, live, nil)
-	if ch.Action != ActionAttention || len(ch.Reasons) != 1 ||
+	if ch.Action != object.ActionAttention || len(ch.Reasons) != 1 ||
 		!strings.HasPrefix(ch.Reasons[0], "GKE reports status ERROR: ") ||
 		!strings.Contains(ch.Reasons[0], "insufficient regional capacity for a2-highgpu-1g") {
 		t.Errorf("Diff(desired, failed) = %+v, want attention with GKE's message", ch)

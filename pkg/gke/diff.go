@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -58,7 +59,7 @@ func Diff(desired, live *containerpb.Cluster, nodes NodeCounts) ClusterChange {
 	}
 
 	if live == nil {
-		ch.Action = ActionCreate
+		ch.Action = object.ActionCreate
 		ch.Fields = []FieldChange{
 			{Path: "location", After: desired.GetLocation()},
 			{Path: "releaseChannel", After: channelOf(desired).String()},
@@ -67,7 +68,7 @@ func Diff(desired, live *containerpb.Cluster, nodes NodeCounts) ClusterChange {
 		for _, p := range sortedPools(desired.GetNodePools()) {
 			ch.NodePools = append(ch.NodePools, NodePoolChange{
 				Name:   p.GetName(),
-				Action: ActionCreate,
+				Action: object.ActionCreate,
 				Fields: poolFields(p),
 			})
 		}
@@ -75,7 +76,7 @@ func Diff(desired, live *containerpb.Cluster, nodes NodeCounts) ClusterChange {
 	}
 
 	if reasons := attention(desired, live); len(reasons) > 0 {
-		ch.Action = ActionAttention
+		ch.Action = object.ActionAttention
 		ch.Reasons = reasons
 		return ch
 	}
@@ -94,13 +95,13 @@ func Diff(desired, live *containerpb.Cluster, nodes NodeCounts) ClusterChange {
 		ch.Reasons = append(ch.Reasons, ReasonNodesUnknown)
 	}
 
-	ch.Action = ActionNoop
+	ch.Action = object.ActionNoop
 	if len(ch.Fields) > 0 {
-		ch.Action = ActionUpdate
+		ch.Action = object.ActionUpdate
 	}
 	for _, p := range ch.NodePools {
-		if p.Action != ActionNoop {
-			ch.Action = ActionUpdate
+		if p.Action != object.ActionNoop {
+			ch.Action = object.ActionUpdate
 		}
 	}
 	return ch
@@ -158,7 +159,7 @@ func diffPools(desired, live []*containerpb.NodePool, nodes NodeCounts) []NodePo
 		l, ok := liveByName[d.GetName()]
 		delete(liveByName, d.GetName())
 		if !ok {
-			out = append(out, NodePoolChange{Name: d.GetName(), Action: ActionCreate, Fields: poolFields(d)})
+			out = append(out, NodePoolChange{Name: d.GetName(), Action: object.ActionCreate, Fields: poolFields(d)})
 			continue
 		}
 		out = append(out, diffPool(d, l, nodes))
@@ -174,25 +175,25 @@ func diffPools(desired, live []*containerpb.NodePool, nodes NodeCounts) []NodePo
 			}
 			fields = append(fields, FieldChange{Path: f.Path, Before: f.After})
 		}
-		out = append(out, NodePoolChange{Name: l.GetName(), Action: ActionDelete, Fields: fields})
+		out = append(out, NodePoolChange{Name: l.GetName(), Action: object.ActionDelete, Fields: fields})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
 func diffPool(d, l *containerpb.NodePool, nodes NodeCounts) NodePoolChange {
-	ch := NodePoolChange{Name: d.GetName(), Action: ActionNoop}
+	ch := NodePoolChange{Name: d.GetName(), Action: object.ActionNoop}
 	replace := func(path, before, after string) {
 		if before != after {
 			ch.Fields = append(ch.Fields, FieldChange{Path: path, Before: before, After: after, Replace: true})
-			ch.Action = ActionReplace
+			ch.Action = object.ActionReplace
 		}
 	}
 	update := func(path, before, after string) {
 		if before != after {
 			ch.Fields = append(ch.Fields, FieldChange{Path: path, Before: before, After: after})
-			if ch.Action == ActionNoop {
-				ch.Action = ActionUpdate
+			if ch.Action == object.ActionNoop {
+				ch.Action = object.ActionUpdate
 			}
 		}
 	}
@@ -355,7 +356,7 @@ func Orphans(t *topology.Topology, live []*containerpb.Cluster) []ClusterChange 
 			Project:  Project(c),
 			Location: c.GetLocation(),
 			Cluster:  c.GetName(),
-			Action:   ActionAttention,
+			Action:   object.ActionAttention,
 			Reasons:  []string{ReasonOrphan},
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -53,7 +54,7 @@ func pool(c *containerpb.Cluster, name string) *containerpb.NodePool {
 }
 
 func noopPools() []NodePoolChange {
-	return []NodePoolChange{{Name: "a100", Action: ActionNoop}, {Name: "cpu", Action: ActionNoop}}
+	return []NodePoolChange{{Name: "a100", Action: object.ActionNoop}, {Name: "cpu", Action: object.ActionNoop}}
 }
 
 func TestDiff(t *testing.T) {
@@ -76,21 +77,21 @@ func TestDiff(t *testing.T) {
 			name:   "create",
 			noLive: true,
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionCreate
+				c.Action = object.ActionCreate
 				c.Fields = []FieldChange{
 					{Path: "location", After: "us-west1"},
 					{Path: "releaseChannel", After: "REGULAR"},
 					{Path: "resourceLabels", After: "geofed-topology=ai-platform, managed-by=kubectl-geofed"},
 				}
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionCreate, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionCreate, Fields: []FieldChange{
 						{Path: "machineType", After: "a2-highgpu-1g"},
 						{Path: "accelerators", After: "nvidia-tesla-a100 x1"},
 						{Path: "spot", After: "true"},
 						{Path: "nodeCount", After: "0"},
 						{Path: "autoscaling", After: "min 0, max 8"},
 					}},
-					{Name: "cpu", Action: ActionCreate, Fields: []FieldChange{
+					{Name: "cpu", Action: object.ActionCreate, Fields: []FieldChange{
 						{Path: "machineType", After: "e2-standard-8"},
 						{Path: "accelerators", After: "none"},
 						{Path: "spot", After: "false"},
@@ -102,16 +103,16 @@ func TestDiff(t *testing.T) {
 		},
 		{
 			name: "noop",
-			want: with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+			want: with(func(c *ClusterChange) { c.Action = object.ActionNoop; c.NodePools = noopPools() }),
 		},
 		{
 			name:  "node count changes in place",
 			nodes: func(n NodeCounts) { n["cpu"] = map[string]int32{"us-west1-a": 3, "us-west1-b": 3} },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionNoop},
-					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "3", After: "1"}}},
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "3", After: "1"}}},
 				}
 			}),
 		},
@@ -119,10 +120,10 @@ func TestDiff(t *testing.T) {
 			name:  "a zone short of nodes",
 			nodes: func(n NodeCounts) { n["cpu"] = map[string]int32{"us-west1-a": 1} },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionNoop},
-					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{
 						{Path: "nodeCount", Before: "us-west1-a: 1, us-west1-b: 0", After: "1"},
 					}},
 				}
@@ -132,10 +133,10 @@ func TestDiff(t *testing.T) {
 			name:  "a pool without nodes",
 			nodes: func(n NodeCounts) { delete(n, "cpu") },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionNoop},
-					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "0", After: "1"}}},
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "0", After: "1"}}},
 				}
 			}),
 		},
@@ -145,17 +146,17 @@ func TestDiff(t *testing.T) {
 			name:  "resized pool: initialNodeCount is history",
 			live:  func(l *containerpb.Cluster) { pool(l, "cpu").InitialNodeCount = 3 },
 			nodes: func(n NodeCounts) { n["cpu"] = map[string]int32{"us-west1-a": 1, "us-west1-b": 1} },
-			want:  with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+			want:  with(func(c *ClusterChange) { c.Action = object.ActionNoop; c.NodePools = noopPools() }),
 		},
 		{
 			name:    "nodes unknown: counts not compared, with a reason",
 			noNodes: true,
 			live:    func(l *containerpb.Cluster) { pool(l, "a100").Autoscaling.MaxNodeCount = 4 },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionUpdate, Fields: []FieldChange{{Path: "autoscaling", Before: "min 0, max 4", After: "min 0, max 8"}}},
-					{Name: "cpu", Action: ActionNoop},
+					{Name: "a100", Action: object.ActionUpdate, Fields: []FieldChange{{Path: "autoscaling", Before: "min 0, max 4", After: "min 0, max 8"}}},
+					{Name: "cpu", Action: object.ActionNoop},
 				}
 				c.Reasons = []string{ReasonNodesUnknown}
 			}),
@@ -169,21 +170,21 @@ func TestDiff(t *testing.T) {
 			live: func(l *containerpb.Cluster) {
 				pool(l, "cpu").Autoscaling = &containerpb.NodePoolAutoscaling{Enabled: true, MinNodeCount: 1, MaxNodeCount: 1}
 			},
-			want: with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+			want: with(func(c *ClusterChange) { c.Action = object.ActionNoop; c.NodePools = noopPools() }),
 		},
 		{
 			name:  "the autoscaler owns an autoscaled pool's size",
 			nodes: func(n NodeCounts) { n["a100"] = map[string]int32{"us-west1-a": 5, "us-west1-b": 2} },
-			want:  with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+			want:  with(func(c *ClusterChange) { c.Action = object.ActionNoop; c.NodePools = noopPools() }),
 		},
 		{
 			name: "autoscaling bounds change in place",
 			live: func(l *containerpb.Cluster) { pool(l, "a100").Autoscaling.MaxNodeCount = 4 },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionUpdate, Fields: []FieldChange{{Path: "autoscaling", Before: "min 0, max 4", After: "min 0, max 8"}}},
-					{Name: "cpu", Action: ActionNoop},
+					{Name: "a100", Action: object.ActionUpdate, Fields: []FieldChange{{Path: "autoscaling", Before: "min 0, max 4", After: "min 0, max 8"}}},
+					{Name: "cpu", Action: object.ActionNoop},
 				}
 			}),
 		},
@@ -191,10 +192,10 @@ func TestDiff(t *testing.T) {
 			name: "autoscaling turned on",
 			live: func(l *containerpb.Cluster) { pool(l, "a100").Autoscaling = nil },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionUpdate, Fields: []FieldChange{{Path: "autoscaling", Before: "off", After: "min 0, max 8"}}},
-					{Name: "cpu", Action: ActionNoop},
+					{Name: "a100", Action: object.ActionUpdate, Fields: []FieldChange{{Path: "autoscaling", Before: "off", After: "min 0, max 8"}}},
+					{Name: "cpu", Action: object.ActionNoop},
 				}
 			}),
 		},
@@ -205,10 +206,10 @@ func TestDiff(t *testing.T) {
 			},
 			nodes: func(n NodeCounts) { n["cpu"] = map[string]int32{"us-west1-a": 2, "us-west1-b": 2} },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionNoop},
-					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{
 						{Path: "nodeCount", Before: "2", After: "1"},
 						{Path: "autoscaling", Before: "min 1, max 3", After: "off"},
 					}},
@@ -219,7 +220,7 @@ func TestDiff(t *testing.T) {
 			name: "release channel changes in place",
 			live: func(l *containerpb.Cluster) { l.ReleaseChannel = nil },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.Fields = []FieldChange{{Path: "releaseChannel", Before: "UNSPECIFIED", After: "REGULAR"}}
 				c.NodePools = noopPools()
 			}),
@@ -231,10 +232,10 @@ func TestDiff(t *testing.T) {
 				pool(d, "cpu").InitialNodeCount = 2
 			},
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionNoop},
-					{Name: "cpu", Action: ActionReplace, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionReplace, Fields: []FieldChange{
 						{Path: "machineType", Before: "e2-standard-8", After: "e2-standard-16", Replace: true},
 						{Path: "nodeCount", Before: "1", After: "2"},
 					}},
@@ -250,10 +251,10 @@ func TestDiff(t *testing.T) {
 				}
 			},
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionNoop},
-					{Name: "cpu", Action: ActionReplace, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionReplace, Fields: []FieldChange{
 						{Path: "accelerators", Before: "none", After: "nvidia-l4 x2, nvidia-tesla-t4 x1", Replace: true},
 					}},
 				}
@@ -273,14 +274,14 @@ func TestDiff(t *testing.T) {
 					{AcceleratorType: "nvidia-tesla-t4", AcceleratorCount: 1},
 				}
 			},
-			want: with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+			want: with(func(c *ClusterChange) { c.Action = object.ActionNoop; c.NodePools = noopPools() }),
 		},
 		{
 			name: "built-in GPUs reported by GKE but not named in the file",
 			desired: func(d *containerpb.Cluster) {
 				pool(d, "a100").Config.Accelerators = nil
 			},
-			want: with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+			want: with(func(c *ClusterChange) { c.Action = object.ActionNoop; c.NodePools = noopPools() }),
 		},
 		{
 			name: "accelerator count replaces the pool",
@@ -289,13 +290,13 @@ func TestDiff(t *testing.T) {
 				pool(l, "a100").Config.MachineType = "a2-highgpu-2g"
 			},
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionReplace, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionReplace, Fields: []FieldChange{
 						{Path: "machineType", Before: "a2-highgpu-2g", After: "a2-highgpu-1g", Replace: true},
 						{Path: "accelerators", Before: "nvidia-tesla-a100 x2", After: "nvidia-tesla-a100 x1", Replace: true},
 					}},
-					{Name: "cpu", Action: ActionNoop},
+					{Name: "cpu", Action: object.ActionNoop},
 				}
 			}),
 		},
@@ -306,13 +307,13 @@ func TestDiff(t *testing.T) {
 				pool(l, "a100").Autoscaling.MinNodeCount = 1
 			},
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionReplace, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionReplace, Fields: []FieldChange{
 						{Path: "spot", Before: "false", After: "true", Replace: true},
 						{Path: "autoscaling", Before: "min 1, max 8", After: "min 0, max 8"},
 					}},
-					{Name: "cpu", Action: ActionNoop},
+					{Name: "cpu", Action: object.ActionNoop},
 				}
 			}),
 		},
@@ -320,16 +321,16 @@ func TestDiff(t *testing.T) {
 			name: "pool added to the file",
 			live: func(l *containerpb.Cluster) { l.NodePools = l.NodePools[1:] },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionCreate, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionCreate, Fields: []FieldChange{
 						{Path: "machineType", After: "a2-highgpu-1g"},
 						{Path: "accelerators", After: "nvidia-tesla-a100 x1"},
 						{Path: "spot", After: "true"},
 						{Path: "nodeCount", After: "0"},
 						{Path: "autoscaling", After: "min 0, max 8"},
 					}},
-					{Name: "cpu", Action: ActionNoop},
+					{Name: "cpu", Action: object.ActionNoop},
 				}
 			}),
 		},
@@ -343,17 +344,17 @@ func TestDiff(t *testing.T) {
 			},
 			nodes: func(n NodeCounts) { n["big"] = map[string]int32{"us-west1-a": 2, "us-west1-b": 2} },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionNoop},
-					{Name: "big", Action: ActionDelete, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "big", Action: object.ActionDelete, Fields: []FieldChange{
 						{Path: "machineType", Before: "n2-standard-32"},
 						{Path: "accelerators", Before: "none"},
 						{Path: "spot", Before: "false"},
 						{Path: "nodeCount", Before: "2"},
 						{Path: "autoscaling", Before: "off"},
 					}},
-					{Name: "cpu", Action: ActionNoop},
+					{Name: "cpu", Action: object.ActionNoop},
 				}
 			}),
 		},
@@ -366,17 +367,17 @@ func TestDiff(t *testing.T) {
 					Autoscaling: &containerpb.NodePoolAutoscaling{Enabled: true, Autoprovisioned: true, MaxNodeCount: 10},
 				})
 			},
-			want: with(func(c *ClusterChange) { c.Action = ActionNoop; c.NodePools = noopPools() }),
+			want: with(func(c *ClusterChange) { c.Action = object.ActionNoop; c.NodePools = noopPools() }),
 		},
 		{
 			name:  "still provisioning: diffed, with a reason",
 			live:  func(l *containerpb.Cluster) { l.Status = containerpb.Cluster_PROVISIONING },
 			nodes: func(n NodeCounts) { n["cpu"] = map[string]int32{"us-west1-a": 2, "us-west1-b": 2} },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionNoop},
-					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "2", After: "1"}}},
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "2", After: "1"}}},
 				}
 				c.Reasons = []string{"GKE is still creating the cluster (PROVISIONING); apply waits for it"}
 			}),
@@ -385,7 +386,7 @@ func TestDiff(t *testing.T) {
 			name: "reconciling: a reason, nothing to do",
 			live: func(l *containerpb.Cluster) { l.Status = containerpb.Cluster_RECONCILING },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionNoop
+				c.Action = object.ActionNoop
 				c.NodePools = noopPools()
 				c.Reasons = []string{"GKE is updating the cluster (RECONCILING); apply waits for it"}
 			}),
@@ -394,7 +395,7 @@ func TestDiff(t *testing.T) {
 			name: "another location is another cluster",
 			live: func(l *containerpb.Cluster) { l.Location = "us-west1-a"; l.ReleaseChannel = nil },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionAttention
+				c.Action = object.ActionAttention
 				c.Reasons = []string{"exists in location us-west1-a, the topology says us-west1: a cluster's location cannot change " +
 					"(move it by giving the new cluster another name, then destroy the old one with destroy --clusters)"}
 			}),
@@ -403,7 +404,7 @@ func TestDiff(t *testing.T) {
 			name: "not created by geofed",
 			live: func(l *containerpb.Cluster) { l.ResourceLabels = map[string]string{"team": "ml"} },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionAttention
+				c.Action = object.ActionAttention
 				c.Reasons = []string{"exists but not managed by this topology: geofed did not create it (no managed-by=kubectl-geofed label); " +
 					"join it with a kubeconfig context instead, or choose another name"}
 			}),
@@ -412,7 +413,7 @@ func TestDiff(t *testing.T) {
 			name: "created by geofed for another topology",
 			live: func(l *containerpb.Cluster) { l.ResourceLabels[LabelTopology] = "other-platform" },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionAttention
+				c.Action = object.ActionAttention
 				c.Reasons = []string{`exists but not managed by this topology: it belongs to topology "other-platform"`}
 			}),
 		},
@@ -424,7 +425,7 @@ func TestDiff(t *testing.T) {
 				pool(l, "cpu").InitialNodeCount = 7
 			},
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionAttention
+				c.Action = object.ActionAttention
 				c.Reasons = []string{"GKE reports status ERROR: quota exceeded for NVIDIA_A100_GPUS; node pool a100 failed"}
 			}),
 		},
@@ -435,7 +436,7 @@ func TestDiff(t *testing.T) {
 				l.StatusMessage = "provisioning the control plane: boom"
 			},
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionAttention
+				c.Action = object.ActionAttention
 				c.Reasons = []string{"GKE reports status ERROR: provisioning the control plane: boom"}
 			}),
 		},
@@ -443,7 +444,7 @@ func TestDiff(t *testing.T) {
 			name: "STOPPING",
 			live: func(l *containerpb.Cluster) { l.Status = containerpb.Cluster_STOPPING },
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionAttention
+				c.Action = object.ActionAttention
 				c.Reasons = []string{"GKE reports status STOPPING"}
 			}),
 		},
@@ -454,7 +455,7 @@ func TestDiff(t *testing.T) {
 				l.Conditions = []*containerpb.StatusCondition{{Message: "control plane unreachable"}}
 			},
 			want: with(func(c *ClusterChange) {
-				c.Action = ActionAttention
+				c.Action = object.ActionAttention
 				c.Reasons = []string{"GKE reports status DEGRADED: control plane unreachable"}
 			}),
 		},
@@ -499,8 +500,8 @@ func TestDiffProjectFromLive(t *testing.T) {
 }
 
 func TestSymbol(t *testing.T) {
-	want := map[Action]string{
-		ActionCreate: "+", ActionUpdate: "~", ActionReplace: "-/+", ActionDelete: "-", ActionAttention: "!", ActionNoop: "",
+	want := map[object.Action]string{
+		object.ActionCreate: "+", object.ActionUpdate: "~", object.ActionReplace: "-/+", object.ActionDelete: "-", object.ActionAttention: "!", object.ActionNoop: "",
 	}
 	for a, sym := range want {
 		if got := (ClusterChange{Action: a}).Symbol(); got != sym {
@@ -559,7 +560,7 @@ func TestOrphans(t *testing.T) {
 	got := Orphans(tp, live)
 	orphan := func(region, project, location, name string) ClusterChange {
 		return ClusterChange{Region: region, Project: project, Location: location, Cluster: name,
-			Action: ActionAttention, Reasons: []string{ReasonOrphan}}
+			Action: object.ActionAttention, Reasons: []string{ReasonOrphan}}
 	}
 	want := []ClusterChange{
 		orphan("europe-west1", "acme-ml", "europe-west1-b", "batch"),
@@ -584,7 +585,7 @@ func TestOrphansClusterTurnedJoined(t *testing.T) {
 		ResourceLabels: map[string]string{LabelTopology: "ai-platform", LabelManagedBy: ManagedBy},
 	}}
 	got := Orphans(tp, live)
-	if len(got) != 1 || got[0].Cluster != "training-us" || got[0].Action != ActionAttention {
+	if len(got) != 1 || got[0].Cluster != "training-us" || got[0].Action != object.ActionAttention {
 		t.Errorf("Orphans() = %+v, want training-us needing attention", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab/gkeemu"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
 
 // TestPlanOnLab runs the plan's GKE half against the emulator backed by a
@@ -58,7 +59,7 @@ func TestPlanOnLab(t *testing.T) {
 	if d := cmp.Diff(NodeCounts{"cpu": {zone: 1}}, nodes); d != "" {
 		t.Errorf("CountNodes after create (-want +got):\n%s", d)
 	}
-	if ch := Diff(desired, live, nodes); ch.Action != ActionNoop {
+	if ch := Diff(desired, live, nodes); ch.Action != object.ActionNoop {
 		t.Errorf("Diff after create = %+v, want noop", ch)
 	}
 
@@ -83,11 +84,11 @@ func TestPlanOnLab(t *testing.T) {
 		t.Errorf("CountNodes after resize (-want +got):\n%s", d)
 	}
 	want := []NodePoolChange{
-		{Name: "a100", Action: ActionNoop},
-		{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "3", After: "1"}}},
+		{Name: "a100", Action: object.ActionNoop},
+		{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "3", After: "1"}}},
 	}
 	ch := Diff(desired, live, nodes)
-	if ch.Action != ActionUpdate {
+	if ch.Action != object.ActionUpdate {
 		t.Errorf("Diff after resize: action %s, want update", ch.Action)
 	}
 	if d := cmp.Diff(want, ch.NodePools); d != "" {

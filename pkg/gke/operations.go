@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -262,16 +263,16 @@ type Update struct {
 // decision until geofed can show and confirm it.
 func Updates(ch ClusterChange, desired *containerpb.Cluster) ([]Update, error) {
 	switch ch.Action {
-	case ActionAttention:
+	case object.ActionAttention:
 		return nil, fmt.Errorf("GKE cluster %s needs attention, geofed leaves it alone: %s", ch.Cluster, strings.Join(ch.Reasons, "; "))
-	case ActionUpdate:
+	case object.ActionUpdate:
 	default:
 		return nil, nil
 	}
 	var refused []string
 	for _, p := range ch.NodePools {
 		switch p.Action {
-		case ActionReplace:
+		case object.ActionReplace:
 			var why []string
 			for _, f := range p.Fields {
 				if f.Replace {
@@ -281,7 +282,7 @@ func Updates(ch ClusterChange, desired *containerpb.Cluster) ([]Update, error) {
 			refused = append(refused, fmt.Sprintf("node pool %s must be replaced (%s); geofed does not delete node pools yet: do it by hand "+
 				"(gcloud container node-pools delete %s --cluster %s --location %s), then apply again to create it",
 				p.Name, strings.Join(why, ", "), p.Name, ch.Cluster, ch.Location))
-		case ActionDelete:
+		case object.ActionDelete:
 			refused = append(refused, fmt.Sprintf("node pool %s is not in the topology; geofed does not delete node pools yet: do it by hand "+
 				"(gcloud container node-pools delete %s --cluster %s --location %s), or add it to the topology",
 				p.Name, p.Name, ch.Cluster, ch.Location))
@@ -298,12 +299,12 @@ func Updates(ch ClusterChange, desired *containerpb.Cluster) ([]Update, error) {
 		}
 	}
 	for _, p := range ch.NodePools {
-		if p.Action == ActionCreate {
+		if p.Action == object.ActionCreate {
 			out = append(out, Update{Kind: UpdateCreateNodePool, Pool: p.Name, Description: "create node pool " + p.Name})
 		}
 	}
 	for _, p := range ch.NodePools {
-		if p.Action != ActionUpdate {
+		if p.Action != object.ActionUpdate {
 			continue
 		}
 		for _, path := range []string{"autoscaling", "nodeCount"} {

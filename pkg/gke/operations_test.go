@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab/gkeemu"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
 
 // startSlowEmulator is startEmulator with operations that stay PENDING and
@@ -67,7 +68,7 @@ func TestCreateClusterAndWait(t *testing.T) {
 	if err != nil || live.GetStatus() != containerpb.Cluster_RUNNING {
 		t.Fatalf("after the create: %v, %v; want RUNNING", live.GetStatus(), err)
 	}
-	if ch := Diff(desired, live, NodeCounts{"cpu": {"us-west1-a": 1}, "a100": {"us-west1-a": 0}}); ch.Action != ActionNoop {
+	if ch := Diff(desired, live, NodeCounts{"cpu": {"us-west1-a": 1}, "a100": {"us-west1-a": 0}}); ch.Action != object.ActionNoop {
 		t.Errorf("Diff after CreateCluster = %+v, want noop", ch)
 	}
 	if op, err := c.RunningOperation(t.Context(), "acme-ml", "us-west1", "training-us"); op != nil || err != nil {
@@ -229,7 +230,7 @@ func TestUpdatesInPlace(t *testing.T) {
 	if n := live.GetCurrentNodeCount(); n != 6 {
 		t.Errorf("currentNodeCount = %d, want 6", n)
 	}
-	if ch := Diff(desired, live, NodeCounts{"cpu": {zone: 3}, "a100": {zone: 1}, "cpu2": {zone: 2}}); ch.Action != ActionNoop {
+	if ch := Diff(desired, live, NodeCounts{"cpu": {zone: 3}, "a100": {zone: 1}, "cpu2": {zone: 2}}); ch.Action != object.ActionNoop {
 		t.Errorf("Diff after the updates = %+v, want noop", ch)
 	}
 }
@@ -248,12 +249,12 @@ func TestUpdates(t *testing.T) {
 		want    []Update
 		wantErr string
 	}{
-		{name: "noop", change: with(func(c *ClusterChange) { c.Action = ActionNoop })},
-		{name: "create is not an update", change: with(func(c *ClusterChange) { c.Action = ActionCreate })},
+		{name: "noop", change: with(func(c *ClusterChange) { c.Action = object.ActionNoop })},
+		{name: "create is not an update", change: with(func(c *ClusterChange) { c.Action = object.ActionCreate })},
 		{
 			name: "attention",
 			change: with(func(c *ClusterChange) {
-				c.Action = ActionAttention
+				c.Action = object.ActionAttention
 				c.Reasons = []string{"GKE reports status ERROR: out of capacity"}
 			}),
 			wantErr: "GKE cluster training-us needs attention, geofed leaves it alone: GKE reports status ERROR: out of capacity",
@@ -261,13 +262,13 @@ func TestUpdates(t *testing.T) {
 		{
 			name: "replace refused",
 			change: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionReplace, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionReplace, Fields: []FieldChange{
 						{Path: "machineType", Before: "a2-highgpu-1g", After: "a2-highgpu-2g", Replace: true},
 						{Path: "autoscaling", Before: "min 0, max 8", After: "min 0, max 4"},
 					}},
-					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "1", After: "2"}}},
+					{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "1", After: "2"}}},
 				}
 			}),
 			wantErr: "GKE cluster training-us: node pool a100 must be replaced (machineType a2-highgpu-1g → a2-highgpu-2g); " +
@@ -277,8 +278,8 @@ func TestUpdates(t *testing.T) {
 		{
 			name: "delete refused",
 			change: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
-				c.NodePools = []NodePoolChange{{Name: "old", Action: ActionDelete}}
+				c.Action = object.ActionUpdate
+				c.NodePools = []NodePoolChange{{Name: "old", Action: object.ActionDelete}}
 			}),
 			wantErr: "GKE cluster training-us: node pool old is not in the topology; geofed does not delete node pools yet: do it by hand " +
 				"(gcloud container node-pools delete old --cluster training-us --location us-west1-b), or add it to the topology",
@@ -286,10 +287,10 @@ func TestUpdates(t *testing.T) {
 		{
 			name: "autoscaling before size, release channel first",
 			change: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
+				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: ActionNoop},
-					{Name: "cpu", Action: ActionUpdate, Fields: []FieldChange{
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{
 						{Path: "nodeCount", Before: "3", After: "1"},
 						{Path: "autoscaling", Before: "min 1, max 3", After: "off"},
 					}},
@@ -305,8 +306,8 @@ func TestUpdates(t *testing.T) {
 		{
 			name: "a pool the topology lacks",
 			change: with(func(c *ClusterChange) {
-				c.Action = ActionUpdate
-				c.NodePools = []NodePoolChange{{Name: "gone", Action: ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "1", After: "2"}}}}
+				c.Action = object.ActionUpdate
+				c.NodePools = []NodePoolChange{{Name: "gone", Action: object.ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "1", After: "2"}}}}
 			}),
 			wantErr: "GKE cluster training-us: the plan changes node pool gone, which the topology does not have",
 		},

@@ -5,11 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
-
-// AnnotationAppliedHash carries the hash of the manifest geofed applied.
-const AnnotationAppliedHash = "geofed.io/applied-hash"
 
 // AppliedHash hashes a rendered manifest as it will be applied, leaving out
 // the applied-hash annotation itself. encoding/json sorts map keys, so equal
@@ -17,8 +15,8 @@ const AnnotationAppliedHash = "geofed.io/applied-hash"
 func AppliedHash(obj *unstructured.Unstructured) (string, error) {
 	c := obj.DeepCopy()
 	ann := c.GetAnnotations()
-	if _, ok := ann[AnnotationAppliedHash]; ok {
-		delete(ann, AnnotationAppliedHash)
+	if _, ok := ann[object.AnnotationAppliedHash]; ok {
+		delete(ann, object.AnnotationAppliedHash)
 		if len(ann) == 0 {
 			ann = nil
 		}

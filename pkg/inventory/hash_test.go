@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -56,7 +57,7 @@ func TestAppliedHash(t *testing.T) {
 			doc:  deployment,
 			edit: func(u *unstructured.Unstructured) {
 				ann := u.GetAnnotations()
-				ann[AnnotationAppliedHash] = "sha256:whatever"
+				ann[object.AnnotationAppliedHash] = "sha256:whatever"
 				u.SetAnnotations(ann)
 			},
 		},
@@ -115,12 +116,12 @@ func TestAppliedHashOfObjectWithoutAnnotations(t *testing.T) {
 	// Setting the hash as the only annotation, as plan does, and hashing
 	// again gives the same hash: the annotation map it created is dropped.
 	annotated := plain.DeepCopy()
-	annotated.SetAnnotations(map[string]string{AnnotationAppliedHash: want})
+	annotated.SetAnnotations(map[string]string{object.AnnotationAppliedHash: want})
 	if got := mustHash(t, annotated); got != want {
 		t.Errorf("hash with only the applied-hash annotation = %s, want %s", got, want)
 	}
 	// And hashing leaves the object alone.
-	if got := annotated.GetAnnotations()[AnnotationAppliedHash]; got != want {
+	if got := annotated.GetAnnotations()[object.AnnotationAppliedHash]; got != want {
 		t.Errorf("AppliedHash removed the caller's annotation: %q", got)
 	}
 }
@@ -147,23 +148,23 @@ func TestFieldsDigest(t *testing.T) {
 			name: "geofed's Apply entry among others",
 			entries: []metav1.ManagedFieldsEntry{
 				entry("kube-controller-manager", metav1.ManagedFieldsOperationUpdate, `{"f:metadata":{"f:annotations":{"f:rev":{}}}}`),
-				entry(FieldManager, metav1.ManagedFieldsOperationUpdate, `{"f:metadata":{"f:labels":{}}}`),
+				entry(object.FieldManager, metav1.ManagedFieldsOperationUpdate, `{"f:metadata":{"f:labels":{}}}`),
 				entry("helm", metav1.ManagedFieldsOperationApply, `{"f:spec":{"f:paused":{}}}`),
-				entry(FieldManager, metav1.ManagedFieldsOperationApply, geofedFields),
+				entry(object.FieldManager, metav1.ManagedFieldsOperationApply, geofedFields),
 			},
 			want: digestOf(geofedFields),
 		},
 		{
 			name: "another field set",
 			entries: []metav1.ManagedFieldsEntry{
-				entry(FieldManager, metav1.ManagedFieldsOperationApply, `{"f:spec":{"f:template":{}}}`),
+				entry(object.FieldManager, metav1.ManagedFieldsOperationApply, `{"f:spec":{"f:template":{}}}`),
 			},
 			want: digestOf(`{"f:spec":{"f:template":{}}}`),
 		},
 		{
 			name: "only an Update entry of the manager",
 			entries: []metav1.ManagedFieldsEntry{
-				entry(FieldManager, metav1.ManagedFieldsOperationUpdate, geofedFields),
+				entry(object.FieldManager, metav1.ManagedFieldsOperationUpdate, geofedFields),
 			},
 			want: "",
 		},
@@ -177,7 +178,7 @@ func TestFieldsDigest(t *testing.T) {
 		{
 			name: "Apply entry without fields",
 			entries: []metav1.ManagedFieldsEntry{
-				entry(FieldManager, metav1.ManagedFieldsOperationApply, ""),
+				entry(object.FieldManager, metav1.ManagedFieldsOperationApply, ""),
 			},
 			want: "",
 		},
@@ -192,7 +193,7 @@ func TestFieldsDigest(t *testing.T) {
 			if tt.entries != nil {
 				u.SetManagedFields(tt.entries)
 			}
-			if got := FieldsDigest(u, FieldManager); got != tt.want {
+			if got := FieldsDigest(u, object.FieldManager); got != tt.want {
 				t.Errorf("FieldsDigest = %q, want %q", got, tt.want)
 			}
 		})

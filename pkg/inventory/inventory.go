@@ -14,19 +14,18 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	kubectlapply "k8s.io/kubectl/pkg/cmd/apply"
 )
 
 const (
-	// FieldManager is the server-side apply field manager of everything
-	// geofed applies.
-	FieldManager = "kubectl-geofed"
 	// Tooling is the ApplySet tooling annotation value (<tool>/<semver>).
 	Tooling = "kubectl-geofed/v1"
 	// ParentNamespace holds the parent ConfigMaps: it exists in every
@@ -34,10 +33,6 @@ const (
 	ParentNamespace = "kube-system"
 	// dataKey is the parent ConfigMap key holding the entries as JSON.
 	dataKey = "inventory.json"
-
-	// LabelPartOf and LabelID are the ApplySet member and parent labels.
-	LabelPartOf = kubectlapply.ApplysetPartOfLabel
-	LabelID     = kubectlapply.ApplySetParentIDLabel
 )
 
 var configMapGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
@@ -68,6 +63,11 @@ type Entry struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
+	// UID is the object's UID when geofed applied it: prune deletes with
+	// it as a precondition, so an object someone else re-created under the
+	// same name is never deleted. Empty while the entry is only widened
+	// (recorded before the object was sent).
+	UID types.UID `json:"uid,omitempty"`
 	// AppliedHash is the geofed.io/applied-hash of the manifest applied.
 	AppliedHash string `json:"appliedHash"`
 	// FieldsDigest is the digest of geofed's managedFields entry right after
@@ -76,18 +76,7 @@ type Entry struct {
 }
 
 // Key identifies the object an entry is about: group/kind/namespace/name.
-func (e Entry) Key() string { return Key(e.Group, e.Kind, e.Namespace, e.Name) }
-
-// Key builds the identity used across plan and apply.
-func Key(group, kind, namespace, name string) string {
-	return group + "/" + kind + "/" + namespace + "/" + name
-}
-
-// ObjectKey is Key for an object.
-func ObjectKey(obj *unstructured.Unstructured) string {
-	gvk := obj.GroupVersionKind()
-	return Key(gvk.Group, gvk.Kind, obj.GetNamespace(), obj.GetName())
-}
+func (e Entry) Key() string { return object.Key(e.Group, e.Kind, e.Namespace, e.Name) }
 
 // Inventory is the content of one cluster's parent object.
 type Inventory struct {
@@ -163,9 +152,9 @@ func Parent(topology string, entries []Entry) (*unstructured.Unstructured, error
 			"name":      ParentName(topology),
 			"namespace": ParentNamespace,
 			"labels": map[string]interface{}{
-				LabelID:                        ID(topology),
-				"app.kubernetes.io/managed-by": FieldManager,
-				"geofed.io/topology":           topology,
+				object.LabelApplySetID: ID(topology),
+				object.LabelManagedBy:  object.ManagedByValue,
+				object.LabelTopology:   topology,
 			},
 			"annotations": map[string]interface{}{
 				kubectlapply.ApplySetToolingAnnotation:              Tooling,

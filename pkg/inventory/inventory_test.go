@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -182,7 +183,7 @@ func TestKeysAndLookup(t *testing.T) {
 		{dep, depEntry, "apps/Deployment/ml/trainer"},
 		{ns, nsEntry, "/Namespace//ml"},
 	} {
-		if got := ObjectKey(tt.obj); got != tt.want {
+		if got := object.KeyOf(tt.obj); got != tt.want {
 			t.Errorf("ObjectKey = %q, want %q", got, tt.want)
 		}
 		if got := tt.entry.Key(); got != tt.want {
@@ -191,18 +192,18 @@ func TestKeysAndLookup(t *testing.T) {
 	}
 
 	inv := &Inventory{Entries: []Entry{nsEntry, depEntry}}
-	if e, ok := inv.Lookup(ObjectKey(dep)); !ok || e != depEntry {
+	if e, ok := inv.Lookup(object.KeyOf(dep)); !ok || e != depEntry {
 		t.Errorf("Lookup(Deployment) = %+v, %v", e, ok)
 	}
 	// Another version of the same object is the same object.
 	depV2 := dep.DeepCopy()
 	depV2.SetAPIVersion("apps/v1beta2")
-	if _, ok := inv.Lookup(ObjectKey(depV2)); !ok {
+	if _, ok := inv.Lookup(object.KeyOf(depV2)); !ok {
 		t.Error("Lookup misses the object under another version")
 	}
 	other := dep.DeepCopy()
 	other.SetNamespace("serving")
-	if e, ok := inv.Lookup(ObjectKey(other)); ok {
+	if e, ok := inv.Lookup(object.KeyOf(other)); ok {
 		t.Errorf("Lookup(serving/trainer) found %+v", e)
 	}
 }

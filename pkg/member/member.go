@@ -98,6 +98,9 @@ type Conn struct {
 	// back to the server on a miss. Call Reset after creating CRDs, so the
 	// next lookup runs discovery again.
 	Mapper meta.ResettableRESTMapper
+	// Discovery is the cached discovery the mapper reads from; Invalidate
+	// it (or Reset the mapper) to see CRDs created since.
+	Discovery discovery.CachedDiscoveryInterfaceWithContext
 	// Version is the server's git version, e.g. "v1.37.2".
 	Version string
 	// Err says why the cluster cannot be used: unreachable, credentials
@@ -211,7 +214,7 @@ func (c *Conn) connect(ctx context.Context, cfg *rest.Config, opts Options) {
 		c.Err = c.connectError(cfg.Host, err)
 		return
 	}
-	c.Dynamic, c.Mapper, c.Version, c.core = cl.dynamic, cl.mapper, version, cl.core
+	c.Dynamic, c.Mapper, c.Discovery, c.Version, c.core = cl.dynamic, cl.mapper, cl.disco, version, cl.core
 }
 
 // clients of one cluster, sharing one http.Client.

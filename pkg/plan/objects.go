@@ -12,21 +12,31 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
-	"github.com/geofed-io/kubectl-geofed/pkg/render"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
+	"github.com/geofed-io/kubectl-geofed/pkg/prunesafety"
 )
 
 // clusterDiffer plans the objects of one reachable cluster.
 type clusterDiffer struct {
 	topology string
-	client   dynamic.Interface
-	mapper   meta.RESTMapper
+	// partOf is the topology's ApplySet id.
+	partOf string
+	client dynamic.Interface
+	mapper meta.RESTMapper
+	// discovery lists what a Namespace holds before it is pruned.
+	discovery discovery.ServerResourcesInterfaceWithContext
 	// full dry-runs every object, ignoring the inventory (--refresh=full).
 	full bool
 	// unified adds a unified diff to every changed object (--diff).
 	unified bool
+	// adopt takes over objects of another topology or ApplySet (--adopt).
+	adopt bool
 }
 
 // listKey is one LIST the differ makes: a resource in a namespace ("" for
@@ -39,12 +49,11 @@ type listKey struct {
 // plan compares desired with what the cluster holds. It reads the inventory
 // (one GET), lists geofed's objects once per kind and namespace, and
 // dry-runs only the objects it cannot prove unchanged.
-func (d *clusterDiffer) plan(ctx context.Context, desired []DesiredObject) (objs []Object, invVersion string, err error) {
+func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (objs []Object, invVersion string, err error) {
 	inv, err := inventory.Read(ctx, d.client, d.topology)
 	if err != nil {
 		return nil, "", err
 	}
-	partOf := inventory.ID(d.topology)
 
 	// What to list: every kind and namespace geofed renders now or applied
 	// before, so leftovers of removed workloads are found too.
@@ -88,7 +97,7 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []DesiredObject) (objs
 	live := map[string]*unstructured.Unstructured{}
 	for _, lk := range sortedListKeys(lists) {
 		list, err := d.client.Resource(lk.gvr).Namespace(lk.namespace).List(ctx, metav1.ListOptions{
-			LabelSelector: render.LabelTopology + "=" + d.topology,
+			LabelSelector: object.LabelTopology + "=" + d.topology,
 		})
 		if err != nil {
 			where := lk.gvr.String()
@@ -99,57 +108,133 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []DesiredObject) (objs
 		}
 		for i := range list.Items {
 			item := &list.Items[i]
-			live[inventory.ObjectKey(item)] = item
+			live[object.KeyOf(item)] = item
 		}
 	}
 
-	creatingNS := map[string]bool{}
 	desiredKeys := map[string]bool{}
+	// missingNS holds the namespaces the server confirmed absent (the
+	// Namespace's own dry-run created it): nothing can exist in them yet.
+	missingNS := map[string]bool{}
 	for _, o := range desired {
-		if o.Object.GetKind() == "Namespace" && o.Object.GroupVersionKind().Group == "" {
-			if _, exists := live[inventory.ObjectKey(o.Object)]; !exists {
-				creatingNS[o.Object.GetName()] = true
-			}
-		}
-	}
-
-	for _, o := range desired {
-		key := inventory.ObjectKey(o.Object)
+		key := object.KeyOf(o.Object)
 		desiredKeys[key] = true
-		obj, err := d.planObject(ctx, o, live[key], inv, mappings, creatingNS)
+		obj, err := d.planObject(ctx, o, live[key], inv, mappings, missingNS)
 		if err != nil {
 			return nil, inv.ResourceVersion, err
+		}
+		if obj.Action == object.ActionCreate && object.IsNamespace(obj.Group, obj.Kind) && obj.DryRun {
+			missingNS[obj.Name] = true
 		}
 		objs = append(objs, obj)
 	}
 
-	// Prune: what geofed applied here (it carries this ApplySet's part-of
-	// label) and no longer renders. Objects labelled for the topology but
-	// not part of its ApplySet were not applied by geofed: never touched.
-	var prune []Object
-	for key, l := range live {
-		if desiredKeys[key] || l.GetLabels()[inventory.LabelPartOf] != partOf {
-			continue
-		}
-		gvk := l.GroupVersionKind()
-		prune = append(prune, Object{
-			Action:              ActionDelete,
-			Group:               gvk.Group,
-			Version:             gvk.Version,
-			Kind:                gvk.Kind,
-			Namespace:           l.GetNamespace(),
-			Name:                l.GetName(),
-			Workload:            l.GetLabels()[render.LabelWorkload],
-			LiveResourceVersion: l.GetResourceVersion(),
-			Reason:              "applied by geofed, no longer rendered",
-		})
+	prune, err := d.prunes(ctx, inv, live, desiredKeys)
+	if err != nil {
+		return nil, inv.ResourceVersion, err
 	}
-	sort.Slice(prune, func(i, j int) bool { return objectLess(prune[i], prune[j]) })
 	return append(objs, prune...), inv.ResourceVersion, nil
 }
 
+// prunes decides what happens to every object the inventory records and
+// the topology no longer renders. Only an object that is still geofed's —
+// listed live with this ApplySet's part-of label, and the very object geofed
+// applied (the UID the inventory recorded) — is deleted. A Namespace or CRD
+// whose deletion would take anything else with it is kept.
+func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, live map[string]*unstructured.Unstructured, desiredKeys map[string]bool) ([]Object, error) {
+	var out []Object
+	deleting := map[types.UID]bool{}
+	for _, e := range inv.Entries {
+		key := e.Key()
+		if desiredKeys[key] {
+			continue
+		}
+		l := live[key]
+		if l == nil || l.GetLabels()[object.LabelPartOf] != d.partOf {
+			// Gone, or no longer carries geofed's labels: nothing to
+			// delete, and apply drops it from the inventory.
+			continue
+		}
+		o := Object{
+			Group:               e.Group,
+			Version:             e.Version,
+			Kind:                e.Kind,
+			Namespace:           e.Namespace,
+			Name:                e.Name,
+			Workload:            l.GetLabels()[object.LabelWorkload],
+			LiveResourceVersion: l.GetResourceVersion(),
+			UID:                 string(l.GetUID()),
+		}
+		switch {
+		case l.GetDeletionTimestamp() != nil:
+			o.Action = object.ActionBeingDeleted
+			o.Reason = "being deleted"
+		case e.UID != "" && e.UID != l.GetUID():
+			o.Action = object.ActionAttention
+			o.Reason = fmt.Sprintf("not deleted: re-created since geofed applied it (uid %s, now %s); geofed forgets it", e.UID, l.GetUID())
+		case e.UID == "" && inventory.FieldsDigest(l, object.FieldManager) == "":
+			// Recorded before it was sent, by an apply that never sent it:
+			// whoever made this object, it was not geofed.
+			o.Action = object.ActionAttention
+			o.Reason = "not deleted: geofed never applied it (no kubectl-geofed field manager); geofed forgets it"
+		default:
+			o.Action = object.ActionDelete
+			o.Reason = "applied by geofed, no longer rendered"
+			deleting[l.GetUID()] = true
+		}
+		out = append(out, o)
+	}
+	safety := prunesafety.Options{Client: d.client, Discovery: d.discovery, Deleting: deleting}
+	for i := range out {
+		o := &out[i]
+		if o.Action != object.ActionDelete {
+			continue
+		}
+		var held []prunesafety.Held
+		var err error
+		switch {
+		case object.IsNamespace(o.Group, o.Kind):
+			held, err = prunesafety.NamespaceHoldings(ctx, safety, o.Name)
+		case object.IsCRD(o.Group, o.Kind):
+			held, err = prunesafety.CRDHoldings(ctx, safety, live[o.Key()])
+		default:
+			continue
+		}
+		if err != nil {
+			o.Action = object.ActionKeep
+			o.Reason = "kept — could not tell what else it holds: " + err.Error()
+			continue
+		}
+		if len(held) > 0 {
+			o.Action = object.ActionKeep
+			o.Reason = keptReason(held)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return objectLess(out[i], out[j]) })
+	return out, nil
+}
+
+// keptReason names what a kept Namespace or CRD still holds, the first few
+// in full.
+func keptReason(held []prunesafety.Held) string {
+	const show = 5
+	var names []string
+	for i, h := range held {
+		if i == show {
+			names = append(names, fmt.Sprintf("and %d more", len(held)-show))
+			break
+		}
+		names = append(names, h.String())
+	}
+	noun := "objects"
+	if len(held) == 1 {
+		noun = "object"
+	}
+	return fmt.Sprintf("kept — holds %d %s geofed did not apply: %s", len(held), noun, strings.Join(names, ", "))
+}
+
 // planObject decides one desired object's action.
-func (d *clusterDiffer) planObject(ctx context.Context, o DesiredObject, live *unstructured.Unstructured, inv *inventory.Inventory, mappings map[schema.GroupKind]*meta.RESTMapping, creatingNS map[string]bool) (Object, error) {
+func (d *clusterDiffer) planObject(ctx context.Context, o desired.Object, live *unstructured.Unstructured, inv *inventory.Inventory, mappings map[schema.GroupKind]*meta.RESTMapping, missingNS map[string]bool) (Object, error) {
 	gvk := o.Object.GroupVersionKind()
 	out := Object{
 		Group:       gvk.Group,
@@ -162,23 +247,30 @@ func (d *clusterDiffer) planObject(ctx context.Context, o DesiredObject, live *u
 	}
 	if live != nil {
 		out.LiveResourceVersion = live.GetResourceVersion()
+		out.UID = string(live.GetUID())
+		if live.GetDeletionTimestamp() != nil {
+			out.Action = object.ActionBeingDeleted
+			out.Reason = "being deleted: apply leaves it alone; re-run apply once it is gone"
+			return out, nil
+		}
 		if !d.full && unchanged(o, live, inv) {
-			out.Action = ActionNoop
+			out.Action = object.ActionNoop
 			return out, nil
 		}
 	}
 
 	m := mappings[gvk.GroupKind()]
 	if m == nil {
-		out.Action = ActionCreate
+		out.Action = object.ActionCreate
 		out.Reason = fmt.Sprintf("kind %s is not served by the cluster yet", gvk.GroupKind())
 		return out, nil
 	}
-	if m.Scope.Name() == meta.RESTScopeNameNamespace && creatingNS[out.Namespace] {
-		// The server cannot dry-run into a namespace that does not exist;
-		// everything in it is new.
-		out.Action = ActionCreate
-		out.Reason = "namespace " + out.Namespace + " is created by this plan"
+	if m.Scope.Name() == meta.RESTScopeNameNamespace && missingNS[out.Namespace] {
+		// The server cannot dry-run into a namespace that does not exist,
+		// and the Namespace's own dry-run just showed it does not: nothing
+		// can exist in it yet.
+		out.Action = object.ActionCreate
+		out.Reason = "namespace " + out.Namespace + " does not exist yet"
 		return out, nil
 	}
 
@@ -187,57 +279,78 @@ func (d *clusterDiffer) planObject(ctx context.Context, o DesiredObject, live *u
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		rc = ri.Namespace(out.Namespace)
 	}
-	dry, err := rc.Apply(ctx, out.Name, o.Object, metav1.ApplyOptions{FieldManager: inventory.FieldManager, DryRun: []string{metav1.DryRunAll}})
+	dry, err := rc.Apply(ctx, out.Name, o.Object, metav1.ApplyOptions{FieldManager: object.FieldManager, DryRun: []string{metav1.DryRunAll}})
 	out.DryRun = true
 	if apierrors.IsConflict(err) {
 		// Another manager took fields geofed set (kubectl scale, say).
 		// Apply refuses without --force-conflicts; the plan still shows
 		// what forcing would change, from a forced dry-run.
-		out.Action = ActionConflict
+		out.Action = object.ActionConflict
 		out.Reason = conflictReason(err)
-		dry, err = rc.Apply(ctx, out.Name, o.Object, metav1.ApplyOptions{FieldManager: inventory.FieldManager, DryRun: []string{metav1.DryRunAll}, Force: true})
+		dry, err = rc.Apply(ctx, out.Name, o.Object, metav1.ApplyOptions{FieldManager: object.FieldManager, DryRun: []string{metav1.DryRunAll}, Force: true})
 	}
 	if err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
-			out.Action = ActionError
+			out.Action = object.ActionError
 			out.Reason = "server rejected the dry-run: " + apiMessage(err)
 			return out, nil
 		}
-		return out, fmt.Errorf("dry-running %s: %w", describe(o.Object), err)
+		return out, fmt.Errorf("dry-running %s: %w", object.Describe(o.Object), err)
 	}
 
 	if live == nil {
 		if dry.GetResourceVersion() == "" {
-			out.Action = ActionCreate
+			out.Action = object.ActionCreate
 			return out, nil
 		}
 		// It exists without geofed's labels: apply adopts it. One GET for
 		// the diff; rare, so not worth a LIST of everything.
 		live, err = rc.Get(ctx, out.Name, metav1.GetOptions{})
 		if err != nil {
-			return out, fmt.Errorf("reading %s: %w", describe(o.Object), err)
+			return out, fmt.Errorf("reading %s: %w", object.Describe(o.Object), err)
 		}
 		out.LiveResourceVersion = live.GetResourceVersion()
+		out.UID = string(live.GetUID())
+		if live.GetDeletionTimestamp() != nil {
+			out.Action = object.ActionBeingDeleted
+			out.Reason = "being deleted: apply leaves it alone; re-run apply once it is gone"
+			return out, nil
+		}
 		out.Reason = "exists, not applied by geofed: apply adopts it"
+		if owner := d.ownerElsewhere(live); owner != "" {
+			if !d.adopt {
+				out.Action = object.ActionForeign
+				out.Reason = "belongs to " + owner + ": apply takes it only with --adopt"
+				return out, nil
+			}
+			out.Reason = "adopted from " + owner + " (--adopt)"
+		}
 	}
 
-	before, after := comparable(live), comparable(dry)
+	// Compare only what geofed's apply can change: the fields in its
+	// managed set, before or after. Everything else (a controller's
+	// annotations, defaults, other managers' fields) is not geofed's to show.
+	set, err := managedSet(object.FieldManager, live, dry)
+	if err != nil {
+		return out, err
+	}
+	before, after := restrict(comparable(live), set), restrict(comparable(dry), set)
 	secret := gvk.Group == "" && gvk.Kind == "Secret"
 	out.Changes = fieldChanges(before, after, secret)
-	if len(out.Changes) == 0 && out.Action != ActionConflict {
-		out.Action = ActionNoop
+	if len(out.Changes) == 0 && out.Action != object.ActionConflict {
+		out.Action = object.ActionNoop
 		return out, nil
 	}
-	if out.Action != ActionConflict {
-		out.Action = ActionUpdate
+	if out.Action != object.ActionConflict {
+		out.Action = object.ActionUpdate
 	}
 	if out.Reason == "" {
-		if live.GetAnnotations()[inventory.AnnotationAppliedHash] == o.Hash {
+		if live.GetAnnotations()[object.AnnotationAppliedHash] == o.Hash {
 			out.Reason = "changed outside geofed"
 		}
 	}
 	if d.unified {
-		out.Diff, err = unifiedDiff(before, after, secret, describe(o.Object))
+		out.Diff, err = unifiedDiff(before, after, secret, object.Describe(o.Object))
 		if err != nil {
 			return out, err
 		}
@@ -245,11 +358,24 @@ func (d *clusterDiffer) planObject(ctx context.Context, o DesiredObject, live *u
 	return out, nil
 }
 
+// ownerElsewhere names the other topology or ApplySet a live object
+// belongs to, or "" when it is this topology's or nobody's.
+func (d *clusterDiffer) ownerElsewhere(live *unstructured.Unstructured) string {
+	labels := live.GetLabels()
+	if t := labels[object.LabelTopology]; t != "" && t != d.topology {
+		return "topology " + t
+	}
+	if id := labels[object.LabelPartOf]; id != "" && id != d.partOf {
+		return "another ApplySet (" + id + ")"
+	}
+	return ""
+}
+
 // printableHash is the desired hash as plans show and save it. A Secret's
 // hash is a function of its values, which could be guessed from it offline:
 // plans leave it out, and apply checks a Secret against the live object and
 // the plan's source digest instead.
-func printableHash(o DesiredObject) string {
+func printableHash(o desired.Object) string {
 	if gvk := o.Object.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Secret" {
 		return ""
 	}
@@ -259,15 +385,15 @@ func printableHash(o DesiredObject) string {
 // unchanged is the inventory shortcut: the live object carries the hash of
 // the manifest geofed would apply, and geofed's managedFields entry is as
 // geofed left it, so nobody took a field geofed set.
-func unchanged(o DesiredObject, live *unstructured.Unstructured, inv *inventory.Inventory) bool {
-	if live.GetAnnotations()[inventory.AnnotationAppliedHash] != o.Hash {
+func unchanged(o desired.Object, live *unstructured.Unstructured, inv *inventory.Inventory) bool {
+	if live.GetAnnotations()[object.AnnotationAppliedHash] != o.Hash {
 		return false
 	}
-	e, ok := inv.Lookup(inventory.ObjectKey(live))
+	e, ok := inv.Lookup(object.KeyOf(live))
 	if !ok || e.FieldsDigest == "" || e.AppliedHash != o.Hash {
 		return false
 	}
-	return inventory.FieldsDigest(live, inventory.FieldManager) == e.FieldsDigest
+	return inventory.FieldsDigest(live, object.FieldManager) == e.FieldsDigest
 }
 
 // comparable strips what the server owns, so live and dry-run compare on
@@ -328,30 +454,7 @@ func sortedListKeys(m map[listKey]bool) []listKey {
 	return out
 }
 
-// objectLess orders objects as plans list them: Namespaces, then CRDs, then
-// by namespace, kind and name.
+// objectLess orders objects as plans list them (object.Compare).
 func objectLess(a, b Object) bool {
-	if ta, tb := tier(a), tier(b); ta != tb {
-		return ta < tb
-	}
-	if a.Namespace != b.Namespace {
-		return a.Namespace < b.Namespace
-	}
-	if a.Kind != b.Kind {
-		return a.Kind < b.Kind
-	}
-	if a.Name != b.Name {
-		return a.Name < b.Name
-	}
-	return a.Group < b.Group
-}
-
-func tier(o Object) int {
-	switch {
-	case o.Group == "" && o.Kind == "Namespace":
-		return 0
-	case o.Group == "apiextensions.k8s.io" && o.Kind == "CustomResourceDefinition":
-		return 1
-	}
-	return 2
+	return object.Compare(a.Group, a.Kind, a.Namespace, a.Name, b.Group, b.Kind, b.Namespace, b.Name) < 0
 }

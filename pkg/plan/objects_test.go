@@ -13,7 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
 
 func TestComparable(t *testing.T) {
@@ -84,12 +86,12 @@ data:
   k: v
 `)}
 	if hash != "" {
-		u.SetAnnotations(map[string]string{inventory.AnnotationAppliedHash: hash})
+		u.SetAnnotations(map[string]string{object.AnnotationAppliedHash: hash})
 	}
 	u.SetManagedFields([]metav1.ManagedFieldsEntry{
 		{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate, FieldsType: "FieldsV1",
 			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:annotations":{"f:rev":{}}}}`)}},
-		{Manager: inventory.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsType: "FieldsV1",
+		{Manager: object.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsType: "FieldsV1",
 			FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}},
 	})
 	return u
@@ -103,8 +105,8 @@ func TestUnchanged(t *testing.T) {
 		fewer     = `{"f:data":{}}`
 		otherName = "cfg-2"
 	)
-	desired := DesiredObject{Workload: "w", Hash: hash}
-	recorded := inventory.FieldsDigest(withManagedFields(t, hash, fields), inventory.FieldManager)
+	desired := desired.Object{Workload: "w", Hash: hash}
+	recorded := inventory.FieldsDigest(withManagedFields(t, hash, fields), object.FieldManager)
 	if recorded == "" {
 		t.Fatal("fixture has no geofed managedFields digest")
 	}
@@ -316,7 +318,7 @@ func TestPrintableHash(t *testing.T) {
 		u.SetAPIVersion(tt.apiVersion)
 		u.SetKind(tt.kind)
 		u.SetName("x")
-		if got := printableHash(DesiredObject{Hash: hash, Object: u}); got != tt.want {
+		if got := printableHash(desired.Object{Hash: hash, Object: u}); got != tt.want {
 			t.Errorf("printableHash(%s %s) = %q, want %q", tt.apiVersion, tt.kind, got, tt.want)
 		}
 	}

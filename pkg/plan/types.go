@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
 )
 
@@ -64,54 +65,25 @@ type Cluster struct {
 	Requests int64 `json:"requests,omitempty"`
 }
 
-// Action is what apply would do to an object.
-type Action string
-
-const (
-	ActionCreate Action = "create"
-	ActionUpdate Action = "update"
-	ActionDelete Action = "delete"
-	ActionNoop   Action = "noop"
-	// ActionConflict: an update that would take fields another manager
-	// owns; apply refuses it without --force-conflicts. Changes show what
-	// forcing would change.
-	ActionConflict Action = "conflict"
-	// ActionError: the server rejected the dry-run (invalid manifest,
-	// forbidden); Reason says why.
-	ActionError Action = "error"
-)
-
-// Symbol is the terraform-style marker of an action.
-func (a Action) Symbol() string {
-	switch a {
-	case ActionCreate:
-		return "+"
-	case ActionUpdate, ActionConflict:
-		return "~"
-	case ActionDelete:
-		return "-"
-	case ActionError:
-		return "!"
-	}
-	return " "
-}
-
 // Object is one Kubernetes object's change. The manifest itself is not
 // stored: apply renders again and checks DesiredHash, so a saved plan never
 // holds a Secret's value.
 type Object struct {
-	Action    Action `json:"action"`
-	Group     string `json:"group,omitempty"`
-	Version   string `json:"version"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-	Workload  string `json:"workload,omitempty"`
+	Action    object.Action `json:"action"`
+	Group     string        `json:"group,omitempty"`
+	Version   string        `json:"version"`
+	Kind      string        `json:"kind"`
+	Namespace string        `json:"namespace,omitempty"`
+	Name      string        `json:"name"`
+	Workload  string        `json:"workload,omitempty"`
 	// DesiredHash is the geofed.io/applied-hash of the manifest to apply.
 	DesiredHash string `json:"desiredHash,omitempty"`
 	// LiveResourceVersion is the live object's resourceVersion when planned
 	// ("" when it does not exist).
 	LiveResourceVersion string `json:"liveResourceVersion,omitempty"`
+	// UID is the live object's UID when planned: apply deletes with it as
+	// a precondition and records it in the inventory.
+	UID string `json:"uid,omitempty"`
 	// Reason says why an object is listed, e.g. "changed outside geofed".
 	Reason string `json:"reason,omitempty"`
 	// Changes are the field-level differences between live and desired
@@ -153,3 +125,9 @@ type Summary struct {
 func (s Summary) HasChanges() bool {
 	return s.ClustersToCreate+s.ClustersToChange+s.ObjectsToCreate+s.ObjectsToChange+s.ObjectsToDelete > 0
 }
+
+// Key is the object's identity (object.Key).
+func (o Object) Key() string { return object.Key(o.Group, o.Kind, o.Namespace, o.Name) }
+
+// String names the object as plans print it: [group/]Kind [ns/]name.
+func (o Object) String() string { return object.Name(o.Group, o.Kind, o.Namespace, o.Name) }

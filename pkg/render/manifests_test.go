@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -91,7 +92,7 @@ func TestExampleManifests(t *testing.T) {
 			}
 
 			expected := wantRendered(t, fs, filepath.Join(manifestsDir, want.overlay), top.Metadata.Name, w.Name, &want.replicas)
-			Sort(expected)
+			object.Sort(expected)
 			if diff := cmp.Diff(objectMaps(expected), objectMaps(out.Objects)); diff != "" {
 				t.Errorf("%s on %s differs from kustomize output plus labels and replicas (-want +got):\n%s",
 					w.Name, ref.Cluster.Name, diff)

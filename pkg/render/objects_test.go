@@ -1,15 +1,13 @@
 package render
 
 import (
-	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-func object(apiVersion, kind, namespace, name string) *unstructured.Unstructured {
+func newObject(apiVersion, kind, namespace, name string) *unstructured.Unstructured {
 	o := &unstructured.Unstructured{}
 	o.SetAPIVersion(apiVersion)
 	o.SetKind(kind)
@@ -18,74 +16,9 @@ func object(apiVersion, kind, namespace, name string) *unstructured.Unstructured
 	return o
 }
 
-func TestKey(t *testing.T) {
-	tests := []struct {
-		obj  *unstructured.Unstructured
-		want string
-	}{
-		{object("v1", "ConfigMap", "ml", "trainer-config"), "/ConfigMap/ml/trainer-config"},
-		{object("v1", "Namespace", "", "ml"), "/Namespace//ml"},
-		{object("apps/v1", "Deployment", "ml", "trainer"), "apps/Deployment/ml/trainer"},
-		// The version is not part of an object's identity on the server.
-		{object("apps/v1beta2", "Deployment", "ml", "trainer"), "apps/Deployment/ml/trainer"},
-		{object("example.com/v1", "Deployment", "ml", "trainer"), "example.com/Deployment/ml/trainer"},
-		{object("rbac.authorization.k8s.io/v1", "ClusterRole", "", "reader"), "rbac.authorization.k8s.io/ClusterRole//reader"},
-	}
-	for _, tc := range tests {
-		if got := Key(tc.obj); got != tc.want {
-			t.Errorf("Key(%s %s) = %q, want %q", tc.obj.GetAPIVersion(), tc.obj.GetKind(), got, tc.want)
-		}
-	}
-}
-
-func TestSort(t *testing.T) {
-	// In the order Sort must produce.
-	want := []*unstructured.Unstructured{
-		object("v1", "Namespace", "", "ml"),
-		object("v1", "Namespace", "", "serving"),
-		object("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "models.acme.io"),
-		object("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "runs.acme.io"),
-		// Cluster-scoped objects before namespaced ones.
-		object("rbac.authorization.k8s.io/v1", "ClusterRole", "", "reader"),
-		object("storage.k8s.io/v1", "StorageClass", "", "fast"),
-		object("v1", "ConfigMap", "ml", "a"),
-		object("v1", "ConfigMap", "ml", "b"),
-		// Same kind and name: group, then version, break the tie.
-		object("apps/v1", "Deployment", "ml", "trainer"),
-		object("example.com/v1", "Deployment", "ml", "trainer"),
-		object("example.com/v2", "Deployment", "ml", "trainer"),
-		object("acme.io/v1", "Model", "ml", "llm"),
-		object("v1", "ServiceAccount", "ml", "trainer"),
-		object("v1", "ConfigMap", "serving", "a"),
-		object("v1", "Secret", "serving", "token"),
-		// Namespace decides before kind and name.
-		object("v1", "ConfigMap", "zeta", "0"),
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 20 {
-		got := slices.Clone(want)
-		r.Shuffle(len(got), func(a, b int) { got[a], got[b] = got[b], got[a] })
-		if i == 0 {
-			slices.Reverse(got)
-		}
-		Sort(got)
-		if diff := cmp.Diff(keysWithVersion(want), keysWithVersion(got)); diff != "" {
-			t.Fatalf("Sort() order (-want +got):\n%s", diff)
-		}
-	}
-}
-
-func keysWithVersion(objs []*unstructured.Unstructured) []string {
-	var out []string
-	for _, o := range objs {
-		out = append(out, o.GetAPIVersion()+" "+Key(o))
-	}
-	return out
-}
-
 func TestRedact(t *testing.T) {
 	secret := func(annotations map[string]string) *unstructured.Unstructured {
-		o := object("v1", "Secret", "serving", "model-server-token")
+		o := newObject("v1", "Secret", "serving", "model-server-token")
 		o.Object["type"] = "Opaque"
 		o.Object["data"] = map[string]any{"token": "cGxhY2Vob2xkZXI=", "ca.crt": "LS0tLS1CRUdJTg=="}
 		o.Object["stringData"] = map[string]any{"password": "hunter2"}
@@ -96,7 +29,7 @@ func TestRedact(t *testing.T) {
 		return o
 	}
 	redacted := func(annotations map[string]string) *unstructured.Unstructured {
-		o := object("v1", "Secret", "serving", "model-server-token")
+		o := newObject("v1", "Secret", "serving", "model-server-token")
 		o.Object["type"] = "Opaque"
 		o.Object["data"] = map[string]any{"token": "(sensitive)", "ca.crt": "(sensitive)"}
 		o.Object["stringData"] = map[string]any{"password": "(sensitive)"}
@@ -106,11 +39,11 @@ func TestRedact(t *testing.T) {
 		}
 		return o
 	}
-	configMap := object("v1", "ConfigMap", "serving", "config")
+	configMap := newObject("v1", "ConfigMap", "serving", "config")
 	configMap.Object["data"] = map[string]any{"token": "not-secret"}
-	foreignSecret := object("example.com/v1", "Secret", "serving", "x")
+	foreignSecret := newObject("example.com/v1", "Secret", "serving", "x")
 	foreignSecret.Object["data"] = map[string]any{"token": "kept"}
-	emptySecret := object("v1", "Secret", "serving", "empty")
+	emptySecret := newObject("v1", "Secret", "serving", "empty")
 
 	tests := []struct {
 		name string

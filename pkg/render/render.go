@@ -10,21 +10,11 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-)
-
-// Ownership labels geofed puts on every object it renders. Plan lists live
-// objects by LabelTopology, and prune only ever considers objects carrying it.
-const (
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelTopology  = "geofed.io/topology"
-	LabelWorkload  = "geofed.io/workload"
-
-	// ManagedByValue is the value of LabelManagedBy.
-	ManagedByValue = "kubectl-geofed"
 )
 
 // ChooseOverlay returns the kustomize root that cluster, in region, renders
@@ -136,12 +126,12 @@ func Workload(opts Options) (Output, error) {
 		labelOwned(obj, opts.Topology, opts.Workload)
 		if opts.Replicas != nil {
 			if err := setReplicas(obj, *opts.Replicas); err != nil {
-				return Output{}, wrap(fmt.Errorf("%s: %w", Key(obj), err))
+				return Output{}, wrap(fmt.Errorf("%s: %w", object.KeyOf(obj), err))
 			}
 		}
 		out.Objects = append(out.Objects, obj)
 	}
-	Sort(out.Objects)
+	object.Sort(out.Objects)
 	return out, nil
 }
 
@@ -169,9 +159,9 @@ func labelOwned(obj *unstructured.Unstructured, topology, workload string) {
 	if labels == nil {
 		labels = make(map[string]string, 3)
 	}
-	labels[LabelManagedBy] = ManagedByValue
-	labels[LabelTopology] = topology
-	labels[LabelWorkload] = workload
+	labels[object.LabelManagedBy] = object.ManagedByValue
+	labels[object.LabelTopology] = topology
+	labels[object.LabelWorkload] = workload
 	obj.SetLabels(labels)
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -334,7 +335,7 @@ func TestWorkloadReplicas(t *testing.T) {
 			}
 			byKey := map[string]*unstructured.Unstructured{}
 			for _, o := range out.Objects {
-				byKey[Key(o)] = o
+				byKey[object.KeyOf(o)] = o
 			}
 			for k, want := range tc.want {
 				key, path, _ := strings.Cut(k, " ")
@@ -357,7 +358,7 @@ func TestWorkloadReplicas(t *testing.T) {
 			// Nothing but the documented changes, checked against kustomize's
 			// own output.
 			want := wantRendered(t, fs, "/topo/apps/web/base", "ai-platform", "web", tc.replicas)
-			Sort(want)
+			object.Sort(want)
 			if diff := cmp.Diff(objectMaps(want), objectMaps(out.Objects)); diff != "" {
 				t.Errorf("Workload() differs from kustomize output plus labels and replicas (-want +got):\n%s", diff)
 			}
@@ -368,7 +369,7 @@ func TestWorkloadReplicas(t *testing.T) {
 func keys(objs []*unstructured.Unstructured) []string {
 	var out []string
 	for _, o := range objs {
-		out = append(out, Key(o))
+		out = append(out, object.KeyOf(o))
 	}
 	return out
 }
@@ -405,14 +406,14 @@ func TestWorkloadLabels(t *testing.T) {
 	}
 	for _, o := range out.Objects {
 		want := map[string]string{}
-		for k, v := range wantLabels[Key(o)] {
+		for k, v := range wantLabels[object.KeyOf(o)] {
 			want[k] = v
 		}
 		for k, v := range owned {
 			want[k] = v
 		}
 		if diff := cmp.Diff(want, o.GetLabels()); diff != "" {
-			t.Errorf("%s labels (-want +got):\n%s", Key(o), diff)
+			t.Errorf("%s labels (-want +got):\n%s", object.KeyOf(o), diff)
 		}
 	}
 
@@ -432,7 +433,7 @@ func TestWorkloadLabels(t *testing.T) {
 	} {
 		var got map[string]any
 		for _, o := range out.Objects {
-			if Key(o) == c.key {
+			if object.KeyOf(o) == c.key {
 				got, _, _ = unstructured.NestedMap(o.Object, c.path...)
 			}
 		}
@@ -474,7 +475,7 @@ func TestWorkloadOverlayAndOrder(t *testing.T) {
 		t.Errorf("object order (-want +got):\n%s", diff)
 	}
 	for _, o := range out.Objects {
-		if Key(o) == "/Service/ml/web" {
+		if object.KeyOf(o) == "/Service/ml/web" {
 			if typ, _, _ := unstructured.NestedString(o.Object, "spec", "type"); typ != "NodePort" {
 				t.Errorf("Service type = %q, want the overlay's NodePort", typ)
 			}

@@ -20,10 +20,7 @@ type FieldError struct {
 // parts that are unknown.
 func (e *FieldError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
+	b.WriteString(place(e.File, e.Line))
 	b.WriteString(": ")
 	if e.Path != "" {
 		b.WriteString(e.Path)
@@ -62,4 +59,12 @@ func didYouMean(suggestion string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", suggestion)
+}
+
+// place is file:line, or just file when the line is unknown.
+func place(file string, line int) string {
+	if line <= 0 {
+		return file
+	}
+	return fmt.Sprintf("%s:%d", file, line)
 }

@@ -63,6 +63,7 @@ func (o Options) Parse(path string, data []byte) (*Topology, error) {
 		return nil, errs.sorted()
 	}
 	Default(t)
+	t.lines = d.lines
 	return t, nil
 }
 

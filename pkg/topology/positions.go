@@ -55,3 +55,26 @@ func child(path *field.Path, name string) *field.Path {
 	}
 	return path.Child(name)
 }
+
+// ClusterLine is the line the named cluster's entry was written on (its
+// name: line), so a check made after loading can point at the file; 0 when
+// the topology has no such cluster or was not loaded from a file.
+func (t *Topology) ClusterLine(name string) int {
+	for i := range t.Spec.Regions {
+		for j := range t.Spec.Regions[i].Clusters {
+			if t.Spec.Regions[i].Clusters[j].Name == name {
+				return t.lines[clusterPath(i, j).Child("name").String()]
+			}
+		}
+	}
+	return 0
+}
+
+// ClusterPlace is file:line of the named cluster's entry, or just the file
+// when the line is unknown.
+func (t *Topology) ClusterPlace(name string) string { return place(t.Path, t.ClusterLine(name)) }
+
+// clusterPath is the field path of spec.regions[region].clusters[cluster].
+func clusterPath(region, cluster int) *field.Path {
+	return field.NewPath("spec", "regions").Index(region).Child("clusters").Index(cluster)
+}

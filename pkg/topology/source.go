@@ -15,3 +15,17 @@ func (t *Topology) SourceDir(w *Workload) string {
 	}
 	return filepath.Join(t.Dir(), src)
 }
+
+// kubeconfigFile is the kubeconfig file a joined cluster names, resolved as
+// connecting resolves it (relative to the topology file), or "" for the
+// default resolution (--kubeconfig, $KUBECONFIG, ~/.kube/config).
+func (t *Topology) kubeconfigFile(k *KubeconfigRef) string {
+	if k.Path == "" {
+		return ""
+	}
+	p := filepath.FromSlash(k.Path)
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(t.Dir(), p)
+}

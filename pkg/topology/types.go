@@ -29,6 +29,11 @@ type Topology struct {
 	// Path is the file the topology was loaded from (absolute or as given);
 	// sources are relative to its directory. Not part of the file.
 	Path string `json:"-"`
+
+	// lines is where each field was written, kept from loading so checks
+	// after it (two contexts reaching one API server) can point at the
+	// file; nil when the topology was not loaded from one.
+	lines positions `json:"-"`
 }
 
 // ObjectMeta is the subset of Kubernetes metadata a topology has.

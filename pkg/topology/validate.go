@@ -38,6 +38,7 @@ func (o Options) validate(t *Topology, lines positions) ErrorList {
 		v.releaseChannel(spec.Child("gke", "releaseChannel"), g.ReleaseChannel)
 	}
 	v.regions(t, spec.Child("regions"))
+	v.sameClusters(t)
 	v.workloads(t, spec.Child("workloads"))
 	return v.errs
 }
@@ -123,6 +124,43 @@ func (v *validator) regions(t *Topology, path *field.Path) {
 				firstCluster[c.Name] = seen{region: r.Name, path: cp.Child("name")}
 			}
 			v.cluster(t, c, r.Name, known, cp)
+		}
+	}
+}
+
+// sameClusters rejects two joined clusters that name the same context of
+// the same kubeconfig file: that is one cluster twice, and each entry would
+// apply its own share there and prune the other's. The error is on the
+// second, naming the first. Managed clusters need no such check here: their
+// GKE name is the cluster's name, which is unique in the file, and the
+// location is the region or one of its zones, so the same project, location
+// and name is already a duplicate cluster name.
+func (v *validator) sameClusters(t *Topology) {
+	type kubeContext struct{ file, name string }
+	type seen struct {
+		cluster string
+		line    int
+	}
+	first := map[kubeContext]seen{}
+	for i := range t.Spec.Regions {
+		for j := range t.Spec.Regions[i].Clusters {
+			c := &t.Spec.Regions[i].Clusters[j]
+			k := c.Kubeconfig
+			if k == nil || c.GKE != nil || k.Context == "" {
+				continue // managed, or already an error
+			}
+			cp := clusterPath(i, j)
+			id := kubeContext{file: t.kubeconfigFile(k), name: k.Context}
+			if f, dup := first[id]; dup {
+				v.errorf(cp.Child("kubeconfig", "context"), "context %q is already used by cluster %s (%s): the same cluster twice in one topology",
+					k.Context, f.cluster, place(v.file, f.line))
+				continue
+			}
+			// A nameless cluster is already an error and could not be
+			// named in this one.
+			if c.Name != "" {
+				first[id] = seen{cluster: c.Name, line: v.line(cp.Child("name"))}
+			}
 		}
 	}
 }

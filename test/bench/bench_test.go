@@ -24,6 +24,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -210,7 +211,7 @@ func (f *fleet) planJSON(b *testing.B, refresh string, changedPerCluster int) (r
 			}
 			var changed []string
 			for _, o := range c.Objects {
-				if o.Action != plan.ActionNoop {
+				if o.Action != object.ActionNoop {
 					changed = append(changed, fmt.Sprintf("%s %s %s/%s", o.Action, o.Kind, o.Namespace, o.Name))
 				}
 				if o.DryRun {

@@ -18,6 +18,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -62,7 +63,7 @@ func TestPlan(t *testing.T) {
 		}
 		t.Logf("%s: %d objects planned with %d requests", name, len(c.Objects), c.Requests)
 	}
-	if c := findCluster(t, p, "training-us"); c.GKE == nil || c.GKE.Action != gke.ActionCreate {
+	if c := findCluster(t, p, "training-us"); c.GKE == nil || c.GKE.Action != object.ActionCreate {
 		t.Errorf("training-us: GKE change %+v, want create", c.GKE)
 	}
 
@@ -110,7 +111,7 @@ func TestPlan(t *testing.T) {
 		c := findCluster(t, p, name)
 		var deleted []string
 		for _, o := range c.Objects {
-			if o.Action != plan.ActionDelete {
+			if o.Action != object.ActionDelete {
 				t.Errorf("%s: %s %s is %s, want delete", name, o.Kind, o.Name, o.Action)
 			}
 			deleted = append(deleted, o.Kind+"/"+o.Name)
@@ -216,7 +217,7 @@ func findCluster(t *testing.T, p *plan.Plan, name string) plan.Cluster {
 func changed(c plan.Cluster) []string {
 	var out []string
 	for _, o := range c.Objects {
-		if o.Action != plan.ActionNoop {
+		if o.Action != object.ActionNoop {
 			out = append(out, string(o.Action)+" "+o.Kind+" "+o.Namespace+"/"+o.Name)
 		}
 	}
@@ -403,7 +404,7 @@ func (e *env) compareWithKubectlDiff(t *testing.T, name string) {
 	p := decodePlan(t, r.stdout)
 	planSet := map[string]bool{}
 	for _, o := range findCluster(t, p, name).Objects {
-		if o.Action == plan.ActionNoop {
+		if o.Action == object.ActionNoop {
 			continue
 		}
 		gv := o.Version

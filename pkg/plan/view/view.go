@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
 
@@ -194,11 +195,11 @@ func (p *printer) cluster(c plan.Cluster, o TextOptions) {
 	case c.Unreachable != "":
 		p.line(1, p.sym("!"), head+": unreachable: "+c.Unreachable)
 		return
-	case c.GKE != nil && c.GKE.Action == gke.ActionCreate:
+	case c.GKE != nil && c.GKE.Action == object.ActionCreate:
 		head += ": create"
-	case c.GKE != nil && c.GKE.Action == gke.ActionUpdate:
+	case c.GKE != nil && c.GKE.Action == object.ActionUpdate:
 		head += ": update in place"
-	case c.GKE != nil && c.GKE.Action == gke.ActionAttention:
+	case c.GKE != nil && c.GKE.Action == object.ActionAttention:
 		head += ": needs attention"
 	}
 	p.line(1, p.sym(symbol), head)
@@ -210,7 +211,7 @@ func (p *printer) cluster(c plan.Cluster, o TextOptions) {
 	}
 	unchanged := 0
 	for _, obj := range c.Objects {
-		if obj.Action == plan.ActionNoop {
+		if obj.Action == object.ActionNoop {
 			unchanged++
 			if !o.Verbose {
 				continue
@@ -231,11 +232,11 @@ func (p *printer) cluster(c plan.Cluster, o TextOptions) {
 }
 
 func clusterSymbol(c plan.Cluster) string {
-	if c.GKE != nil && c.GKE.Action != gke.ActionNoop {
+	if c.GKE != nil && c.GKE.Action != object.ActionNoop {
 		return c.GKE.Symbol()
 	}
 	for _, o := range c.Objects {
-		if o.Action != plan.ActionNoop {
+		if o.Action != object.ActionNoop {
 			return "~"
 		}
 	}
@@ -250,13 +251,13 @@ func (p *printer) gke(ch *gke.ClusterChange) {
 		p.line(3, p.sym("!"), r)
 	}
 	for _, f := range ch.Fields {
-		if ch.Action == gke.ActionCreate {
+		if ch.Action == object.ActionCreate {
 			continue
 		}
 		p.line(3, p.sym("~"), fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
 	}
 	for _, np := range ch.NodePools {
-		if np.Action == gke.ActionNoop {
+		if np.Action == object.ActionNoop {
 			continue
 		}
 		p.line(3, p.sym(np.Symbol()), "node pool "+np.Name+": "+poolSummary(np))
@@ -297,11 +298,11 @@ func (p *printer) object(o plan.Object, opts TextOptions) {
 		name = o.Group + "/" + name
 	}
 	text := name
-	if o.Reason != "" && o.Action != plan.ActionCreate {
+	if o.Reason != "" && o.Action != object.ActionCreate {
 		text += " (" + o.Reason + ")"
 	}
 	p.line(3, p.sym(o.Action.Symbol()), text)
-	if o.Action != plan.ActionUpdate && o.Action != plan.ActionConflict {
+	if o.Action != object.ActionUpdate && o.Action != object.ActionConflict {
 		return
 	}
 	if opts.Diff && o.Diff != "" {

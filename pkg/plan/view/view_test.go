@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
@@ -87,22 +88,22 @@ func fullPlan() *plan.Plan {
 				{Name: "flaky-eu", Region: "europe-west1", Mode: "joined", ServerVersion: "v1.33.1",
 					Error: "planning cluster flaky-eu: listing configmaps in namespace serving: forbidden",
 					Objects: objs(
-						plan.Object{Action: plan.ActionCreate, Version: "v1", Kind: "Namespace", Name: "serving", Workload: "api"},
+						plan.Object{Action: object.ActionCreate, Version: "v1", Kind: "Namespace", Name: "serving", Workload: "api"},
 					)},
 				{Name: "serving-eu", Region: "europe-west1", Mode: "joined", ServerVersion: "v1.33.1", InventoryVersion: "812", Requests: 9,
 					Objects: objs(
-						plan.Object{Action: plan.ActionNoop, Version: "v1", Kind: "Namespace", Name: "serving", Workload: "api",
+						plan.Object{Action: object.ActionNoop, Version: "v1", Kind: "Namespace", Name: "serving", Workload: "api",
 							DesiredHash: "sha256:11111111111111111111111111111111", LiveResourceVersion: "100"},
-						plan.Object{Action: plan.ActionCreate, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "api-flags", Workload: "api",
+						plan.Object{Action: object.ActionCreate, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "api-flags", Workload: "api",
 							DesiredHash: "sha256:22222222222222222222222222222222", Reason: "not shown for a create", DryRun: true},
-						plan.Object{Action: plan.ActionDelete, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "old-flags", Workload: "api",
+						plan.Object{Action: object.ActionDelete, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "old-flags", Workload: "api",
 							LiveResourceVersion: "90", Reason: "applied by geofed, no longer rendered"},
-						plan.Object{Action: plan.ActionUpdate, Version: "v1", Kind: "Secret", Namespace: "serving", Name: "creds", Workload: "api",
+						plan.Object{Action: object.ActionUpdate, Version: "v1", Kind: "Secret", Namespace: "serving", Name: "creds", Workload: "api",
 							// No DesiredHash: plans never hold a Secret's.
 							LiveResourceVersion: "95", DryRun: true,
 							Changes: []plan.FieldChange{{Path: "data.token", Before: "(sensitive)", After: "(sensitive, changed)"}},
 							Diff:    credsDiff},
-						plan.Object{Action: plan.ActionUpdate, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "api", Workload: "api",
+						plan.Object{Action: object.ActionUpdate, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "api", Workload: "api",
 							DesiredHash: "sha256:44444444444444444444444444444444", LiveResourceVersion: "97", DryRun: true,
 							Reason: "changed outside geofed",
 							Changes: []plan.FieldChange{
@@ -112,11 +113,11 @@ func fullPlan() *plan.Plan {
 								{Path: "spec.template.spec.containers[0].env[1].value", Before: "debug"},
 							},
 							Diff: apiDiff},
-						plan.Object{Action: plan.ActionConflict, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "web", Workload: "api",
+						plan.Object{Action: object.ActionConflict, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "web", Workload: "api",
 							DesiredHash: "sha256:55555555555555555555555555555555", LiveResourceVersion: "98", DryRun: true,
 							Reason:  `conflict with "kubectl" using apps/v1: apply needs --force-conflicts to take these fields back`,
 							Changes: []plan.FieldChange{{Path: "spec.replicas", Before: "5", After: "2"}}},
-						plan.Object{Action: plan.ActionError, Group: "batch", Version: "v1", Kind: "Job", Namespace: "serving", Name: "migrate", Workload: "api",
+						plan.Object{Action: object.ActionError, Group: "batch", Version: "v1", Kind: "Job", Namespace: "serving", Name: "migrate", Workload: "api",
 							DryRun: true, Reason: `server rejected the dry-run: Job.batch "migrate" is invalid: spec.template.spec.restartPolicy: Required value`},
 					)},
 				{Name: "serving-eu-2", Region: "europe-west1", Mode: "joined",
@@ -124,45 +125,45 @@ func fullPlan() *plan.Plan {
 			}},
 			{Name: "us-west1", Clusters: []plan.Cluster{
 				{Name: "training-us", Region: "us-west1", Mode: "managed", ServerVersion: "v1.33.2-gke.1100",
-					GKE: &gke.ClusterChange{Region: "us-west1", Project: "acme-ml", Location: "us-west1", Cluster: "training-us", Action: gke.ActionUpdate,
+					GKE: &gke.ClusterChange{Region: "us-west1", Project: "acme-ml", Location: "us-west1", Cluster: "training-us", Action: object.ActionUpdate,
 						Fields: []gke.FieldChange{{Path: "releaseChannel", Before: "STABLE", After: "REGULAR"}},
 						NodePools: []gke.NodePoolChange{
-							{Name: "a100", Action: gke.ActionReplace, Fields: []gke.FieldChange{
+							{Name: "a100", Action: object.ActionReplace, Fields: []gke.FieldChange{
 								{Path: "machineType", Before: "a2-highgpu-1g", After: "a2-highgpu-2g", Replace: true},
 								{Path: "spot", Before: "false", After: "true", Replace: true},
 							}},
-							{Name: "cpu", Action: gke.ActionUpdate, Fields: []gke.FieldChange{{Path: "nodeCount", Before: "3", After: "1"}}},
-							{Name: "same", Action: gke.ActionNoop},
-							{Name: "legacy", Action: gke.ActionDelete, Fields: []gke.FieldChange{{Path: "machineType", Before: "n1-standard-4"}}},
+							{Name: "cpu", Action: object.ActionUpdate, Fields: []gke.FieldChange{{Path: "nodeCount", Before: "3", After: "1"}}},
+							{Name: "same", Action: object.ActionNoop},
+							{Name: "legacy", Action: object.ActionDelete, Fields: []gke.FieldChange{{Path: "machineType", Before: "n1-standard-4"}}},
 						},
 						Reasons: []string{"GKE is running operation operation-123 (UPGRADE_MASTER) on the cluster"},
 					},
 					Objects: objs(
-						plan.Object{Action: plan.ActionNoop, Version: "v1", Kind: "Namespace", Name: "ml", Workload: "trainer"},
+						plan.Object{Action: object.ActionNoop, Version: "v1", Kind: "Namespace", Name: "ml", Workload: "trainer"},
 					)},
 				{Name: "training-us-b", Region: "us-west1", Mode: "managed",
-					GKE: &gke.ClusterChange{Region: "us-west1", Project: "acme-ml", Location: "us-west1-b", Cluster: "training-us-b", Action: gke.ActionCreate,
+					GKE: &gke.ClusterChange{Region: "us-west1", Project: "acme-ml", Location: "us-west1-b", Cluster: "training-us-b", Action: object.ActionCreate,
 						Fields: []gke.FieldChange{
 							{Path: "location", After: "us-west1-b"},
 							{Path: "releaseChannel", After: "REGULAR"},
 						},
 						NodePools: []gke.NodePoolChange{
-							{Name: "a100", Action: gke.ActionCreate, Fields: []gke.FieldChange{
+							{Name: "a100", Action: object.ActionCreate, Fields: []gke.FieldChange{
 								{Path: "machineType", After: "a2-highgpu-1g"},
 								{Path: "accelerators", After: "nvidia-tesla-a100 x1"},
 								{Path: "spot", After: "true"},
 								{Path: "nodeCount", After: "0"},
 								{Path: "autoscaling", After: "min 0, max 8"},
 							}},
-							{Name: "cpu", Action: gke.ActionCreate, Fields: []gke.FieldChange{
+							{Name: "cpu", Action: object.ActionCreate, Fields: []gke.FieldChange{
 								{Path: "machineType", After: "e2-standard-8"},
 								{Path: "nodeCount", After: "1"},
 							}},
 						},
 					},
 					Objects: objs(
-						plan.Object{Action: plan.ActionCreate, Version: "v1", Kind: "Namespace", Name: "ml", Workload: "trainer", Reason: "cluster is created by this plan"},
-						plan.Object{Action: plan.ActionCreate, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "trainer", Workload: "trainer", Reason: "cluster is created by this plan"},
+						plan.Object{Action: object.ActionCreate, Version: "v1", Kind: "Namespace", Name: "ml", Workload: "trainer", Reason: "cluster is created by this plan"},
+						plan.Object{Action: object.ActionCreate, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "trainer", Workload: "trainer", Reason: "cluster is created by this plan"},
 					)},
 			}},
 		},
@@ -184,8 +185,8 @@ func fullPlan() *plan.Plan {
 				Explanation: []string{"no replicas policy: manifests as rendered on serving-eu"}},
 		},
 		Orphans: []gke.ClusterChange{
-			{Region: "asia-east1", Project: "acme-ml", Location: "asia-east1-a", Cluster: "old-asia", Action: gke.ActionAttention, Reasons: []string{gke.ReasonOrphan}},
-			{Region: "us-west1", Project: "acme-ml", Location: "us-west1", Cluster: "old-us", Action: gke.ActionAttention, Reasons: []string{gke.ReasonOrphan}},
+			{Region: "asia-east1", Project: "acme-ml", Location: "asia-east1-a", Cluster: "old-asia", Action: object.ActionAttention, Reasons: []string{gke.ReasonOrphan}},
+			{Region: "us-west1", Project: "acme-ml", Location: "us-west1", Cluster: "old-us", Action: object.ActionAttention, Reasons: []string{gke.ReasonOrphan}},
 		},
 		Warnings: []string{"workload trainer: cluster serving-eu-2 unreachable (connection refused): excluded"},
 		Summary: plan.Summary{
@@ -211,15 +212,15 @@ func noChangePlan() *plan.Plan {
 		Regions: []plan.Region{
 			{Name: "us-west1", Clusters: []plan.Cluster{
 				{Name: "training-us", Region: "us-west1", Mode: "managed", ServerVersion: "v1.33.2-gke.1100",
-					GKE: &gke.ClusterChange{Region: "us-west1", Project: "acme-ml", Location: "us-west1", Cluster: "training-us", Action: gke.ActionNoop,
-						NodePools: []gke.NodePoolChange{{Name: "cpu", Action: gke.ActionNoop}}},
+					GKE: &gke.ClusterChange{Region: "us-west1", Project: "acme-ml", Location: "us-west1", Cluster: "training-us", Action: object.ActionNoop,
+						NodePools: []gke.NodePoolChange{{Name: "cpu", Action: object.ActionNoop}}},
 					Objects: objs(
-						plan.Object{Action: plan.ActionNoop, Version: "v1", Kind: "Namespace", Name: "ml", Workload: "trainer"},
-						plan.Object{Action: plan.ActionNoop, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "trainer", Workload: "trainer"},
+						plan.Object{Action: object.ActionNoop, Version: "v1", Kind: "Namespace", Name: "ml", Workload: "trainer"},
+						plan.Object{Action: object.ActionNoop, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "trainer", Workload: "trainer"},
 					)},
 				{Name: "serving-us", Region: "us-west1", Mode: "joined", ServerVersion: "v1.33.1",
 					Objects: objs(
-						plan.Object{Action: plan.ActionNoop, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "flags", Workload: "api"},
+						plan.Object{Action: object.ActionNoop, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "flags", Workload: "api"},
 					)},
 			}},
 		},
@@ -406,8 +407,8 @@ func TestTextSummaryLine(t *testing.T) {
 // longer has belong under one "Region" heading.
 func TestTextOrphansShareRegionHeader(t *testing.T) {
 	p := &plan.Plan{Orphans: []gke.ClusterChange{
-		{Region: "asia-east1", Project: "acme-ml", Location: "asia-east1", Cluster: "old-a", Action: gke.ActionAttention, Reasons: []string{gke.ReasonOrphan}},
-		{Region: "asia-east1", Project: "acme-ml", Location: "asia-east1-b", Cluster: "old-b", Action: gke.ActionAttention, Reasons: []string{gke.ReasonOrphan}},
+		{Region: "asia-east1", Project: "acme-ml", Location: "asia-east1", Cluster: "old-a", Action: object.ActionAttention, Reasons: []string{gke.ReasonOrphan}},
+		{Region: "asia-east1", Project: "acme-ml", Location: "asia-east1-b", Cluster: "old-b", Action: object.ActionAttention, Reasons: []string{gke.ReasonOrphan}},
 	}, Summary: plan.Summary{Attention: 2}}
 	var buf bytes.Buffer
 	if err := Text(&buf, p, TextOptions{}); err != nil {

@@ -1,33 +1,12 @@
-package apply
+package plan
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
-
-	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
-	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
-
-// LoadPlan reads a plan saved with `plan --out`. It refuses a plan of
-// another format version: field meanings may differ.
-func LoadPlan(path string) (*plan.Plan, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the saved plan: %w", err)
-	}
-	var p plan.Plan
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("reading the saved plan %s: not a plan saved with plan --out: %w", path, err)
-	}
-	if p.FormatVersion != plan.FormatVersion {
-		return nil, fmt.Errorf("the saved plan %s has format %q; this kubectl-geofed applies %q plans: plan again with this version", path, p.FormatVersion, plan.FormatVersion)
-	}
-	return &p, nil
-}
 
 // StaleError lists what changed between a saved plan and the same plan
 // computed now.
@@ -51,7 +30,7 @@ func (e *StaleError) Error() string {
 // manifests) changed, a live object changed (its resourceVersion moved) or
 // would now get another action, a cluster's inventory changed (another apply
 // ran), a GKE cluster changed, or a cluster became unreachable.
-func Stale(saved, fresh *plan.Plan) error {
+func Stale(saved, fresh *Plan) error {
 	var changes []string
 	add := func(format string, args ...any) { changes = append(changes, fmt.Sprintf(format, args...)) }
 
@@ -96,9 +75,9 @@ func Stale(saved, fresh *plan.Plan) error {
 	return &StaleError{Changes: changes}
 }
 
-func staleObjects(cluster string, saved, fresh []plan.Object) []string {
-	key := func(o plan.Object) string { return inventory.Key(o.Group, o.Kind, o.Namespace, o.Name) }
-	s, f := map[string]plan.Object{}, map[string]plan.Object{}
+func staleObjects(cluster string, saved, fresh []Object) []string {
+	key := Object.Key
+	s, f := map[string]Object{}, map[string]Object{}
 	for _, o := range saved {
 		s[key(o)] = o
 	}
@@ -111,23 +90,23 @@ func staleObjects(cluster string, saved, fresh []plan.Object) []string {
 		fo, inFresh := f[k]
 		switch {
 		case !inFresh:
-			out = append(out, fmt.Sprintf("cluster %s: %s: in the plan (%s), not now", cluster, objectName(so), so.Action))
+			out = append(out, fmt.Sprintf("cluster %s: %s: in the plan (%s), not now", cluster, so.String(), so.Action))
 		case !inSaved:
-			out = append(out, fmt.Sprintf("cluster %s: %s: not in the plan, now %s", cluster, objectName(fo), fo.Action))
+			out = append(out, fmt.Sprintf("cluster %s: %s: not in the plan, now %s", cluster, fo.String(), fo.Action))
 		case so.LiveResourceVersion != fo.LiveResourceVersion:
 			out = append(out, fmt.Sprintf("cluster %s: %s changed live since the plan was made (resourceVersion %s → %s)",
-				cluster, objectName(fo), orNone(so.LiveResourceVersion), orNone(fo.LiveResourceVersion)))
+				cluster, fo.String(), orNone(so.LiveResourceVersion), orNone(fo.LiveResourceVersion)))
 		case so.Action != fo.Action:
-			out = append(out, fmt.Sprintf("cluster %s: %s: the plan would %s it, now %s", cluster, objectName(fo), so.Action, fo.Action))
+			out = append(out, fmt.Sprintf("cluster %s: %s: the plan would %s it, now %s", cluster, fo.String(), so.Action, fo.Action))
 		case so.DesiredHash != fo.DesiredHash:
-			out = append(out, fmt.Sprintf("cluster %s: %s renders differently now", cluster, objectName(fo)))
+			out = append(out, fmt.Sprintf("cluster %s: %s renders differently now", cluster, fo.String()))
 		}
 	}
 	return out
 }
 
-func clustersByName(p *plan.Plan) map[string]plan.Cluster {
-	out := map[string]plan.Cluster{}
+func clustersByName(p *Plan) map[string]Cluster {
+	out := map[string]Cluster{}
 	for _, r := range p.Regions {
 		for _, c := range r.Clusters {
 			out[c.Name] = c
@@ -146,7 +125,7 @@ func canonical(v any) string {
 	return buf.String()
 }
 
-func gkeAction(c plan.Cluster) string {
+func gkeAction(c Cluster) string {
 	if c.GKE == nil {
 		return "no change"
 	}

@@ -1,4 +1,4 @@
-package apply
+package plan_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
 
@@ -25,16 +26,16 @@ func savedPlan() *plan.Plan {
 			{Name: "us-east1", Clusters: []plan.Cluster{{
 				Name: "serving-us", Region: "us-east1", Mode: "joined", InventoryVersion: "100",
 				Objects: []plan.Object{
-					{Action: plan.ActionUpdate, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "model-server-config", DesiredHash: "h1", LiveResourceVersion: "101"},
-					{Action: plan.ActionNoop, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "model-server", DesiredHash: "h2", LiveResourceVersion: "102"},
-					{Action: plan.ActionDelete, Version: "v1", Kind: "Service", Namespace: "serving", Name: "old", LiveResourceVersion: "103"},
+					{Action: object.ActionUpdate, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "model-server-config", DesiredHash: "h1", LiveResourceVersion: "101"},
+					{Action: object.ActionNoop, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "model-server", DesiredHash: "h2", LiveResourceVersion: "102"},
+					{Action: object.ActionDelete, Version: "v1", Kind: "Service", Namespace: "serving", Name: "old", LiveResourceVersion: "103"},
 				},
 			}}},
 			{Name: "us-west1", Clusters: []plan.Cluster{{
 				Name: "training-us", Region: "us-west1", Mode: "managed",
-				GKE: &gke.ClusterChange{Region: "us-west1", Project: "acme-ml", Location: "us-west1-b", Cluster: "training-us", Action: gke.ActionCreate},
+				GKE: &gke.ClusterChange{Region: "us-west1", Project: "acme-ml", Location: "us-west1-b", Cluster: "training-us", Action: object.ActionCreate},
 				Objects: []plan.Object{
-					{Action: plan.ActionCreate, Version: "v1", Kind: "Namespace", Name: "ml", DesiredHash: "h3"},
+					{Action: object.ActionCreate, Version: "v1", Kind: "Namespace", Name: "ml", DesiredHash: "h3"},
 				},
 			}}},
 		},
@@ -82,13 +83,13 @@ func TestStale(t *testing.T) {
 		{
 			name: "object deleted live",
 			fresh: func(p *plan.Plan) {
-				servingUS(p).Objects[1].LiveResourceVersion, servingUS(p).Objects[1].Action = "", plan.ActionCreate
+				servingUS(p).Objects[1].LiveResourceVersion, servingUS(p).Objects[1].Action = "", object.ActionCreate
 			},
 			want: []string{"cluster serving-us: apps/Deployment serving/model-server changed live since the plan was made (resourceVersion 102 → none)"},
 		},
 		{
 			name:  "action changed",
-			fresh: func(p *plan.Plan) { servingUS(p).Objects[0].Action = plan.ActionConflict },
+			fresh: func(p *plan.Plan) { servingUS(p).Objects[0].Action = object.ActionConflict },
 			want:  []string{"cluster serving-us: ConfigMap serving/model-server-config: the plan would update it, now conflict"},
 		},
 		{
@@ -100,7 +101,7 @@ func TestStale(t *testing.T) {
 			name: "new prune candidate",
 			fresh: func(p *plan.Plan) {
 				c := servingUS(p)
-				c.Objects = append(c.Objects, plan.Object{Action: plan.ActionDelete, Version: "v1", Kind: "Secret", Namespace: "serving", Name: "x", LiveResourceVersion: "7"})
+				c.Objects = append(c.Objects, plan.Object{Action: object.ActionDelete, Version: "v1", Kind: "Secret", Namespace: "serving", Name: "x", LiveResourceVersion: "7"})
 			},
 			want: []string{"cluster serving-us: Secret serving/x: not in the plan, now delete"},
 		},
@@ -113,7 +114,7 @@ func TestStale(t *testing.T) {
 			name: "GKE cluster created meanwhile",
 			fresh: func(p *plan.Plan) {
 				c := trainingUS(p)
-				c.GKE.Action = gke.ActionNoop
+				c.GKE.Action = object.ActionNoop
 				c.GKE.Reasons = []string{"GKE is still creating the cluster (PROVISIONING); apply waits for it"}
 			},
 			want: []string{"cluster training-us: the GKE cluster changed: planned create, now noop (GKE is still creating the cluster (PROVISIONING); apply waits for it)"},

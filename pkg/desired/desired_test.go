@@ -1,4 +1,4 @@
-package plan
+package desired
 
 import (
 	"fmt"
@@ -11,8 +11,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
-	"github.com/geofed-io/kubectl-geofed/pkg/render"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -111,15 +111,15 @@ spec:
 `
 
 // summary is one desired object as "workload Kind ns/name <- overlay".
-func summary(o DesiredObject) string {
-	return fmt.Sprintf("%s %s <- %s", o.Workload, describe(o.Object), o.Overlay)
+func summary(o Object) string {
+	return fmt.Sprintf("%s %s <- %s", o.Workload, object.Describe(o.Object), o.Overlay)
 }
 
 func TestComputeDesired(t *testing.T) {
 	fs := memFS(t, appFiles("/work"))
 	topo := parseTopology(t, fs, "/work/topology.yaml", desiredTopology)
 
-	d, err := ComputeDesired(DesiredOptions{Topology: topo, FS: fs})
+	d, err := Compute(Options{Topology: topo, FS: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,15 +185,15 @@ func TestComputeDesired(t *testing.T) {
 	hashes := map[string]bool{}
 	for _, c := range d.Clusters {
 		for _, o := range c.Objects {
-			what := c.Name + ": " + describe(o.Object)
-			if got := o.Object.GetLabels()[inventory.LabelPartOf]; got != partOf {
-				t.Errorf("%s: %s = %q, want %q", what, inventory.LabelPartOf, got, partOf)
+			what := c.Name + ": " + object.Describe(o.Object)
+			if got := o.Object.GetLabels()[object.LabelPartOf]; got != partOf {
+				t.Errorf("%s: %s = %q, want %q", what, object.LabelPartOf, got, partOf)
 			}
-			if got := o.Object.GetLabels()[render.LabelWorkload]; got != o.Workload {
-				t.Errorf("%s: workload label %q, DesiredObject.Workload %q", what, got, o.Workload)
+			if got := o.Object.GetLabels()[object.LabelWorkload]; got != o.Workload {
+				t.Errorf("%s: workload label %q, Object.Workload %q", what, got, o.Workload)
 			}
-			if got := o.Object.GetAnnotations()[inventory.AnnotationAppliedHash]; got != o.Hash || got == "" {
-				t.Errorf("%s: annotation %s = %q, DesiredObject.Hash = %q", what, inventory.AnnotationAppliedHash, got, o.Hash)
+			if got := o.Object.GetAnnotations()[object.AnnotationAppliedHash]; got != o.Hash || got == "" {
+				t.Errorf("%s: annotation %s = %q, Object.Hash = %q", what, object.AnnotationAppliedHash, got, o.Hash)
 			}
 			h, err := inventory.AppliedHash(o.Object)
 			if err != nil {
@@ -232,7 +232,7 @@ func TestComputeDesiredExcludesUnreachable(t *testing.T) {
 		}
 	}
 
-	d, err := ComputeDesired(DesiredOptions{Topology: topo, FS: fs, Clusters: clusters})
+	d, err := Compute(Options{Topology: topo, FS: fs, Clusters: clusters})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,9 +301,9 @@ spec:
 		t.Run(tt.name, func(t *testing.T) {
 			fs := memFS(t, tt.files)
 			topo := parseTopology(t, fs, "/t/topology.yaml", tt.doc)
-			d, err := ComputeDesired(DesiredOptions{Topology: topo, FS: fs})
+			d, err := Compute(Options{Topology: topo, FS: fs})
 			if err == nil {
-				t.Fatalf("ComputeDesired succeeded: %+v", d)
+				t.Fatalf("Compute succeeded: %+v", d)
 			}
 			for _, c := range tt.contains {
 				if !strings.Contains(err.Error(), c) {
@@ -319,7 +319,7 @@ spec:
 	}
 }
 
-func findObject(t *testing.T, d *Desired, cluster, kind, name string) *unstructured.Unstructured {
+func findObject(t *testing.T, d *State, cluster, kind, name string) *unstructured.Unstructured {
 	t.Helper()
 	c, ok := d.Cluster(cluster)
 	if !ok {

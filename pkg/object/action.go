@@ -1,0 +1,56 @@
+package object
+
+// Action is what apply would do to an object, a GKE cluster or a node pool.
+// One vocabulary for all three, so plans, views and apply agree on it.
+type Action string
+
+const (
+	// ActionCreate: it does not exist and will be created.
+	ActionCreate Action = "create"
+	// ActionUpdate: changed in place.
+	ActionUpdate Action = "update"
+	// ActionReplace: a node pool deleted and created again, because GKE
+	// cannot change its machine type, accelerators or spot setting in place.
+	ActionReplace Action = "replace"
+	// ActionDelete: pruned (an object) or deleted (a node pool).
+	ActionDelete Action = "delete"
+	// ActionNoop: live matches the topology.
+	ActionNoop Action = "noop"
+	// ActionAttention: geofed will not touch it; a person has to look.
+	ActionAttention Action = "attention"
+	// ActionConflict: an update that takes fields another manager owns;
+	// apply refuses it without --force-conflicts.
+	ActionConflict Action = "conflict"
+	// ActionError: the server rejected the dry-run (invalid, forbidden).
+	ActionError Action = "error"
+	// ActionKeep: a Namespace or CRD geofed applied and no longer renders,
+	// kept because deleting it would take objects geofed did not apply; it
+	// stays in the inventory and is pruned once nothing else is lost.
+	ActionKeep Action = "keep"
+	// ActionBeingDeleted: the live object has a deletionTimestamp; it is
+	// neither unchanged nor to be deleted, and apply leaves it alone.
+	ActionBeingDeleted Action = "being-deleted"
+	// ActionForeign: the live object belongs to another topology or
+	// ApplySet; apply takes it only with --adopt.
+	ActionForeign Action = "foreign"
+)
+
+// Symbol is the terraform-style mark of the action.
+func (a Action) Symbol() string {
+	switch a {
+	case ActionCreate:
+		return "+"
+	case ActionUpdate, ActionConflict:
+		return "~"
+	case ActionReplace:
+		return "-/+"
+	case ActionDelete:
+		return "-"
+	case ActionAttention, ActionError, ActionKeep, ActionBeingDeleted, ActionForeign:
+		return "!"
+	}
+	return ""
+}
+
+// NeedsAttention reports whether the action is one a person has to look at.
+func (a Action) NeedsAttention() bool { return a.Symbol() == "!" && a != ActionError }
