@@ -12,12 +12,13 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
 
 func TestApplyValidate(t *testing.T) {
 	valid := func() ApplyOptions {
-		return ApplyOptions{Filename: "topology.yaml", clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 8}, Timeout: 5 * time.Minute}
+		return ApplyOptions{Filename: "topology.yaml", clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 8}, Timeout: 5 * time.Minute, LockTTL: inventory.DefaultLockTTL}
 	}
 	tests := []struct {
 		name    string
@@ -31,6 +32,9 @@ func TestApplyValidate(t *testing.T) {
 		{name: "bad --refresh", modify: func(o *ApplyOptions) { o.Refresh = "partial" }, wantErr: `--refresh must be inventory or full, not "partial"`},
 		{name: "parallel 0", modify: func(o *ApplyOptions) { o.Parallel = 0 }, wantErr: "--parallel must be at least 1"},
 		{name: "timeout 0", modify: func(o *ApplyOptions) { o.Timeout = 0 }, wantErr: "--timeout must be positive"},
+		{name: "waiting for the lock", modify: func(o *ApplyOptions) { o.LockTimeout = time.Minute }},
+		{name: "lock ttl under 1s", modify: func(o *ApplyOptions) { o.LockTTL = 500 * time.Millisecond }, wantErr: "--lock-ttl must be at least 1s, not 500ms"},
+		{name: "negative lock timeout", modify: func(o *ApplyOptions) { o.LockTimeout = -time.Second }, wantErr: "--lock-timeout must not be negative, not -1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

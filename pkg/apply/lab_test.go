@@ -2,117 +2,407 @@ package apply
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
-func object(t *testing.T, doc string) plan.DesiredObject {
+var (
+	configMaps  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	deployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	namespaces  = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+)
+
+// rendered is what desired.Compute makes of a topology named topo whose one
+// workload, placed on cluster c1, holds the manifests: labelled, hashed and
+// in apply order, as apply receives it.
+func rendered(t *testing.T, topo string, manifests ...string) []desired.Object {
 	t.Helper()
-	obj := parse(t, doc)
-	obj.SetLabels(map[string]string{object.LabelPartOf: inventory.ID("lab"), "geofed.io/topology": "lab"})
-	hash, err := inventory.AppliedHash(obj)
+	fs := filesys.MakeFsInMemory()
+	if err := fs.MkdirAll("/lab/app"); err != nil {
+		t.Fatal(err)
+	}
+	kustomization := "resources:\n"
+	for i, m := range manifests {
+		name := fmt.Sprintf("m%d.yaml", i)
+		kustomization += "- " + name + "\n"
+		if err := fs.WriteFile(path.Join("/lab/app", name), []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fs.WriteFile("/lab/app/kustomization.yaml", []byte(kustomization)); err != nil {
+		t.Fatal(err)
+	}
+	doc := `apiVersion: geofed.io/v1alpha1
+kind: Topology
+metadata: {name: ` + topo + `}
+spec:
+  regions:
+  - name: us-west1
+    clusters:
+    - name: c1
+      kubeconfig: {context: c1}
+  workloads:
+  - name: app
+    source: app
+    placement:
+      clusters: [c1]
+`
+	top, err := topology.Options{IsDir: fs.IsDir}.Parse("/lab/topology.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj.SetAnnotations(map[string]string{object.AnnotationAppliedHash: hash})
-	return plan.DesiredObject{Hash: hash, Object: obj}
+	d, err := desired.Compute(desired.Options{Topology: top, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, ok := d.Cluster("c1")
+	if !ok || len(dc.Objects) != len(manifests) {
+		t.Fatalf("desired.Compute rendered %v for c1, want %d objects", dc, len(manifests))
+	}
+	return dc.Objects
 }
 
-func deployment(t *testing.T, name, resources string) plan.DesiredObject {
-	return object(t, `apiVersion: apps/v1
+func namespace(name string) string {
+	return "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + name + "}\n"
+}
+
+func configMap(namespace, name string) string {
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: " + namespace + "}\ndata: {level: info}\n"
+}
+
+func deployment(namespace, name, resources string) string {
+	return `apiVersion: apps/v1
 kind: Deployment
-metadata: {name: `+name+`, namespace: app}
+metadata: {name: ` + name + `, namespace: ` + namespace + `}
 spec:
   replicas: 2
-  selector: {matchLabels: {app: `+name+`}}
+  selector: {matchLabels: {app: ` + name + `}}
   template:
-    metadata: {labels: {app: `+name+`}}
+    metadata: {labels: {app: ` + name + `}}
     spec:
       containers:
       - name: main
         image: main:1
-        resources: {requests: `+resources+`, limits: `+resources+`}
-`)
+        resources: {requests: ` + resources + `, limits: ` + resources + `}
+`
 }
 
-// TestClusterAndWaitOnLab applies to a real cluster with one CPU node and
-// waits: a Deployment asking for GPUs never becomes ready and the wait says
-// so when it times out, naming it; one that fits becomes ready. Objects the
-// plan knows unchanged are not sent again, and stay in the inventory.
-func TestClusterAndWaitOnLab(t *testing.T) {
+// deletion is what the plan lists in its "-" list for an object geofed
+// applied: the object as it was live when planned, with its UID.
+func deletion(live *unstructured.Unstructured) plan.Object {
+	gvk := live.GroupVersionKind()
+	return plan.Object{
+		Action:              object.ActionDelete,
+		Group:               gvk.Group,
+		Version:             gvk.Version,
+		Kind:                gvk.Kind,
+		Namespace:           live.GetNamespace(),
+		Name:                live.GetName(),
+		LiveResourceVersion: live.GetResourceVersion(),
+		UID:                 string(live.GetUID()),
+		Reason:              "applied by geofed, no longer rendered",
+	}
+}
+
+// liveNamed finds an object apply returned.
+func liveNamed(t *testing.T, res ClusterResult, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, l := range res.Live {
+		if l.GetKind() == kind && l.GetName() == name {
+			return l
+		}
+	}
+	t.Fatalf("apply returned no %s %s", kind, name)
+	return nil
+}
+
+// TestClusterOnLab applies to a real cluster with one CPU node and reads
+// back what apply did.
+func TestClusterOnLab(t *testing.T) {
 	_, clusters := labtest.New(t, lab.ClusterSpec{Name: "c1", Nodes: []lab.NodeSpec{{Name: "cpu", Count: 1}}})
 	ctx := context.Background()
 	conn := member.Connect(ctx, []member.Target{{Name: "c1", Region: "us-west1", Config: clusters[0].RESTConfig()}}, member.Options{Timeout: 30 * time.Second})[0]
 	if conn.Err != nil {
 		t.Fatal(conn.Err)
 	}
-	ns := object(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n")
-	cm := object(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: app}\ndata: {level: info}\n")
-	hungry := deployment(t, "hungry", `{cpu: 100m, nvidia.com/gpu: "1"}`)
-	opts := ClusterOptions{Topology: "lab", Cluster: "c1", Client: conn.Dynamic, Mapper: conn.Mapper, Prune: true}
-
-	opts.Objects = []plan.DesiredObject{ns, cm, hungry}
-	res, err := Cluster(ctx, opts)
-	if err != nil || res.Applied != 3 || len(res.Live) != 3 {
-		t.Fatalf("Cluster = %d applied, %d live, %v; want 3", res.Applied, len(res.Live), err)
-	}
-	var mu sync.Mutex
-	var lines []string
-	wait := func(objs []plan.DesiredObject, live []*unstructured.Unstructured, timeout time.Duration) error {
-		ro := readyOptions{cluster: "c1", client: conn.Dynamic, mapper: conn.Mapper, timeout: timeout, live: map[string]*unstructured.Unstructured{},
-			report: func(s string) { mu.Lock(); lines = append(lines, s); mu.Unlock() }}
-		for _, o := range objs {
-			ro.objects = append(ro.objects, o.Object)
+	client := conn.Dynamic
+	// options are a topology's ClusterOptions, as planned now: against the
+	// inventory as it is.
+	options := func(t *testing.T, topo string) ClusterOptions {
+		t.Helper()
+		inv, err := inventory.Read(ctx, client, topo)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, l := range live {
-			ro.live[object.KeyOf(l)] = l
+		return ClusterOptions{Topology: topo, Cluster: "c1", Client: client, Mapper: conn.Mapper, Prune: true, InventoryVersion: inv.ResourceVersion}
+	}
+	entries := func(t *testing.T, topo string) map[string]inventory.Entry {
+		t.Helper()
+		inv, err := inventory.Read(ctx, client, topo)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return waitReady(ctx, ro)
-	}
-	err = wait(opts.Objects, res.Live, 3*time.Second)
-	const wantErr = "cluster c1: not ready after 3s: Deployment app/hungry: "
-	if err == nil || !strings.HasPrefix(err.Error(), wantErr) {
-		t.Errorf("waitReady = %v, want it to start %q", err, wantErr)
-	}
-	if len(lines) == 0 || !strings.HasPrefix(lines[0], "c1: 2/3 objects ready (waiting for Deployment app/hungry: ") {
-		t.Errorf("progress = %q, want lines saying 2/3 ready, waiting for the Deployment", lines)
-	}
-	// At most one line per 2s, and a line at once: 3s give 2 lines.
-	if len(lines) > 2 {
-		t.Errorf("%d progress lines in 3s, want at most 2: %q", len(lines), lines)
+		out := map[string]inventory.Entry{}
+		for _, e := range inv.Entries {
+			out[e.Kind+"/"+e.Name] = e
+		}
+		return out
 	}
 
-	// The plan knows the ConfigMap unchanged: only the others are sent, the
-	// hungry Deployment is pruned, the ConfigMap stays.
-	fits := deployment(t, "fits", `{cpu: 100m}`)
-	opts.Objects = []plan.DesiredObject{ns, cm, fits}
-	opts.Unchanged = map[string]bool{object.KeyOf(cm.Object): true}
-	res, err = Cluster(ctx, opts)
-	if err != nil || res.Applied != 2 || res.Pruned != 1 {
-		t.Fatalf("Cluster = %d applied, %d pruned, %v; want 2 applied, 1 pruned", res.Applied, res.Pruned, err)
-	}
-	inv, err := inventory.Read(ctx, conn.Dynamic, "lab")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, e := range inv.Entries {
-		keys = append(keys, e.Kind+"/"+e.Name)
-	}
-	if got := strings.Join(keys, " "); !strings.Contains(got, "ConfigMap/settings") || strings.Contains(got, "hungry") {
-		t.Errorf("inventory after the second apply: %s; want the ConfigMap kept and the hungry Deployment gone", got)
-	}
-	if err := wait(opts.Objects, res.Live, time.Minute); err != nil {
-		t.Errorf("waitReady: %v", err)
-	}
+	// A Deployment asking for GPUs never becomes ready and the wait says so
+	// when it times out, naming it; one that fits becomes ready. Objects the
+	// plan knows unchanged are not sent again, and stay in the inventory.
+	t.Run("apply, skip, prune and wait", func(t *testing.T) {
+		opts := options(t, "lab")
+		if opts.InventoryVersion != "" {
+			t.Fatalf("inventory of a topology never applied has resourceVersion %q", opts.InventoryVersion)
+		}
+		opts.Objects = rendered(t, "lab", namespace("app"), configMap("app", "settings"), deployment("app", "hungry", `{cpu: 100m, nvidia.com/gpu: "1"}`))
+		res, err := Cluster(ctx, opts)
+		if err != nil || res.Applied != 3 || len(res.Live) != 3 {
+			t.Fatalf("Cluster = %d applied, %d live, %v; want 3", res.Applied, len(res.Live), err)
+		}
+		// The inventory records every object with the UID it was applied as.
+		inv := entries(t, "lab")
+		for _, l := range res.Live {
+			if e, ok := inv[l.GetKind()+"/"+l.GetName()]; !ok || e.UID != l.GetUID() || e.FieldsDigest == "" {
+				t.Errorf("inventory entry of %s: %+v, want UID %s and a fields digest", object.Describe(l), e, l.GetUID())
+			}
+		}
+
+		var mu sync.Mutex
+		var lines []string
+		wait := func(objs []desired.Object, live []*unstructured.Unstructured, timeout time.Duration) error {
+			ro := readyOptions{cluster: "c1", client: client, mapper: conn.Mapper, timeout: timeout, live: map[string]*unstructured.Unstructured{},
+				report: func(s string) { mu.Lock(); lines = append(lines, s); mu.Unlock() }}
+			for _, o := range objs {
+				ro.objects = append(ro.objects, o.Object)
+			}
+			for _, l := range live {
+				ro.live[object.KeyOf(l)] = l
+			}
+			return waitReady(ctx, ro)
+		}
+		err = wait(opts.Objects, res.Live, 3*time.Second)
+		const wantErr = "cluster c1: not ready after 3s: Deployment app/hungry: "
+		if err == nil || !strings.HasPrefix(err.Error(), wantErr) {
+			t.Errorf("waitReady = %v, want it to start %q", err, wantErr)
+		}
+		if len(lines) == 0 || !strings.HasPrefix(lines[0], "c1: 2/3 objects ready (waiting for Deployment app/hungry: ") {
+			t.Errorf("progress = %q, want lines saying 2/3 ready, waiting for the Deployment", lines)
+		}
+		// At most one line per 2s, and a line at once: 3s give 2 lines.
+		if len(lines) > 2 {
+			t.Errorf("%d progress lines in 3s, want at most 2: %q", len(lines), lines)
+		}
+
+		// The plan knows the ConfigMap unchanged: only the others are sent,
+		// the hungry Deployment is pruned, the ConfigMap stays.
+		hungry := liveNamed(t, res, "Deployment", "hungry")
+		opts = options(t, "lab")
+		opts.Objects = rendered(t, "lab", namespace("app"), configMap("app", "settings"), deployment("app", "fits", `{cpu: 100m}`))
+		opts.Skip = map[string]bool{object.Key("", "ConfigMap", "app", "settings"): true}
+		opts.Deletes = []plan.Object{deletion(hungry)}
+		res, err = Cluster(ctx, opts)
+		if err != nil || res.Applied != 2 || res.Pruned != 1 {
+			t.Fatalf("Cluster = %d applied, %d pruned, %v; want 2 applied, 1 pruned", res.Applied, res.Pruned, err)
+		}
+		if _, err := client.Resource(deployments).Namespace("app").Get(ctx, "hungry", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("getting the pruned Deployment app/hungry: %v, want NotFound", err)
+		}
+		inv = entries(t, "lab")
+		if _, ok := inv["ConfigMap/settings"]; !ok {
+			t.Errorf("inventory after the second apply lost the skipped ConfigMap: %v", inv)
+		}
+		if _, ok := inv["Deployment/hungry"]; ok {
+			t.Errorf("inventory after the second apply still lists the pruned Deployment: %v", inv)
+		}
+		if err := wait(opts.Objects, res.Live, time.Minute); err != nil {
+			t.Errorf("waitReady: %v", err)
+		}
+	})
+
+	// An object deleted and re-created under the same name since the plan
+	// is someone else's: the delete carries the planned UID and misses it.
+	t.Run("delete only the UID planned", func(t *testing.T) {
+		opts := options(t, "uid")
+		opts.Objects = rendered(t, "uid", namespace("uid"), configMap("uid", "reborn"))
+		res, err := Cluster(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		planned := deletion(liveNamed(t, res, "ConfigMap", "reborn"))
+
+		cms := client.Resource(configMaps).Namespace("uid")
+		if err := cms.Delete(ctx, "reborn", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		other := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "reborn", "namespace": "uid"},
+			"data":     map[string]any{"owner": "someone else"},
+		}}
+		other, err = cms.Create(ctx, other, metav1.CreateOptions{FieldManager: "kubectl"})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		var lines []string
+		opts = options(t, "uid")
+		opts.Objects = rendered(t, "uid", namespace("uid"))
+		opts.Deletes = []plan.Object{planned}
+		opts.Progress = func(s string) { lines = append(lines, s) }
+		res, err = Cluster(ctx, opts)
+		if err != nil || res.Pruned != 0 {
+			t.Fatalf("Cluster = %d pruned, %v; want nothing pruned, no error", res.Pruned, err)
+		}
+		live, err := cms.Get(ctx, "reborn", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("the re-created ConfigMap uid/reborn: %v, want it kept", err)
+		}
+		if live.GetUID() != other.GetUID() {
+			t.Errorf("ConfigMap uid/reborn has UID %s, want the re-created one's %s", live.GetUID(), other.GetUID())
+		}
+		const want = "c1: not deleting ConfigMap uid/reborn: re-created since the plan (another UID)"
+		if !slices.Contains(lines, want) {
+			t.Errorf("progress = %q, want %q", lines, want)
+		}
+		// Not geofed's any more: the inventory forgets it.
+		if e, ok := entries(t, "uid")["ConfigMap/reborn"]; ok {
+			t.Errorf("inventory still lists ConfigMap uid/reborn: %+v", e)
+		}
+	})
+
+	// A plan made before another apply moved the inventory is refused
+	// before anything is written.
+	t.Run("inventory moved since the plan", func(t *testing.T) {
+		beforeFirst := options(t, "moved")
+		opts := beforeFirst
+		opts.Objects = rendered(t, "moved", namespace("moved"), configMap("moved", "one"))
+		res, err := Cluster(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one := deletion(liveNamed(t, res, "ConfigMap", "one"))
+		beforeSecond := options(t, "moved")
+		// Another apply, after both plans were made.
+		opts = beforeSecond
+		opts.Objects = rendered(t, "moved", namespace("moved"), configMap("moved", "one"), configMap("moved", "two"))
+		if _, err := Cluster(ctx, opts); err != nil {
+			t.Fatal(err)
+		}
+		now := options(t, "moved").InventoryVersion
+		inv := entries(t, "moved")
+
+		tests := []struct {
+			name    string
+			planned ClusterOptions
+			deletes []plan.Object
+		}{
+			{name: "planned before the first apply", planned: beforeFirst},
+			{name: "planned before another apply", planned: beforeSecond, deletes: []plan.Object{one}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				stale := tt.planned
+				var lines []string
+				stale.Objects = rendered(t, "moved", namespace("moved"), configMap("moved", "three"))
+				stale.Deletes = tt.deletes
+				stale.Progress = func(s string) { lines = append(lines, s) }
+				res, err := Cluster(ctx, stale)
+				if !errors.Is(err, ErrInventoryMoved) {
+					t.Fatalf("Cluster = %v, want ErrInventoryMoved", err)
+				}
+				want := fmt.Sprintf("cluster c1: %v (inventory resourceVersion %s when planned, %s now)", ErrInventoryMoved, orNone(stale.InventoryVersion), now)
+				if err.Error() != want {
+					t.Errorf("Cluster = %q\nwant %q", err, want)
+				}
+				if res.Applied != 0 || res.Pruned != 0 || len(lines) != 0 {
+					t.Errorf("Cluster = %d applied, %d pruned, progress %q; want nothing done", res.Applied, res.Pruned, lines)
+				}
+				cms := client.Resource(configMaps).Namespace("moved")
+				if _, err := cms.Get(ctx, "three", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+					t.Errorf("getting ConfigMap moved/three: %v, want NotFound: nothing applied", err)
+				}
+				if _, err := cms.Get(ctx, "one", metav1.GetOptions{}); err != nil {
+					t.Errorf("getting ConfigMap moved/one: %v, want it kept: nothing pruned", err)
+				}
+				if got := options(t, "moved").InventoryVersion; got != now {
+					t.Errorf("inventory resourceVersion %s after the refused apply, want %s: untouched", got, now)
+				}
+				if got := entries(t, "moved"); fmt.Sprint(got) != fmt.Sprint(inv) {
+					t.Errorf("inventory after the refused apply:\n%v\nwant\n%v", got, inv)
+				}
+			})
+		}
+	})
+
+	// Prune runs in reverse apply order: workloads, then the rest, the
+	// Namespace last, whatever order the plan lists them in.
+	t.Run("prune order", func(t *testing.T) {
+		opts := options(t, "order")
+		opts.Objects = rendered(t, "order", namespace("order"), configMap("order", "settings"), deployment("order", "web", `{cpu: 100m}`))
+		res, err := Cluster(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deletes := []plan.Object{
+			deletion(liveNamed(t, res, "Namespace", "order")),
+			deletion(liveNamed(t, res, "ConfigMap", "settings")),
+			deletion(liveNamed(t, res, "Deployment", "web")),
+		}
+
+		var lines []string
+		opts = options(t, "order")
+		opts.Deletes = deletes
+		opts.Progress = func(s string) { lines = append(lines, s) }
+		res, err = Cluster(ctx, opts)
+		if err != nil || res.Pruned != 3 {
+			t.Fatalf("Cluster = %d pruned, %v; want 3 pruned", res.Pruned, err)
+		}
+		want := []string{
+			"c1: deleted apps/Deployment order/web",
+			"c1: deleted ConfigMap order/settings",
+			"c1: deleted Namespace order",
+		}
+		if fmt.Sprint(lines) != fmt.Sprint(want) {
+			t.Errorf("progress:\n%q\nwant\n%q", lines, want)
+		}
+		if _, err := client.Resource(deployments).Namespace("order").Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("getting Deployment order/web: %v, want NotFound", err)
+		}
+		if _, err := client.Resource(configMaps).Namespace("order").Get(ctx, "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("getting ConfigMap order/settings: %v, want NotFound", err)
+		}
+		// The namespace controller finalizes it in its own time.
+		if ns, err := client.Resource(namespaces).Get(ctx, "order", metav1.GetOptions{}); err == nil && ns.GetDeletionTimestamp() == nil {
+			t.Errorf("Namespace order is not being deleted")
+		} else if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("getting Namespace order: %v", err)
+		}
+		if inv := entries(t, "order"); len(inv) != 0 {
+			t.Errorf("inventory after pruning everything: %v, want empty", inv)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -192,6 +193,7 @@ func (c *Conn) connect(ctx context.Context, cfg *rest.Config, opts Options) {
 	if opts.UserAgent != "" {
 		cfg.UserAgent = opts.UserAgent
 	}
+	cfg.WarningHandler = quietEndpoints{next: rest.WarningLogger{}}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return &countingTransport{next: rt, n: &c.requests}
 	})
@@ -263,4 +265,17 @@ func (cl *clients) discover(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("discovering API resources: %w", err)
 	}
 	return info.GitVersion, nil
+}
+
+// quietEndpoints drops the server's deprecation warning for core v1
+// Endpoints, which geofed lists only to tell what pruning a Namespace would
+// take with it (the endpoints controller still writes them); every other
+// warning — a deprecated API in the user's manifests, say — goes on.
+type quietEndpoints struct{ next rest.WarningHandler }
+
+func (q quietEndpoints) HandleWarningHeader(code int, agent, text string) {
+	if strings.HasPrefix(text, "v1 Endpoints is deprecated") {
+		return
+	}
+	q.next.HandleWarningHeader(code, agent, text)
 }

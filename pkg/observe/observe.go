@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"golang.org/x/oauth2"
@@ -102,6 +103,9 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 		memberOpts.TopologyDir = t.Dir()
 	}
 	conns := member.Connect(ctx, targets, memberOpts)
+	if err := sameServer(t, conns); err != nil {
+		return nil, err
+	}
 
 	// Placement inputs: reachability and spare capacity.
 	clusters := placement.ClustersOf(t)
@@ -291,4 +295,27 @@ func Capacity(ctx context.Context, opts Options) (clusters []placement.Cluster, 
 		}
 	}
 	return clusters, unread, nil
+}
+
+// sameServer refuses a topology that reaches one API server under two
+// cluster names (two contexts, or a context and a GKE endpoint): geofed
+// would apply to it twice and prune one name's objects as the other's
+// leftovers. The loader catches the same context twice; this catches the
+// same server behind different contexts.
+func sameServer(t *topology.Topology, conns []*member.Conn) error {
+	first := map[string]string{}
+	var errs []error
+	for _, c := range conns {
+		if c.Err != nil || c.Config == nil {
+			continue
+		}
+		host := strings.TrimSuffix(strings.ToLower(c.Config.Host), "/")
+		if prev, dup := first[host]; dup {
+			errs = append(errs, fmt.Errorf("%s: cluster %s reaches the same API server (%s) as cluster %s (%s): the same cluster twice in one topology",
+				t.ClusterPlace(c.Name), c.Name, c.Config.Host, prev, t.ClusterPlace(prev)))
+			continue
+		}
+		first[host] = c.Name
+	}
+	return errors.Join(errs...)
 }

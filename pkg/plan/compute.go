@@ -265,6 +265,8 @@ func summarize(p *Plan) Summary {
 					s.Conflicts++
 				case object.ActionError:
 					s.Errors++
+				case object.ActionKeep, object.ActionBeingDeleted, object.ActionForeign, object.ActionAttention:
+					s.Attention++
 				}
 			}
 		}

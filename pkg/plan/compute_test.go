@@ -3,29 +3,40 @@ package plan
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
+// TestActionSymbol pins the marks the plan's views print for every action
+// a plan holds.
 func TestActionSymbol(t *testing.T) {
 	tests := []struct {
-		a    Action
+		a    object.Action
 		want string
 	}{
 		{object.ActionCreate, "+"},
 		{object.ActionUpdate, "~"},
-		{object.ActionDelete, "-"},
 		// A conflict is an update apply needs --force-conflicts for.
 		{object.ActionConflict, "~"},
+		{object.ActionReplace, "-/+"},
+		{object.ActionDelete, "-"},
 		{object.ActionError, "!"},
-		{object.ActionNoop, " "},
-		{Action("something-new"), " "},
+		{object.ActionAttention, "!"},
+		{object.ActionKeep, "!"},
+		{object.ActionBeingDeleted, "!"},
+		{object.ActionForeign, "!"},
+		// No mark: the views pad it to a blank column.
+		{object.ActionNoop, ""},
+		{object.Action("something-new"), ""},
 	}
 	for _, tt := range tests {
 		if got := tt.a.Symbol(); got != tt.want {
@@ -34,7 +45,7 @@ func TestActionSymbol(t *testing.T) {
 	}
 }
 
-func objects(actions ...Action) []Object {
+func objects(actions ...object.Action) []Object {
 	var out []Object
 	for i, a := range actions {
 		out = append(out, Object{Action: a, Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: string(rune('a' + i))})
@@ -62,6 +73,9 @@ func TestSummarize(t *testing.T) {
 							object.ActionCreate, object.ActionCreate, object.ActionUpdate, object.ActionDelete, object.ActionDelete, object.ActionDelete,
 							object.ActionConflict, object.ActionError, object.ActionNoop, object.ActionNoop)},
 						{Name: "gone-eu", Mode: "joined", Unreachable: "dial tcp: connection refused"},
+						// What apply leaves alone needs a person, and is no change.
+						{Name: "cleanup-eu", Mode: "joined", Objects: objects(
+							object.ActionKeep, object.ActionBeingDeleted, object.ActionForeign, object.ActionAttention, object.ActionDelete)},
 					}},
 					{Name: "us-west1", Clusters: []Cluster{
 						{Name: "new-us", Mode: "managed", GKE: &gke.ClusterChange{Action: object.ActionCreate},
@@ -79,11 +93,11 @@ func TestSummarize(t *testing.T) {
 				ClustersToChange: 1,
 				ObjectsToCreate:  5,
 				ObjectsToChange:  3, // the conflict is a change too
-				ObjectsToDelete:  3,
+				ObjectsToDelete:  4,
 				Conflicts:        1,
 				Errors:           2, // the rejected object and same-us
 				Unreachable:      1,
-				Attention:        3, // odd-us and the two orphans
+				Attention:        7, // odd-us, the two orphans and cleanup-eu's four
 			},
 		},
 	}
@@ -128,19 +142,94 @@ func TestSummaryHasChangesAndPlanFailed(t *testing.T) {
 	}
 }
 
+var digestFormat = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// memFS builds an in-memory tree from path -> content.
+func memFS(t *testing.T, files map[string]string) filesys.FileSystem {
+	t.Helper()
+	fs := filesys.MakeFsInMemory()
+	for path, content := range files {
+		if err := fs.MkdirAll(filepath.Dir(path)); err != nil {
+			t.Fatal(err)
+		}
+		if err := fs.WriteFile(path, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fs
+}
+
+// parseTopology parses a topology held at path, checking workload sources
+// against fs instead of the disk.
+func parseTopology(t *testing.T, fs filesys.FileSystem, path, doc string) *topology.Topology {
+	t.Helper()
+	topo, err := topology.Options{IsDir: fs.IsDir}.Parse(path, []byte(doc))
+	if err != nil {
+		t.Fatalf("parsing topology: %v", err)
+	}
+	return topo
+}
+
+// trainerApp is a kustomize app under dir/apps/trainer: a Namespace, a
+// ConfigMap and a Deployment.
+func trainerApp(dir string) map[string]string {
+	return map[string]string{
+		dir + "/apps/trainer/kustomization.yaml": "resources:\n- namespace.yaml\n- configmap.yaml\n- deployment.yaml\n",
+		dir + "/apps/trainer/namespace.yaml":     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ml\n",
+		dir + "/apps/trainer/configmap.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: trainer-config\n  namespace: ml\ndata:\n  level: info\n",
+		dir + "/apps/trainer/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: trainer
+  namespace: ml
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: trainer}
+  template:
+    metadata:
+      labels: {app: trainer}
+    spec:
+      containers:
+      - name: trainer
+        image: trainer:1
+`,
+	}
+}
+
+// trainerTopology puts the trainer on two joined clusters.
+const trainerTopology = `apiVersion: geofed.io/v1alpha1
+kind: Topology
+metadata:
+  name: ai-platform
+spec:
+  regions:
+  - name: us-west1
+    clusters:
+    - name: training-us
+      kubeconfig: {context: training-us}
+  - name: europe-west1
+    clusters:
+    - name: training-eu
+      kubeconfig: {context: training-eu}
+  workloads:
+  - name: trainer
+    source: apps/trainer
+`
+
 func TestSourceDigest(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "topology.yaml")
-	if err := os.WriteFile(path, []byte(desiredTopology), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(trainerTopology), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	files := appFiles(dir)
+	files := trainerApp(dir)
 	fs := memFS(t, files)
-	topo := parseTopology(t, fs, path, desiredTopology)
+	topo := parseTopology(t, fs, path, trainerTopology)
 
 	digest := func(t *testing.T) string {
 		t.Helper()
-		d, err := ComputeDesired(DesiredOptions{Topology: topo, FS: fs})
+		d, err := desired.Compute(desired.Options{Topology: topo, FS: fs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +249,7 @@ func TestSourceDigest(t *testing.T) {
 	}
 
 	// A manifest changes: the digest moves.
-	dep := dir + "/apps/trainer/base/deployment.yaml"
+	dep := dir + "/apps/trainer/deployment.yaml"
 	if err := fs.WriteFile(dep, []byte(strings.Replace(files[dep], "image: trainer:1", "image: trainer:2", 1))); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +259,7 @@ func TestSourceDigest(t *testing.T) {
 	}
 
 	// Only the topology file changes (a comment): the digest moves too.
-	if err := os.WriteFile(path, []byte(desiredTopology+"# a comment\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(trainerTopology+"# a comment\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if got := digest(t); got == afterManifest {
@@ -181,7 +270,7 @@ func TestSourceDigest(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	d, err := ComputeDesired(DesiredOptions{Topology: topo, FS: fs})
+	d, err := desired.Compute(desired.Options{Topology: topo, FS: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +281,9 @@ func TestSourceDigest(t *testing.T) {
 
 func TestSourceDigestHashesObjectsInOrder(t *testing.T) {
 	topo := &topology.Topology{}
-	fs := memFS(t, appFiles("/work"))
-	parsed := parseTopology(t, fs, "/work/topology.yaml", desiredTopology)
-	d, err := ComputeDesired(DesiredOptions{Topology: parsed, FS: fs})
+	fs := memFS(t, trainerApp("/work"))
+	parsed := parseTopology(t, fs, "/work/topology.yaml", trainerTopology)
+	d, err := desired.Compute(desired.Options{Topology: parsed, FS: fs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func TestUnchanged(t *testing.T) {
 		fewer     = `{"f:data":{}}`
 		otherName = "cfg-2"
 	)
-	desired := desired.Object{Workload: "w", Hash: hash}
+	want := desired.Object{Workload: "w", Hash: hash}
 	recorded := inventory.FieldsDigest(withManagedFields(t, hash, fields), object.FieldManager)
 	if recorded == "" {
 		t.Fatal("fixture has no geofed managedFields digest")
@@ -163,7 +163,7 @@ func TestUnchanged(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inv := &inventory.Inventory{Topology: "ai", Exists: true, Entries: tt.entries}
-			if got := unchanged(desired, tt.live, inv); got != tt.want {
+			if got := unchanged(want, tt.live, inv); got != tt.want {
 				t.Errorf("unchanged = %v, want %v", got, tt.want)
 			}
 		})
@@ -175,7 +175,7 @@ func TestUnchanged(t *testing.T) {
 		mf[1].Operation = metav1.ManagedFieldsOperationUpdate
 		live.SetManagedFields(mf)
 		inv := &inventory.Inventory{Entries: []inventory.Entry{entry("cfg", hash, recorded)}}
-		if unchanged(desired, live, inv) {
+		if unchanged(want, live, inv) {
 			t.Error("unchanged = true for an object geofed no longer applies")
 		}
 	})
@@ -209,24 +209,6 @@ func TestObjectLess(t *testing.T) {
 		sort.Slice(got, func(i, j int) bool { return objectLess(got[i], got[j]) })
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("sorted order (-want +got):\n%s", diff)
-		}
-	}
-}
-
-func TestTier(t *testing.T) {
-	tests := []struct {
-		o    Object
-		want int
-	}{
-		{Object{Kind: "Namespace"}, 0},
-		{Object{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}, 1},
-		{Object{Group: "example.io", Kind: "Namespace"}, 2},
-		{Object{Kind: "CustomResourceDefinition"}, 2},
-		{Object{Group: "apps", Kind: "Deployment"}, 2},
-	}
-	for _, tt := range tests {
-		if got := tier(tt.o); got != tt.want {
-			t.Errorf("tier(%s %s) = %d, want %d", tt.o.Group, tt.o.Kind, got, tt.want)
 		}
 	}
 }

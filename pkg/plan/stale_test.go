@@ -2,9 +2,6 @@ package plan_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -26,9 +23,9 @@ func savedPlan() *plan.Plan {
 			{Name: "us-east1", Clusters: []plan.Cluster{{
 				Name: "serving-us", Region: "us-east1", Mode: "joined", InventoryVersion: "100",
 				Objects: []plan.Object{
-					{Action: object.ActionUpdate, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "model-server-config", DesiredHash: "h1", LiveResourceVersion: "101"},
-					{Action: object.ActionNoop, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "model-server", DesiredHash: "h2", LiveResourceVersion: "102"},
-					{Action: object.ActionDelete, Version: "v1", Kind: "Service", Namespace: "serving", Name: "old", LiveResourceVersion: "103"},
+					{Action: object.ActionUpdate, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "model-server-config", DesiredHash: "h1", LiveResourceVersion: "101", UID: "uid-101"},
+					{Action: object.ActionNoop, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "model-server", DesiredHash: "h2", LiveResourceVersion: "102", UID: "uid-102"},
+					{Action: object.ActionDelete, Version: "v1", Kind: "Service", Namespace: "serving", Name: "old", LiveResourceVersion: "103", UID: "uid-103"},
 				},
 			}}},
 			{Name: "us-west1", Clusters: []plan.Cluster{{
@@ -83,7 +80,8 @@ func TestStale(t *testing.T) {
 		{
 			name: "object deleted live",
 			fresh: func(p *plan.Plan) {
-				servingUS(p).Objects[1].LiveResourceVersion, servingUS(p).Objects[1].Action = "", object.ActionCreate
+				o := &servingUS(p).Objects[1]
+				o.LiveResourceVersion, o.UID, o.Action = "", "", object.ActionCreate
 			},
 			want: []string{"cluster serving-us: apps/Deployment serving/model-server changed live since the plan was made (resourceVersion 102 → none)"},
 		},
@@ -91,6 +89,12 @@ func TestStale(t *testing.T) {
 			name:  "action changed",
 			fresh: func(p *plan.Plan) { servingUS(p).Objects[0].Action = object.ActionConflict },
 			want:  []string{"cluster serving-us: ConfigMap serving/model-server-config: the plan would update it, now conflict"},
+		},
+		{
+			// Something that is not geofed's appeared in the prune's way.
+			name:  "prune now kept",
+			fresh: func(p *plan.Plan) { servingUS(p).Objects[2].Action = object.ActionKeep },
+			want:  []string{"cluster serving-us: Service serving/old: the plan would delete it, now keep"},
 		},
 		{
 			name:  "prune candidate gone",
@@ -150,14 +154,14 @@ func TestStale(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fresh := savedPlan()
 			tt.fresh(fresh)
-			err := Stale(roundTrip(t, savedPlan()), fresh)
+			err := plan.Stale(roundTrip(t, savedPlan()), fresh)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("Stale = %v, want nil", err)
 				}
 				return
 			}
-			se, ok := err.(*StaleError)
+			se, ok := err.(*plan.StaleError)
 			if !ok {
 				t.Fatalf("Stale = %v, want a *StaleError", err)
 			}
@@ -169,49 +173,9 @@ func TestStale(t *testing.T) {
 }
 
 func TestStaleErrorMessage(t *testing.T) {
-	err := &StaleError{Changes: []string{"sources: changed", "cluster a: b changed live"}}
+	err := &plan.StaleError{Changes: []string{"sources: changed", "cluster a: b changed live"}}
 	want := "the saved plan is stale, 2 change(s) since it was made:\n  sources: changed\n  cluster a: b changed live\nplan again, review, and apply the new plan"
 	if err.Error() != want {
 		t.Errorf("Error() = %q\nwant %q", err.Error(), want)
-	}
-}
-
-func TestLoadPlan(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, content string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	b, err := json.Marshal(savedPlan())
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := write("good.json", string(b))
-	p, err := LoadPlan(good)
-	if err != nil {
-		t.Fatalf("LoadPlan: %v", err)
-	}
-	if err := Stale(p, savedPlan()); err != nil {
-		t.Errorf("a loaded plan differs from the one saved: %v", err)
-	}
-
-	old := strings.Replace(string(b), plan.FormatVersion, "geofed.io/plan/v0", 1)
-	tests := []struct {
-		name, path, want string
-	}{
-		{"format version", write("old.json", old), `has format "geofed.io/plan/v0"; this kubectl-geofed applies "geofed.io/plan/v1" plans`},
-		{"not JSON", write("bad.json", "Plan: 1 clusters to create"), "not a plan saved with plan --out"},
-		{"missing", filepath.Join(dir, "none.json"), "reading the saved plan: open "},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadPlan(tt.path)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("LoadPlan = %v, want an error containing %q", err, tt.want)
-			}
-		})
 	}
 }

@@ -214,6 +214,7 @@ func TestLab(t *testing.T) {
 		var g errgroup.Group
 		g.SetLimit(32)
 		uids := make([]types.UID, 2*pageSize)
+		start := time.Now()
 		for i := range uids {
 			g.Go(func() error {
 				var err error
@@ -221,7 +222,6 @@ func TestLab(t *testing.T) {
 				return err
 			})
 		}
-		start := time.Now()
 		if err := g.Wait(); err != nil {
 			t.Fatal(err)
 		}
@@ -258,10 +258,12 @@ func TestLab(t *testing.T) {
 		o := Options{Client: newLabClients(t, nobody).dyn, Discovery: l.disco}
 
 		_, err := NamespaceHoldings(ctx, o, ns)
+		t.Logf("NamespaceHoldings as nobody: %v", err)
 		if want := regexp.MustCompile(`^listing \S+ \S+ in namespace ` + ns + `: .* is forbidden: User "nobody" cannot list`); err == nil || !want.MatchString(err.Error()) {
 			t.Errorf("NamespaceHoldings as nobody: %v, want an error matching %s", err, want)
 		}
 		_, err = CRDHoldings(ctx, o, crd)
+		t.Logf("CRDHoldings as nobody: %v", err)
 		if want := `listing geofed.io/v1 secretives in every namespace: `; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "forbidden") {
 			t.Errorf("CRDHoldings as nobody: %v, want %q and forbidden", err, want)
 		}
@@ -281,7 +283,7 @@ type labClients struct {
 	t     *testing.T
 	cs    kubernetes.Interface
 	dyn   dynamic.Interface
-	disco discovery.DiscoveryInterface
+	disco *discovery.DiscoveryClient
 }
 
 func newLabClients(t *testing.T, cfg *rest.Config) *labClients {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
@@ -101,7 +102,7 @@ func newFleet(b *testing.B, s scenario) *fleet {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := plan.ComputeDesired(plan.DesiredOptions{Topology: topo})
+	d, err := desired.Compute(desired.Options{Topology: topo})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/plan"
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -168,7 +168,7 @@ func TestScenarioRenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := plan.ComputeDesired(plan.DesiredOptions{Topology: topo})
+	d, err := desired.Compute(desired.Options{Topology: topo})
 	if err != nil {
 		t.Fatal(err)
 	}

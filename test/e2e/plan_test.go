@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
@@ -262,7 +263,7 @@ func (e *env) applyExisting(names ...string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	d, err := plan.ComputeDesired(plan.DesiredOptions{Topology: t})
+	d, err := desired.Compute(desired.Options{Topology: t})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -368,7 +369,7 @@ func (e *env) compareWithKubectlDiff(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := plan.ComputeDesired(plan.DesiredOptions{Topology: topo})
+	d, err := desired.Compute(desired.Options{Topology: topo})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -298,7 +298,12 @@ func (p *printer) object(o plan.Object, opts TextOptions) {
 		name = o.Group + "/" + name
 	}
 	text := name
-	if o.Reason != "" && o.Action != object.ActionCreate {
+	switch {
+	case o.Reason != "" && o.Action.NeedsAttention():
+		// What a person has to act on reads as a sentence:
+		// "! Namespace ml: kept — holds 2 objects geofed did not apply: …".
+		text += ": " + o.Reason
+	case o.Reason != "" && o.Action != object.ActionCreate:
 		text += " (" + o.Reason + ")"
 	}
 	p.line(3, p.sym(o.Action.Symbol()), text)
