@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
@@ -23,6 +24,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
+	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -33,29 +35,31 @@ var (
 	namespaces  = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 )
 
-// rendered is what desired.Compute makes of a topology named topo whose one
-// workload, placed on cluster c1, holds the manifests: labelled, hashed and
-// in apply order, as apply receives it.
-func rendered(t *testing.T, topo string, manifests ...string) []desired.Object {
+// labTopology writes a topology named topo whose one workload, placed on
+// the lab cluster c1 (kubeconfig context c1), holds the manifests, and
+// loads it.
+func labTopology(t *testing.T, topo string, manifests ...string) *topology.Topology {
 	t.Helper()
-	fs := filesys.MakeFsInMemory()
-	if err := fs.MkdirAll("/lab/app"); err != nil {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "app"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	kustomization := "resources:\n"
 	for i, m := range manifests {
 		name := fmt.Sprintf("m%d.yaml", i)
 		kustomization += "- " + name + "\n"
-		if err := fs.WriteFile(path.Join("/lab/app", name), []byte(m)); err != nil {
-			t.Fatal(err)
-		}
+		write(filepath.Join("app", name), m)
 	}
-	if err := fs.WriteFile("/lab/app/kustomization.yaml", []byte(kustomization)); err != nil {
-		t.Fatal(err)
-	}
-	doc := `apiVersion: geofed.io/v1alpha1
+	write("app/kustomization.yaml", kustomization)
+	write("topology.yaml", `apiVersion: geofed.io/v1alpha1
 kind: Topology
-metadata: {name: ` + topo + `}
+metadata: {name: `+topo+`}
 spec:
   regions:
   - name: us-west1
@@ -67,12 +71,19 @@ spec:
     source: app
     placement:
       clusters: [c1]
-`
-	top, err := topology.Options{IsDir: fs.IsDir}.Parse("/lab/topology.yaml", []byte(doc))
+`)
+	top, err := topology.Load(filepath.Join(dir, "topology.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := desired.Compute(desired.Options{Topology: top, FS: fs})
+	return top
+}
+
+// rendered is what desired.Compute makes of labTopology: the manifests
+// labelled, hashed and in apply order, as apply receives them.
+func rendered(t *testing.T, topo string, manifests ...string) []desired.Object {
+	t.Helper()
+	d, err := desired.Compute(desired.Options{Topology: labTopology(t, topo, manifests...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +151,7 @@ func liveNamed(t *testing.T, res ClusterResult, kind, name string) *unstructured
 // TestClusterOnLab applies to a real cluster with one CPU node and reads
 // back what apply did.
 func TestClusterOnLab(t *testing.T) {
-	_, clusters := labtest.New(t, lab.ClusterSpec{Name: "c1", Nodes: []lab.NodeSpec{{Name: "cpu", Count: 1}}})
+	env, clusters := labtest.New(t, lab.ClusterSpec{Name: "c1", Nodes: []lab.NodeSpec{{Name: "cpu", Count: 1}}})
 	ctx := context.Background()
 	conn := member.Connect(ctx, []member.Target{{Name: "c1", Region: "us-west1", Config: clusters[0].RESTConfig()}}, member.Options{Timeout: 30 * time.Second})[0]
 	if conn.Err != nil {
@@ -319,9 +330,11 @@ func TestClusterOnLab(t *testing.T) {
 			name    string
 			planned ClusterOptions
 			deletes []plan.Object
+			// version is how the refusal names the planned resourceVersion.
+			version string
 		}{
-			{name: "planned before the first apply", planned: beforeFirst},
-			{name: "planned before another apply", planned: beforeSecond, deletes: []plan.Object{one}},
+			{name: "planned before the first apply", planned: beforeFirst, version: "none"},
+			{name: "planned before another apply", planned: beforeSecond, deletes: []plan.Object{one}, version: beforeSecond.InventoryVersion},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -334,7 +347,7 @@ func TestClusterOnLab(t *testing.T) {
 				if !errors.Is(err, ErrInventoryMoved) {
 					t.Fatalf("Cluster = %v, want ErrInventoryMoved", err)
 				}
-				want := fmt.Sprintf("cluster c1: %v (inventory resourceVersion %s when planned, %s now)", ErrInventoryMoved, orNone(stale.InventoryVersion), now)
+				want := fmt.Sprintf("cluster c1: %v (inventory resourceVersion %s when planned, %s now)", ErrInventoryMoved, tt.version, now)
 				if err.Error() != want {
 					t.Errorf("Cluster = %q\nwant %q", err, want)
 				}
@@ -403,6 +416,74 @@ func TestClusterOnLab(t *testing.T) {
 		}
 		if inv := entries(t, "order"); len(inv) != 0 {
 			t.Errorf("inventory after pruning everything: %v, want empty", inv)
+		}
+	})
+
+	// Run executes the plan Compute made, over its connections, only once
+	// it holds the cluster's apply lock.
+	t.Run("Run under the apply lock", func(t *testing.T) {
+		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+		if err := env.Kubeconfig(kubeconfig); err != nil {
+			t.Fatal(err)
+		}
+		top := labTopology(t, "run", namespace("run"), configMap("run", "settings"))
+		planOpts := plan.Options{Options: observe.Options{Topology: top, Member: member.Options{KubeconfigPath: kubeconfig, Timeout: 30 * time.Second}}}
+		computed, err := plan.Compute(ctx, planOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := computed.Plan.Summary; s.ObjectsToCreate != 2 || s.ObjectsToChange+s.ObjectsToDelete+s.Errors+s.Unreachable != 0 {
+			t.Fatalf("plan summary %+v, want 2 objects to create and nothing else", s)
+		}
+		run := func(t *testing.T) Outcome {
+			t.Helper()
+			res, err := Run(ctx, Options{Result: computed, Lock: inventory.LockOptions{TTL: 5 * time.Second}, Prune: true, Wait: true, Timeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Clusters) != 1 {
+				t.Fatalf("Run returned %d outcomes, want c1's", len(res.Clusters))
+			}
+			return res.Clusters[0]
+		}
+
+		clientset, err := kubernetes.NewForConfig(clusters[0].RESTConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		leases := clientset.CoordinationV1()
+		other, err := inventory.AcquireLock(ctx, leases, inventory.LockOptions{Topology: "run", Cluster: "c1", Holder: "ci/pid 1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := run(t)
+		var held *inventory.HeldError
+		if !errors.As(out.Err, &held) || held.Holder != "ci/pid 1" || out.Applied != 0 {
+			t.Errorf("Run while another apply holds the lock: %d applied, %v; want nothing applied, the lock held by ci/pid 1", out.Applied, out.Err)
+		}
+		if _, err := client.Resource(namespaces).Get(ctx, "run", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("getting Namespace run: %v, want NotFound: nothing applied without the lock", err)
+		}
+		if err := other.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		out = run(t)
+		if out.Err != nil || out.Applied != 2 || !out.Ready {
+			t.Fatalf("Run = %d applied, ready %t, %v; want 2 applied and ready", out.Applied, out.Ready, out.Err)
+		}
+		if _, err := client.Resource(configMaps).Namespace("run").Get(ctx, "settings", metav1.GetOptions{}); err != nil {
+			t.Errorf("getting ConfigMap run/settings: %v", err)
+		}
+		if _, err := leases.Leases(inventory.ParentNamespace).Get(ctx, inventory.ParentName("run"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("getting the apply lock's Lease after Run: %v, want NotFound: released", err)
+		}
+		again, err := plan.Compute(ctx, planOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := again.Plan.Summary; s.HasChanges() {
+			t.Errorf("plan after Run: %+v, want no changes", s)
 		}
 	})
 }

@@ -32,7 +32,7 @@ type readyOptions struct {
 	mapper  meta.RESTMapper
 	// objects are the desired objects, in apply order.
 	objects []*unstructured.Unstructured
-	// live holds objects as apply returned them, by inventory.ObjectKey:
+	// live holds objects as apply returned them, by object.KeyOf:
 	// the first look at them costs no request.
 	live    map[string]*unstructured.Unstructured
 	timeout time.Duration
