@@ -129,7 +129,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 			return res, errors.Join(err, r.writeInventory(ctx))
 		}
 		e := r.entries[key]
-		e.AppliedHash = d.Hash
+		e.AppliedHash = inventory.RecordedHash(d.Object, d.Hash)
 		e.FieldsDigest = inventory.FieldsDigest(live, object.FieldManager)
 		e.Version = d.Object.GroupVersionKind().Version
 		e.UID = live.GetUID()

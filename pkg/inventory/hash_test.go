@@ -199,3 +199,24 @@ func TestFieldsDigest(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordedHash(t *testing.T) {
+	for _, tt := range []struct {
+		apiVersion, kind string
+		want             string
+	}{
+		{"v1", "ConfigMap", "sha256:h"},
+		{"apps/v1", "Deployment", "sha256:h"},
+		// A Secret's hash is a function of its values: never recorded.
+		{"v1", "Secret", ""},
+		// Only the core Secret is one.
+		{"example.com/v1", "Secret", "sha256:h"},
+	} {
+		obj := &unstructured.Unstructured{}
+		obj.SetAPIVersion(tt.apiVersion)
+		obj.SetKind(tt.kind)
+		if got := RecordedHash(obj, "sha256:h"); got != tt.want {
+			t.Errorf("RecordedHash(%s %s) = %q, want %q", tt.apiVersion, tt.kind, got, tt.want)
+		}
+	}
+}

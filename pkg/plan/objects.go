@@ -207,7 +207,7 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 		}
 		if len(held) > 0 {
 			o.Action = object.ActionKeep
-			o.Reason = keptReason(held)
+			o.Reason = keptReason(held, o.Name, desiredKeys)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return objectLess(out[i], out[j]) })
@@ -215,22 +215,55 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 }
 
 // keptReason names what a kept Namespace or CRD still holds, the first few
-// in full.
-func keptReason(held []prunesafety.Held) string {
-	const show = 5
-	var names []string
-	for i, h := range held {
-		if i == show {
-			names = append(names, fmt.Sprintf("and %d more", len(held)-show))
-			break
+// in full: first what geofed did not apply, then what geofed still renders
+// there (another workload's objects in a shared Namespace).
+func keptReason(held []prunesafety.Held, namespace string, desiredKeys map[string]bool) string {
+	var foreign, ours []string
+	for _, h := range held {
+		ns := h.Namespace
+		if ns == "" {
+			ns = namespace
 		}
-		names = append(names, h.String())
+		if desiredKeys[object.Key(h.Group, h.Kind, ns, h.Name)] {
+			ours = append(ours, h.String())
+		} else {
+			foreign = append(foreign, h.String())
+		}
 	}
-	noun := "objects"
-	if len(held) == 1 {
-		noun = "object"
+	var parts []string
+	if len(foreign) > 0 {
+		parts = append(parts, fmt.Sprintf("%s geofed did not apply: %s", count(len(foreign), "object"), firstFew(foreign)))
 	}
-	return fmt.Sprintf("kept — holds %d %s geofed did not apply: %s", len(held), noun, strings.Join(names, ", "))
+	if len(ours) > 0 {
+		parts = append(parts, fmt.Sprintf("%s geofed still applies: %s", count(len(ours), "object"), firstFew(ours)))
+	}
+	return "kept — holds " + strings.Join(parts, "; and ")
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func firstFew(names []string) string {
+	const show = 5
+	if len(names) > show {
+		return strings.Join(names[:show], ", ") + fmt.Sprintf(" and %d more", len(names)-show)
+	}
+	return strings.Join(names, ", ")
+}
+
+// joinReasons joins the non-empty reasons with "; ".
+func joinReasons(reasons ...string) string {
+	var out []string
+	for _, r := range reasons {
+		if r != "" {
+			out = append(out, r)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // planObject decides one desired object's action.
@@ -316,15 +349,17 @@ func (d *clusterDiffer) planObject(ctx context.Context, o desired.Object, live *
 			out.Reason = "being deleted: apply leaves it alone; re-run apply once it is gone"
 			return out, nil
 		}
-		out.Reason = "exists, not applied by geofed: apply adopts it"
+		adopting := "exists, not applied by geofed: apply adopts it"
 		if owner := d.ownerElsewhere(live); owner != "" {
 			if !d.adopt {
 				out.Action = object.ActionForeign
 				out.Reason = "belongs to " + owner + ": apply takes it only with --adopt"
 				return out, nil
 			}
-			out.Reason = "adopted from " + owner + " (--adopt)"
+			adopting = "adopted from " + owner + " (--adopt)"
 		}
+		// A conflict's reason names the other manager; keep it.
+		out.Reason = joinReasons(adopting, out.Reason)
 	}
 
 	// Compare only what geofed's apply can change: the fields in its
@@ -390,7 +425,7 @@ func unchanged(o desired.Object, live *unstructured.Unstructured, inv *inventory
 		return false
 	}
 	e, ok := inv.Lookup(object.KeyOf(live))
-	if !ok || e.FieldsDigest == "" || e.AppliedHash != o.Hash {
+	if !ok || e.FieldsDigest == "" || e.AppliedHash != inventory.RecordedHash(live, o.Hash) {
 		return false
 	}
 	return inventory.FieldsDigest(live, object.FieldManager) == e.FieldsDigest

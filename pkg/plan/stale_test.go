@@ -11,8 +11,8 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
 
-// savedPlan is a plan as plan --out saves it: serving-us has a change,
-// training-us is to be created.
+// savedPlan is a plan as plan --out saves it: serving-us has a change and
+// two prunes, training-us is to be created.
 func savedPlan() *plan.Plan {
 	return &plan.Plan{
 		FormatVersion: plan.FormatVersion,
@@ -25,6 +25,7 @@ func savedPlan() *plan.Plan {
 				Objects: []plan.Object{
 					{Action: object.ActionUpdate, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "model-server-config", DesiredHash: "h1", LiveResourceVersion: "101", UID: "uid-101"},
 					{Action: object.ActionNoop, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "model-server", DesiredHash: "h2", LiveResourceVersion: "102", UID: "uid-102"},
+					{Action: object.ActionDelete, Version: "v1", Kind: "Namespace", Name: "old-serving", LiveResourceVersion: "104", UID: "uid-104"},
 					{Action: object.ActionDelete, Version: "v1", Kind: "Service", Namespace: "serving", Name: "old", LiveResourceVersion: "103", UID: "uid-103"},
 				},
 			}}},
@@ -91,14 +92,14 @@ func TestStale(t *testing.T) {
 			want:  []string{"cluster serving-us: ConfigMap serving/model-server-config: the plan would update it, now conflict"},
 		},
 		{
-			// Something that is not geofed's appeared in the prune's way.
+			// Someone made an object in the namespace since.
 			name:  "prune now kept",
 			fresh: func(p *plan.Plan) { servingUS(p).Objects[2].Action = object.ActionKeep },
-			want:  []string{"cluster serving-us: Service serving/old: the plan would delete it, now keep"},
+			want:  []string{"cluster serving-us: Namespace old-serving: the plan would delete it, now keep"},
 		},
 		{
 			name:  "prune candidate gone",
-			fresh: func(p *plan.Plan) { servingUS(p).Objects = servingUS(p).Objects[:2] },
+			fresh: func(p *plan.Plan) { servingUS(p).Objects = servingUS(p).Objects[:3] },
 			want:  []string{"cluster serving-us: Service serving/old: in the plan (delete), not now"},
 		},
 		{

@@ -235,12 +235,17 @@ func clusterSymbol(c plan.Cluster) string {
 	if c.GKE != nil && c.GKE.Action != object.ActionNoop {
 		return c.GKE.Symbol()
 	}
+	attention := false
 	for _, o := range c.Objects {
+		if o.Action.NeedsAttention() || o.Action == object.ActionError {
+			attention = true
+			continue
+		}
 		if o.Action != object.ActionNoop {
 			return "~"
 		}
 	}
-	if c.Error != "" {
+	if c.Error != "" || attention {
 		return "!"
 	}
 	return " "

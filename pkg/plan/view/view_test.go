@@ -93,18 +93,18 @@ func fullPlan() *plan.Plan {
 				{Name: "serving-eu", Region: "europe-west1", Mode: "joined", ServerVersion: "v1.33.1", InventoryVersion: "812", Requests: 9,
 					Objects: objs(
 						plan.Object{Action: object.ActionNoop, Version: "v1", Kind: "Namespace", Name: "serving", Workload: "api",
-							DesiredHash: "sha256:11111111111111111111111111111111", LiveResourceVersion: "100"},
+							DesiredHash: "sha256:11111111111111111111111111111111", LiveResourceVersion: "100", UID: "2f9c1d4e-0000-4000-8000-000000000100"},
 						plan.Object{Action: object.ActionCreate, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "api-flags", Workload: "api",
 							DesiredHash: "sha256:22222222222222222222222222222222", Reason: "not shown for a create", DryRun: true},
 						plan.Object{Action: object.ActionDelete, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "old-flags", Workload: "api",
-							LiveResourceVersion: "90", Reason: "applied by geofed, no longer rendered"},
+							LiveResourceVersion: "90", UID: "2f9c1d4e-0000-4000-8000-000000000090", Reason: "applied by geofed, no longer rendered"},
 						plan.Object{Action: object.ActionUpdate, Version: "v1", Kind: "Secret", Namespace: "serving", Name: "creds", Workload: "api",
 							// No DesiredHash: plans never hold a Secret's.
-							LiveResourceVersion: "95", DryRun: true,
+							LiveResourceVersion: "95", UID: "2f9c1d4e-0000-4000-8000-000000000095", DryRun: true,
 							Changes: []plan.FieldChange{{Path: "data.token", Before: "(sensitive)", After: "(sensitive, changed)"}},
 							Diff:    credsDiff},
 						plan.Object{Action: object.ActionUpdate, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "api", Workload: "api",
-							DesiredHash: "sha256:44444444444444444444444444444444", LiveResourceVersion: "97", DryRun: true,
+							DesiredHash: "sha256:44444444444444444444444444444444", LiveResourceVersion: "97", UID: "2f9c1d4e-0000-4000-8000-000000000097", DryRun: true,
 							Reason: "changed outside geofed",
 							Changes: []plan.FieldChange{
 								{Path: `metadata.labels["app.kubernetes.io/version"]`, Before: "1.0", After: "1.1"},
@@ -114,11 +114,26 @@ func fullPlan() *plan.Plan {
 							},
 							Diff: apiDiff},
 						plan.Object{Action: object.ActionConflict, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "web", Workload: "api",
-							DesiredHash: "sha256:55555555555555555555555555555555", LiveResourceVersion: "98", DryRun: true,
+							DesiredHash: "sha256:55555555555555555555555555555555", LiveResourceVersion: "98", UID: "2f9c1d4e-0000-4000-8000-000000000098", DryRun: true,
 							Reason:  `conflict with "kubectl" using apps/v1: apply needs --force-conflicts to take these fields back`,
 							Changes: []plan.FieldChange{{Path: "spec.replicas", Before: "5", After: "2"}}},
 						plan.Object{Action: object.ActionError, Group: "batch", Version: "v1", Kind: "Job", Namespace: "serving", Name: "migrate", Workload: "api",
 							DryRun: true, Reason: `server rejected the dry-run: Job.batch "migrate" is invalid: spec.template.spec.restartPolicy: Required value`},
+						plan.Object{Action: object.ActionForeign, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "shared-flags", Workload: "api",
+							DesiredHash: "sha256:66666666666666666666666666666666", LiveResourceVersion: "99", UID: "2f9c1d4e-0000-4000-8000-000000000099", DryRun: true,
+							Reason: "belongs to topology other: apply takes it only with --adopt"},
+						plan.Object{Action: object.ActionBeingDeleted, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "serving", Name: "batch", Workload: "api",
+							DesiredHash: "sha256:77777777777777777777777777777777", LiveResourceVersion: "101", UID: "2f9c1d4e-0000-4000-8000-000000000101",
+							Reason: "being deleted: apply leaves it alone; re-run apply once it is gone"},
+						// Prunes come last: kept, forgotten and already going.
+						plan.Object{Action: object.ActionKeep, Version: "v1", Kind: "Namespace", Name: "old-serving", Workload: "api",
+							LiveResourceVersion: "80", UID: "2f9c1d4e-0000-4000-8000-000000000080",
+							Reason: "kept — holds 2 objects geofed did not apply: ConfigMap notes, apps/Deployment feature-cache"},
+						plan.Object{Action: object.ActionAttention, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "recreated", Workload: "api",
+							LiveResourceVersion: "85", UID: "2f9c1d4e-0000-4000-8000-000000000085",
+							Reason: "not deleted: re-created since geofed applied it (uid 2f9c1d4e-0000-4000-8000-000000000084, now 2f9c1d4e-0000-4000-8000-000000000085); geofed forgets it"},
+						plan.Object{Action: object.ActionBeingDeleted, Version: "v1", Kind: "ConfigMap", Namespace: "serving", Name: "draining", Workload: "api",
+							LiveResourceVersion: "86", UID: "2f9c1d4e-0000-4000-8000-000000000086", Reason: "being deleted"},
 					)},
 				{Name: "serving-eu-2", Region: "europe-west1", Mode: "joined",
 					Unreachable: "dial tcp 10.0.0.7:6443: connect: connection refused"},
@@ -198,7 +213,7 @@ func fullPlan() *plan.Plan {
 			Conflicts:        1,
 			Errors:           2, // the Job and flaky-eu
 			Unreachable:      1,
-			Attention:        2, // the orphans
+			Attention:        7, // the orphans and serving-eu's foreign, kept, forgotten and two being deleted
 		},
 	}
 }
@@ -290,6 +305,12 @@ func TestTextContent(t *testing.T) {
 		"          ~ spec.replicas: 5 → 2\n",
 		`      ! batch/Job serving/migrate (server rejected the dry-run: `,
 		"        (1 object unchanged)\n",
+		// What needs a person reads as a sentence.
+		"      ! ConfigMap serving/shared-flags: belongs to topology other: apply takes it only with --adopt\n",
+		"      ! apps/Deployment serving/batch: being deleted: apply leaves it alone; re-run apply once it is gone\n",
+		"      ! Namespace old-serving: kept — holds 2 objects geofed did not apply: ConfigMap notes, apps/Deployment feature-cache\n",
+		"      ! ConfigMap serving/recreated: not deleted: re-created since geofed applied it (uid ",
+		"      ! ConfigMap serving/draining: being deleted\n",
 		"        (no objects)\n",
 		"  ! cluster old-us (GKE acme-ml/us-west1): " + gke.ReasonOrphan + "\n",
 		"Region asia-east1\n  ! cluster old-asia (GKE acme-ml/asia-east1-a): " + gke.ReasonOrphan + "\n",
