@@ -187,17 +187,21 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if err := view.Text(o.Out, p, view.TextOptions{Color: o.Color}); err != nil {
 		return err
 	}
-	if !p.Summary.HasChanges() {
-		if p.Failed() {
-			return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s; nothing to apply elsewhere", failureSummary(p))}
-		}
-		fmt.Fprintln(o.Out, "No changes. Nothing to apply.")
-		return nil
-	}
 	if p.Failed() {
 		fmt.Fprintf(o.ErrOut, "Warning: the plan is incomplete (%s): apply leaves those clusters alone and exits 1.\n", failureSummary(p))
 	}
-	if saved == nil && !o.Yes {
+	changes := p.Summary.HasChanges()
+	if !changes {
+		// Nothing to change is not the same as done: a workload whose
+		// last wait timed out is still not ready, and a CI retry must not
+		// report success. Readiness is checked every time.
+		if o.Wait {
+			fmt.Fprintln(o.Out, "No changes. Checking that every workload is ready.")
+		} else {
+			fmt.Fprintln(o.Out, "No changes. Reporting readiness (--wait=false).")
+		}
+	}
+	if changes && saved == nil && !o.Yes {
 		if err := o.confirm(); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
@@ -199,6 +200,12 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		return out
 	}
 
+	if !needsWrites(pc) {
+		// Nothing to send or delete: no lock, no inventory write; only
+		// readiness, which is checked on every apply.
+		return r.ready(ctx, &out, dc, conn, nil, nil)
+	}
+
 	// The lock before the first write; the work stops when it is lost.
 	leases, err := kubernetes.NewForConfig(conn.Config)
 	if err != nil {
@@ -274,21 +281,55 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		return out
 	}
 	r.say("%s: %d objects applied, %d pruned", pc.Name, res.Applied, res.Pruned)
-	if !r.opts.Wait {
-		return out
+	return r.ready(ctx, &out, dc, conn, retain, res.Live)
+}
+
+// needsWrites reports whether the plan asks anything of the cluster
+// beyond readiness: an object to send (a dry-run found no change is sent
+// too, so the inventory records it) or to delete, or a GKE change.
+func needsWrites(pc plan.Cluster) bool {
+	if pc.GKE != nil && pc.GKE.Action != object.ActionNoop {
+		return true
 	}
+	for _, o := range pc.Objects {
+		switch o.Action {
+		case object.ActionNoop:
+			if o.DryRun {
+				return true
+			}
+		case object.ActionKeep, object.ActionBeingDeleted, object.ActionAttention:
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// ready waits for (or, with --wait=false, reports) the readiness of every
+// desired object of the cluster except those retained unsent, and settles
+// the outcome.
+func (r *runner) ready(ctx context.Context, out *Outcome, dc *desired.Cluster, conn *member.Conn, retain map[string]bool, applied []*unstructured.Unstructured) Outcome {
 	var objs []*unstructured.Unstructured
 	for _, d := range dc.Objects {
 		if !retain[object.KeyOf(d.Object)] {
 			objs = append(objs, d.Object)
 		}
 	}
-	live := make(map[string]*unstructured.Unstructured, len(res.Live))
-	for _, l := range res.Live {
+	held := func() Outcome {
+		if len(out.Held) > 0 {
+			out.Err = fmt.Errorf("not applied: %s; re-run apply once it is gone", strings.Join(out.Held, ", "))
+		}
+		return *out
+	}
+	if !r.opts.Wait {
+		return held()
+	}
+	live := make(map[string]*unstructured.Unstructured, len(applied))
+	for _, l := range applied {
 		live[object.KeyOf(l)] = l
 	}
-	err = waitReady(ctx, readyOptions{
-		cluster: pc.Name,
+	err := waitReady(ctx, readyOptions{
+		cluster: dc.Name,
 		client:  conn.Dynamic,
 		mapper:  conn.Mapper,
 		objects: objs,
@@ -298,15 +339,14 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 	})
 	if err != nil {
 		out.Err = err
-		return out
+		return *out
 	}
 	if len(out.Held) > 0 {
-		out.Err = fmt.Errorf("not applied: %s; re-run apply once it is gone", strings.Join(out.Held, ", "))
-		return out
+		return held()
 	}
 	out.Ready = true
-	r.say("%s: ready", pc.Name)
-	return out
+	r.say("%s: ready", dc.Name)
+	return *out
 }
 
 // refusedObjects refuses a cluster, before anything is sent to it, when the
