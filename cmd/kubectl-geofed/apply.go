@@ -48,6 +48,7 @@ type ApplyOptions struct {
 	Prune          bool
 	Wait           bool
 	Timeout        time.Duration
+	GKETimeout     time.Duration
 	Waves          bool
 	// LockTimeout waits for another apply's lock instead of refusing;
 	// LockTTL is how long a lock outlives a killed apply.
@@ -106,6 +107,7 @@ pools: such a plan is refused for that cluster, saying what to do by hand.`,
 	cmd.Flags().BoolVar(&o.Prune, "prune", true, "Delete objects geofed applied that are no longer rendered")
 	cmd.Flags().BoolVar(&o.Wait, "wait", true, "Wait until every applied workload is ready")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", apply.DefaultTimeout, "How long to wait for one cluster's workloads to be ready")
+	cmd.Flags().DurationVar(&o.GKETimeout, "gke-timeout", apply.DefaultGKETimeout, "How long GKE may take to create or change one cluster")
 	cmd.Flags().BoolVar(&o.Waves, "waves", false, "Apply one region at a time, in topology order, stopping at the first that is not healthy")
 	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 0, "Wait this long for another apply of the same topology to release a cluster's lock, instead of refusing at once")
 	cmd.Flags().DurationVar(&o.LockTTL, "lock-ttl", inventory.DefaultLockTTL, "How long a cluster's lock outlives an apply that died without releasing it")
@@ -219,6 +221,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 		Prune:          o.Prune,
 		Wait:           o.Wait,
 		Timeout:        o.Timeout,
+		GKETimeout:     o.GKETimeout,
 		Waves:          o.Waves,
 		Parallel:       o.Parallel,
 		Progress:       o.ErrOut,
@@ -229,7 +232,11 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	fmt.Fprint(o.Out, "\n"+res.Summary())
 	if res.Failed() {
 		failed := res.FailedClusters()
-		return &ExitError{Code: 1, Err: fmt.Errorf("apply failed on %d of %d clusters: %s", len(failed), len(res.Clusters), strings.Join(failed, ", "))}
+		err := fmt.Errorf("apply failed on %d of %d clusters: %s", len(failed), len(res.Clusters), strings.Join(failed, ", "))
+		if p.Failed() {
+			err = fmt.Errorf("%w (the plan is incomplete: %s)", err, failureSummary(p))
+		}
+		return &ExitError{Code: 1, Err: err}
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ type clusterFlags struct {
 	QPS            float32
 	Burst          int
 	ClusterTimeout time.Duration
+	RequestTimeout time.Duration
 	// EmulatorHost is $GKE_EMULATOR_HOST.
 	EmulatorHost string
 }
@@ -32,6 +33,7 @@ func (f *clusterFlags) add(cmd *cobra.Command, parallelHelp string) {
 	cmd.Flags().Float32Var(&f.QPS, "qps", member.DefaultQPS, "Requests per second to each cluster")
 	cmd.Flags().IntVar(&f.Burst, "burst", member.DefaultBurst, "Request burst to each cluster")
 	cmd.Flags().DurationVar(&f.ClusterTimeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster")
+	cmd.Flags().DurationVar(&f.RequestTimeout, "request-timeout", member.DefaultRequestTimeout, "How long any single request to a member cluster may take")
 	_ = cmd.RegisterFlagCompletionFunc("refresh", cobra.FixedCompletions([]string{"inventory", "full"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
@@ -44,6 +46,9 @@ func (f *clusterFlags) validate() error {
 	default:
 		return fmt.Errorf("--refresh must be inventory or full, not %q", f.Refresh)
 	}
+	if f.RequestTimeout <= 0 {
+		return fmt.Errorf("--request-timeout must be positive, not %s", f.RequestTimeout)
+	}
 	if f.Parallel < 1 {
 		return errors.New("--parallel must be at least 1")
 	}
@@ -53,13 +58,14 @@ func (f *clusterFlags) validate() error {
 // inputs are the plan inputs these flags give, with the user's --kubeconfig.
 func (f *clusterFlags) inputs(kubeconfig string) planInputs {
 	return planInputs{
-		EmulatorHost: f.EmulatorHost,
-		Kubeconfig:   kubeconfig,
-		QPS:          f.QPS,
-		Burst:        f.Burst,
-		Timeout:      f.ClusterTimeout,
-		Parallel:     f.Parallel,
-		FullRefresh:  f.Refresh == "full",
-		Adopt:        f.Adopt,
+		EmulatorHost:   f.EmulatorHost,
+		Kubeconfig:     kubeconfig,
+		QPS:            f.QPS,
+		Burst:          f.Burst,
+		Timeout:        f.ClusterTimeout,
+		RequestTimeout: f.RequestTimeout,
+		Parallel:       f.Parallel,
+		FullRefresh:    f.Refresh == "full",
+		Adopt:          f.Adopt,
 	}
 }

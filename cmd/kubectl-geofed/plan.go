@@ -180,15 +180,16 @@ func kubeconfigFlag(f *genericclioptions.ConfigFlags) string {
 
 // planInputs are the command-line inputs plan (and later apply) share.
 type planInputs struct {
-	EmulatorHost string
-	Kubeconfig   string
-	QPS          float32
-	Burst        int
-	Timeout      time.Duration
-	Parallel     int
-	FullRefresh  bool
-	Adopt        bool
-	Diff         bool
+	EmulatorHost   string
+	Kubeconfig     string
+	QPS            float32
+	Burst          int
+	Timeout        time.Duration
+	RequestTimeout time.Duration
+	Parallel       int
+	FullRefresh    bool
+	Adopt          bool
+	Diff           bool
 }
 
 // planOptions wires the GKE client and member options for plan.Compute.
@@ -203,6 +204,7 @@ func planOptions(ctx context.Context, t *topology.Topology, in planInputs) (plan
 				QPS:            in.QPS,
 				Burst:          in.Burst,
 				Timeout:        in.Timeout,
+				RequestTimeout: in.RequestTimeout,
 				Parallel:       in.Parallel,
 				UserAgent:      "kubectl-geofed/" + version,
 			},

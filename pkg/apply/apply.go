@@ -26,6 +26,11 @@ import (
 // DefaultTimeout bounds the wait for one cluster's workloads to be ready.
 const DefaultTimeout = 5 * time.Minute
 
+// DefaultGKETimeout bounds one cluster's GKE work (a create, the node-pool
+// changes): GKE takes minutes to create a cluster, so it is longer than
+// DefaultTimeout.
+const DefaultGKETimeout = 30 * time.Minute
+
 // Options say which plan to execute and how.
 type Options struct {
 	// Result is the plan to execute, with the desired state and the
@@ -52,6 +57,9 @@ type Options struct {
 	// per cluster (DefaultTimeout when zero).
 	Wait    bool
 	Timeout time.Duration
+	// GKETimeout bounds the GKE work of each cluster (creating it, waiting
+	// for an operation in flight, changing it); DefaultGKETimeout when zero.
+	GKETimeout time.Duration
 	// Waves applies one region at a time, in topology order, and stops at
 	// the first region that does not end healthy. Otherwise every cluster
 	// is applied at once, up to Parallel at a time.
@@ -74,6 +82,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.GKETimeout <= 0 {
+		o.GKETimeout = DefaultGKETimeout
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = member.DefaultParallel

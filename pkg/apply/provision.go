@@ -28,6 +28,11 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 	project, location := gke.Project(desired), desired.GetLocation()
 	where := fmt.Sprintf("GKE cluster %s (projects/%s/locations/%s)", name, project, location)
 	progress := func(msg string) { r.say("%s: %s", name, msg) }
+	// Every GKE wait is bounded: one stuck operation fails its cluster
+	// alone instead of holding every later wave.
+	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.GKETimeout,
+		fmt.Errorf("GKE did not finish its work on %s within --gke-timeout %s; re-running apply awaits an operation still in flight", where, r.opts.GKETimeout))
+	defer cancel()
 
 	var updates []gke.Update
 	if ch != nil {
@@ -42,7 +47,7 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 		out.GKE = GKECreated
 	}
 	if err != nil {
-		return nil, fmt.Errorf("waiting for GKE to finish its work on %s: %w", where, err)
+		return nil, fmt.Errorf("waiting for GKE to finish its work on %s: %w", where, causeOf(ctx, err))
 	}
 	if live == nil {
 		r.say("%s: creating %s", name, where)
@@ -57,7 +62,7 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 			return nil, err
 		default:
 			if err := r.opts.GKE.WaitOperation(ctx, project, location, op, progress); err != nil {
-				return nil, fmt.Errorf("creating %s: %w", where, err)
+				return nil, fmt.Errorf("creating %s: %w", where, causeOf(ctx, err))
 			}
 			out.GKE = GKECreated
 			if live, err = r.opts.GKE.GetCluster(ctx, project, location, name); err != nil {
@@ -89,7 +94,7 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 			return nil, err
 		}
 		if err := r.opts.GKE.WaitOperation(ctx, project, location, op, progress); err != nil {
-			return nil, fmt.Errorf("updating %s: %s: %w", where, u.Description, err)
+			return nil, fmt.Errorf("updating %s: %s: %w", where, u.Description, causeOf(ctx, err))
 		}
 		out.GKE = GKEUpdated
 	}
@@ -98,4 +103,12 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 		err = errors.New(where + " disappeared while it was being updated")
 	}
 	return live, err
+}
+
+// causeOf adds why ctx ended (a --gke-timeout, say) to an error it caused.
+func causeOf(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(err, cause) {
+		return fmt.Errorf("%w: %w", cause, err)
+	}
+	return err
 }

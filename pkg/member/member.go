@@ -31,10 +31,14 @@ import (
 // Defaults for the zero Options. client-go's own 5 QPS / burst 10 would make
 // a plan of a few hundred objects wait on the client, not the server.
 const (
-	DefaultQPS      = 50
-	DefaultBurst    = 100
-	DefaultTimeout  = 10 * time.Second
-	DefaultParallel = 8
+	DefaultQPS     = 50
+	DefaultBurst   = 100
+	DefaultTimeout = 10 * time.Second
+	// DefaultRequestTimeout bounds every single request after connecting:
+	// a member whose apiserver hangs (connections accepted, never
+	// answered) fails alone instead of holding plan or apply forever.
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultParallel       = 8
 )
 
 // ErrNotCreated is the Conn.Err of a managed cluster that does not exist yet
@@ -60,6 +64,9 @@ type Options struct {
 	// Timeout bounds connecting to one cluster: version and discovery.
 	// Zero means DefaultTimeout.
 	Timeout time.Duration
+	// RequestTimeout bounds every request to the cluster (rest.Config's
+	// Timeout). Zero means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// Parallel bounds how many clusters are connected at once. Zero means
 	// DefaultParallel.
 	Parallel int
@@ -174,6 +181,9 @@ func (o Options) withDefaults() Options {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
 	if o.Parallel <= 0 {
 		o.Parallel = DefaultParallel
 	}
@@ -194,6 +204,7 @@ func (c *Conn) connect(ctx context.Context, cfg *rest.Config, opts Options) {
 		cfg.UserAgent = opts.UserAgent
 	}
 	cfg.WarningHandler = quietEndpoints{next: rest.WarningLogger{}}
+	cfg.Timeout = opts.RequestTimeout
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return &countingTransport{next: rt, n: &c.requests}
 	})

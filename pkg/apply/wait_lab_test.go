@@ -1,0 +1,317 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/geofed-io/kubectl-geofed/internal/lab"
+	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
+)
+
+func TestJobReadiness(t *testing.T) {
+	jobWith := func(spec, status string) *unstructured.Unstructured {
+		return parse(t, "apiVersion: batch/v1\nkind: Job\nmetadata: {name: train, namespace: ml}\nspec: "+spec+"\nstatus: "+status+"\n")
+	}
+	const started = "startTime: '2026-01-01T00:00:00Z'"
+	tests := []struct {
+		name string
+		job  *unstructured.Unstructured
+		// count stands for listing the Job's ready pods; nil when the
+		// status must suffice.
+		count func() (int64, error)
+		want  readiness
+	}{
+		{name: "started, every pod Pending", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2, ready: 0}"),
+			want: readiness{waiting: "0/2 pods running"}},
+		{name: "one of two running", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2, ready: 1}"),
+			want: readiness{waiting: "1/2 pods running"}},
+		{name: "all parallelism pods running", job: jobWith("{parallelism: 2, completions: 8}", "{"+started+", active: 2, ready: 2}"),
+			want: readiness{ready: true}},
+		{name: "parallelism defaults to one", job: jobWith("{completions: 3}", "{"+started+", active: 1, ready: 1}"),
+			want: readiness{ready: true}},
+		{name: "fewer left to run than parallelism", job: jobWith("{parallelism: 4, completions: 5}", "{"+started+", active: 2, ready: 2, succeeded: 3}"),
+			want: readiness{ready: true}},
+		{name: "fewer left, not all of them running", job: jobWith("{parallelism: 4, completions: 5}", "{"+started+", active: 2, ready: 1, succeeded: 3}"),
+			want: readiness{waiting: "1/2 pods running"}},
+		{name: "work queue, one pod succeeded", job: jobWith("{parallelism: 3}", "{"+started+", active: 2, ready: 2, succeeded: 1}"),
+			want: readiness{ready: true}},
+		{name: "work queue, none running", job: jobWith("{parallelism: 3}", "{"+started+", active: 3, ready: 0}"),
+			want: readiness{waiting: "0/3 pods running"}},
+		{name: "succeeded all completions, condition not yet set", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", succeeded: 2}"),
+			want: readiness{ready: true}},
+		{name: "complete", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", conditions: [{type: Complete, status: 'True'}]}"),
+			want: readiness{ready: true}},
+		{name: "failed, with reason and message", job: jobWith("{completions: 1}",
+			"{"+started+", failed: 7, conditions: [{type: Failed, status: 'True', reason: BackoffLimitExceeded, message: Job has reached the specified backoff limit}]}"),
+			want: readiness{failed: "BackoffLimitExceeded: Job has reached the specified backoff limit"}},
+		{name: "failed, reason only", job: jobWith("{completions: 1}", "{"+started+", conditions: [{type: Failed, status: 'True', reason: DeadlineExceeded}]}"),
+			want: readiness{failed: "DeadlineExceeded"}},
+		{name: "condition Failed False is no failure", job: jobWith("{completions: 1}", "{"+started+", active: 1, ready: 0, conditions: [{type: Failed, status: 'False'}]}"),
+			want: readiness{waiting: "0/1 pods running"}},
+		{name: "pods failing and retried", job: jobWith("{completions: 1}", "{"+started+", active: 1, ready: 0, failed: 3}"),
+			want: readiness{waiting: "0/1 pods running, 3 failed"}},
+		{name: "suspended", job: jobWith("{completions: 1, suspend: true}", "{}"),
+			want: readiness{waiting: "suspended"}},
+		{name: "not started: no pods to count", job: jobWith("{parallelism: 2, completions: 2}", "{}"),
+			want: readiness{waiting: "0/2 pods running"}},
+		{name: "no status.ready: pods counted", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2}"),
+			count: func() (int64, error) { return 2, nil }, want: readiness{ready: true}},
+		{name: "no status.ready: too few ready", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2}"),
+			count: func() (int64, error) { return 1, nil }, want: readiness{waiting: "1/2 pods running"}},
+		{name: "no status.ready: counting fails", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2}"),
+			count: func() (int64, error) { return 0, errors.New("pods is forbidden") }, want: readiness{waiting: "counting its ready pods: pods is forbidden"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			count := tt.count
+			if count == nil {
+				count = func() (int64, error) {
+					t.Error("counted pods; the Job's status says enough")
+					return 0, nil
+				}
+			}
+			if got := jobReadiness(tt.job, count); got != tt.want {
+				t.Errorf("jobReadiness = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+
+	// Why the rule exists: kstatus calls a started Job Current however
+	// many of its pods run.
+	res, err := status.Compute(tests[0].job)
+	if err != nil || res.Status != status.CurrentStatus {
+		t.Errorf("kstatus on a started Job with every pod Pending: %v, %v; the rule above assumes Current", res, err)
+	}
+}
+
+func TestUnschedulable(t *testing.T) {
+	pod := func(status string) map[string]any {
+		return parse(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nstatus: "+status+"\n").Object
+	}
+	const noGPU = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+	tests := []struct {
+		name string
+		pod  map[string]any
+		want string
+		ok   bool
+	}{
+		{"not schedulable", pod("{phase: Pending, conditions: [{type: PodScheduled, status: 'False', reason: Unschedulable, message: '" + noGPU + "'}]}"), noGPU, true},
+		{"without why preemption would not help", pod("{phase: Pending, conditions: [{type: PodScheduled, status: 'False', reason: Unschedulable, message: '" + noGPU +
+			" preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.'}]}"), noGPU, true},
+		{"no message: the reason", pod("{phase: Pending, conditions: [{type: PodScheduled, status: 'False', reason: SchedulingGated}]}"), "SchedulingGated", true},
+		{"scheduled, still starting", pod("{phase: Pending, conditions: [{type: PodScheduled, status: 'True'}]}"), "", false},
+		{"not tried yet", pod("{phase: Pending}"), "", false},
+		{"running", pod("{phase: Running, conditions: [{type: PodScheduled, status: 'True'}, {type: Ready, status: 'True'}]}"), "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := unschedulable(tt.pod)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("unschedulable = %q, %t; want %q, %t", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestPendingPods(t *testing.T) {
+	const (
+		gpu  = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+		cpu  = "0/3 nodes are available: 3 Insufficient cpu."
+		gate = "SchedulingGated"
+	)
+	tests := []struct {
+		name    string
+		reasons []string
+		want    string
+	}{
+		{"one", []string{gpu}, "1 pod Pending: " + gpu},
+		{"identical grouped", []string{gpu, gpu}, "2 pods Pending: " + gpu},
+		{"most common first", []string{cpu, gpu, gpu}, "2 pods Pending: " + gpu + "; 1 pod Pending: " + cpu},
+		{"ties in message order", []string{gpu, gate, cpu}, "1 pod Pending: " + cpu + "; 1 pod Pending: " + gpu + "; 1 pod Pending: " + gate},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pendingPods(tt.reasons); got != tt.want {
+				t.Errorf("pendingPods = %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+var jobs = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
+
+// job is a Job manifest whose spec has the given fields ("parallelism: 2")
+// and whose pods ask for resources.
+func job(namespace, name, resources string, fields ...string) string {
+	spec := ""
+	for _, f := range fields {
+		spec += "  " + f + "\n"
+	}
+	return `apiVersion: batch/v1
+kind: Job
+metadata: {name: ` + name + `, namespace: ` + namespace + `}
+spec:
+` + spec + `  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: trainer:1
+        resources: {requests: ` + resources + `, limits: ` + resources + `}
+`
+}
+
+// TestWaitReadyOnLab waits for Jobs and Deployments on a real cluster
+// whose one node has no GPU: what asks for one is named with the
+// scheduler's reason, what fits becomes ready.
+func TestWaitReadyOnLab(t *testing.T) {
+	_, clusters := labtest.New(t, lab.ClusterSpec{Name: "c1", Nodes: []lab.NodeSpec{{Name: "cpu", Count: 1}}})
+	ctx := context.Background()
+	conn := member.Connect(ctx, []member.Target{{Name: "c1", Region: "us-west1", Config: clusters[0].RESTConfig()}}, member.Options{Timeout: 30 * time.Second})[0]
+	if conn.Err != nil {
+		t.Fatal(conn.Err)
+	}
+	client := conn.Dynamic
+
+	// create makes a namespace for the manifests, waits for its default
+	// ServiceAccount (pods are refused until it exists, and controllers
+	// refused back off for long), creates them and returns them as desired.
+	create := func(t *testing.T, ns string, manifests ...string) []*unstructured.Unstructured {
+		t.Helper()
+		nsObj := parse(t, namespace(ns))
+		if _, err := client.Resource(namespaces).Create(ctx, nsObj, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sa := schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			_, err := client.Resource(sa).Namespace(ns).Get(ctx, "default", metav1.GetOptions{})
+			if err == nil {
+				break
+			}
+			if !apierrors.IsNotFound(err) || time.Now().After(deadline) {
+				t.Fatalf("waiting for ServiceAccount %s/default: %v", ns, err)
+			}
+		}
+		objs := []*unstructured.Unstructured{nsObj}
+		for _, m := range manifests {
+			obj := parse(t, m)
+			gvk := obj.GroupVersionKind()
+			mapping, err := conn.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client.Resource(mapping.Resource).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			objs = append(objs, obj)
+		}
+		return objs
+	}
+	// unschedulableUntil waits until n pods of the live workload are
+	// Pending for the scheduler's reason, so that the wait has it to
+	// report from its first line on.
+	unschedulableUntil := func(t *testing.T, gvr schema.GroupVersionResource, ns, name string, n int) {
+		t.Helper()
+		var got []string
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			live, err := client.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pods, err := listPods(ctx, client, live)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = got[:0]
+			for _, p := range pods {
+				if m, ok := unschedulable(p); ok {
+					got = append(got, m)
+				}
+			}
+			if len(got) == n {
+				return
+			}
+		}
+		t.Fatalf("%s/%s: pods the scheduler could not place: %q, want %d", ns, name, got, n)
+	}
+	type waited struct {
+		err     error
+		lines   []string
+		elapsed time.Duration
+	}
+	wait := func(objs []*unstructured.Unstructured, timeout time.Duration) waited {
+		var mu sync.Mutex
+		var w waited
+		start := time.Now()
+		err := waitReady(ctx, readyOptions{cluster: "c1", client: client, mapper: conn.Mapper, objects: objs, timeout: timeout,
+			report: func(s string) { mu.Lock(); w.lines = append(w.lines, s); mu.Unlock() }})
+		w.err, w.elapsed = err, time.Since(start)
+		return w
+	}
+	// Within its timeout, plus the last look at the pods.
+	const slack = 3 * time.Second
+
+	t.Run("Job that asks for a GPU", func(t *testing.T) {
+		objs := create(t, "ml", job("ml", "train", `{cpu: 100m, nvidia.com/gpu: "1"}`, "parallelism: 2", "completions: 2"))
+		unschedulableUntil(t, jobs, "ml", "train", 2)
+		w := wait(objs, 2*time.Second)
+		const want = "cluster c1: not ready after 2s: Job ml/train: 0/2 pods running; 2 pods Pending: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+		if w.err == nil || w.err.Error() != want {
+			t.Errorf("waitReady = %v\nwant %q", w.err, want)
+		}
+		if w.elapsed > 2*time.Second+slack {
+			t.Errorf("waitReady took %s with a 2s timeout", w.elapsed)
+		}
+		const line = "c1: 1/2 objects ready (waiting for Job ml/train: 0/2 pods running; 2 pods Pending: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.)"
+		if len(w.lines) == 0 || w.lines[0] != line {
+			t.Errorf("progress = %q\nwant a first line %q", w.lines, line)
+		}
+	})
+
+	t.Run("Job that fits", func(t *testing.T) {
+		objs := create(t, "fits", job("fits", "train", `{cpu: 100m}`, "parallelism: 2", "completions: 4"))
+		if w := wait(objs, time.Minute); w.err != nil {
+			t.Errorf("waitReady = %v after %s, progress %q", w.err, w.elapsed, w.lines)
+		}
+	})
+
+	t.Run("Job past its deadline fails at once", func(t *testing.T) {
+		objs := create(t, "late", job("late", "train", `{cpu: 100m, nvidia.com/gpu: "1"}`, "activeDeadlineSeconds: 1"))
+		w := wait(objs, time.Minute)
+		const want = "cluster c1: Job late/train failed: DeadlineExceeded: "
+		if w.err == nil || !strings.HasPrefix(w.err.Error(), want) {
+			t.Errorf("waitReady = %v, want it to start %q", w.err, want)
+		}
+		if w.elapsed > 30*time.Second {
+			t.Errorf("waitReady took %s to see the Job fail", w.elapsed)
+		}
+	})
+
+	t.Run("Deployment that asks for GPUs", func(t *testing.T) {
+		objs := create(t, "serving", deployment("serving", "hungry", `{cpu: 100m, nvidia.com/gpu: "1"}`))
+		unschedulableUntil(t, deployments, "serving", "hungry", 2)
+		w := wait(objs, 2*time.Second)
+		const want = "cluster c1: not ready after 2s: Deployment serving/hungry: 0/2 replicas available; 2 pods Pending: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+		if w.err == nil || w.err.Error() != want {
+			t.Errorf("waitReady = %v\nwant %q", w.err, want)
+		}
+		if w.elapsed > 2*time.Second+slack {
+			t.Errorf("waitReady took %s with a 2s timeout", w.elapsed)
+		}
+		const line = "c1: 1/2 objects ready (waiting for Deployment serving/hungry: 0/2 replicas available; 2 pods Pending: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.)"
+		if len(w.lines) == 0 || w.lines[0] != line {
+			t.Errorf("progress = %q\nwant a first line %q", w.lines, line)
+		}
+	})
+}
