@@ -14,11 +14,25 @@ import (
 )
 
 func main() {
+	// The first Ctrl-C cancels the command's context: plan and render stop,
+	// apply finishes the requests in flight, records what it did in every
+	// inventory, releases its locks and starts nothing new. The second
+	// Ctrl-C exits at once (the default signal behaviour, restored).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop()
+			fmt.Fprintln(os.Stderr, "Interrupted: finishing what is in flight and recording it; interrupt again to exit at once.")
+		case <-done:
+		}
+	}()
 	redactSecretsInLogs()
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	cmd := NewRootCommand(streams)
 	err := cmd.ExecuteContext(ctx)
+	close(done)
 	stop()
 	os.Exit(exitCode(err, streams))
 }

@@ -166,9 +166,14 @@ func (r *runner) runAll(ctx context.Context, clusters []plan.Cluster, out []Outc
 	_ = g.Wait() // outcomes carry the errors
 }
 
-// cluster executes the plan on one cluster.
+// cluster executes the plan on one cluster. ctx ending is an interrupt:
+// nothing new is started, and what is in flight finishes and is recorded.
 func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 	out = Outcome{Name: pc.Name, Region: pc.Region}
+	if ctx.Err() != nil {
+		out.Skipped = "interrupted before it started"
+		return out
+	}
 	computed := r.opts.Result
 	t := computed.Topology
 	ref, ok := t.Cluster(pc.Name)
@@ -225,23 +230,26 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 	}
 	lockOpts := r.opts.Lock
 	lockOpts.Topology, lockOpts.Cluster = t.Metadata.Name, pc.Name
-	lock, err := inventory.AcquireLock(ctx, leases.CoordinationV1(), lockOpts)
+	// The writes run on their own context: an interrupt (ctx ending) stops
+	// them between objects, never in the middle of recording one; losing
+	// the lock cancels them at once.
+	work, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	lock, err := inventory.AcquireLock(work, leases.CoordinationV1(), lockOpts)
 	if err != nil {
 		out.Err = err
 		return out
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	go func() {
 		select {
 		case <-lock.Lost():
 			cancel(fmt.Errorf("cluster %s: lost the apply lock", pc.Name))
-		case <-ctx.Done():
+		case <-work.Done():
 		}
 	}()
 	defer func() {
-		// Released even when the work was cancelled, within a deadline of
-		// its own; a lock left behind expires after its TTL.
+		// Released whatever happened, within a deadline of its own; a lock
+		// left behind expires after its TTL.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer rcancel()
 		if err := lock.Release(rctx); err != nil && out.Err == nil {
@@ -269,7 +277,8 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 			deletes = append(deletes, o)
 		}
 	}
-	res, err := Cluster(ctx, ClusterOptions{
+	res, err := Cluster(work, ClusterOptions{
+		Stop:             ctx.Done(),
 		Topology:         t.Metadata.Name,
 		Cluster:          pc.Name,
 		Client:           conn.Dynamic,
@@ -285,7 +294,7 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 	})
 	out.Applied, out.Pruned = res.Applied, res.Pruned
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+		if cause := context.Cause(work); cause != nil && work.Err() != nil {
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
 		out.Err = err

@@ -32,6 +32,10 @@ const pruneTierTimeout = 2 * time.Minute
 // and the apply: another apply ran in between, so the plan is stale.
 var ErrInventoryMoved = errors.New("geofed's inventory changed since the plan was made (another apply ran): plan again")
 
+// ErrInterrupted says an interrupt stopped the apply between two steps;
+// what was done is recorded, and a re-run converges.
+var ErrInterrupted = errors.New("interrupted: stopped before the next step; what was done is recorded, re-run apply to finish")
+
 // ClusterOptions says what to apply to one cluster.
 type ClusterOptions struct {
 	Topology string
@@ -63,6 +67,9 @@ type ClusterOptions struct {
 	Prune bool
 	// Progress hears one line per step; nil discards.
 	Progress func(string)
+	// Stop closing is an interrupt: Cluster sends nothing more, records
+	// what it did in the inventory and returns ErrInterrupted.
+	Stop <-chan struct{}
 }
 
 // ClusterResult is what happened on one cluster.
@@ -123,6 +130,9 @@ func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 		if o.Skip[key] {
 			continue
 		}
+		if r.stopped() {
+			return res, r.interrupted(ctx)
+		}
 		live, err := r.applyObject(ctx, d.Object)
 		if err != nil {
 			// Record what was applied so far; the failure is the error.
@@ -160,6 +170,21 @@ func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 	return res, r.writeInventory(ctx)
 }
 
+// stopped reports whether an interrupt asked to stop.
+func (r *clusterRun) stopped() bool {
+	select {
+	case <-r.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// interrupted records what was done and says why it stopped.
+func (r *clusterRun) interrupted(ctx context.Context) error {
+	return fmt.Errorf("cluster %s: %w", r.Cluster, errors.Join(ErrInterrupted, r.writeInventory(ctx)))
+}
+
 func deleting(deletes []plan.Object, key string) bool {
 	for _, d := range deletes {
 		if d.Key() == key {
@@ -183,6 +208,9 @@ func (r *clusterRun) prune(ctx context.Context) (int, error) {
 	for _, t := range []int{object.PruneWorkloads, object.PruneRest, object.PruneContainers} {
 		var sent []plan.Object
 		for _, d := range tiers[t] {
+			if r.stopped() {
+				return pruned, ErrInterrupted
+			}
 			gone, err := r.deleteObject(ctx, d)
 			if err != nil {
 				return pruned, err

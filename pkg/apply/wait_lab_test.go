@@ -3,8 +3,10 @@ package apply
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
@@ -298,20 +302,48 @@ func TestWaitReadyOnLab(t *testing.T) {
 		}
 	})
 
+	// Pods are listed when a progress line is due and for the final
+	// error, not on every poll: over 4s (8 polls) once for the first line
+	// (the next is 10s away while nothing changes) and once at the end.
 	t.Run("Deployment that asks for GPUs", func(t *testing.T) {
 		objs := create(t, "serving", deployment("serving", "hungry", `{cpu: 100m, nvidia.com/gpu: "1"}`))
 		unschedulableUntil(t, deployments, "serving", "hungry", 2)
-		w := wait(objs, 2*time.Second)
-		const want = "cluster c1: not ready after 2s: Deployment serving/hungry: 0/2 replicas available; 2 pods Pending: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
-		if w.err == nil || w.err.Error() != want {
-			t.Errorf("waitReady = %v\nwant %q", w.err, want)
+		var podLists atomic.Int32
+		config := rest.CopyConfig(clusters[0].RESTConfig())
+		config.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+			return roundTripper(func(r *http.Request) (*http.Response, error) {
+				if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/namespaces/serving/pods") {
+					podLists.Add(1)
+				}
+				return rt.RoundTrip(r)
+			})
+		})
+		counted, err := dynamic.NewForConfig(config)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if w.elapsed > 2*time.Second+slack {
-			t.Errorf("waitReady took %s with a 2s timeout", w.elapsed)
+		var lines []string
+		start := time.Now()
+		err = waitReady(ctx, readyOptions{cluster: "c1", client: counted, mapper: conn.Mapper, objects: objs, timeout: 4 * time.Second,
+			report: func(s string) { lines = append(lines, s) }})
+		elapsed := time.Since(start)
+		const want = "cluster c1: not ready after 4s: Deployment serving/hungry: 0/2 replicas available; 2 pods Pending: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+		if err == nil || err.Error() != want {
+			t.Errorf("waitReady = %v\nwant %q", err, want)
+		}
+		if elapsed > 4*time.Second+slack {
+			t.Errorf("waitReady took %s with a 4s timeout", elapsed)
 		}
 		const line = "c1: 1/2 objects ready (waiting for Deployment serving/hungry: 0/2 replicas available; 2 pods Pending: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.)"
-		if len(w.lines) == 0 || w.lines[0] != line {
-			t.Errorf("progress = %q\nwant a first line %q", w.lines, line)
+		if len(lines) != 1 || lines[0] != line {
+			t.Errorf("progress = %q\nwant one line %q", lines, line)
+		}
+		if n := podLists.Load(); n != 2 {
+			t.Errorf("waitReady listed pods %d times in %s, want twice: for its one progress line and the final error", n, elapsed)
 		}
 	})
 }
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
