@@ -60,6 +60,17 @@ type Observation struct {
 	AllLive []*containerpb.Cluster
 }
 
+// Excluded says why placement leaves the named cluster out ("" when it
+// does not): plan must then leave it alone too.
+func (o *Observation) Excluded(name string) string {
+	for _, c := range o.Clusters {
+		if c.Name == name {
+			return c.Unreachable
+		}
+	}
+	return ""
+}
+
 // Conn returns the named cluster's connection.
 func (o *Observation) Conn(name string) *member.Conn {
 	for _, c := range o.Conns {
@@ -112,6 +123,12 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 	for i, c := range conns {
 		if st := states[c.Name]; st != nil && st.Err != nil {
 			clusters[i].Unreachable = st.Err.Error()
+			continue
+		}
+		if st := states[c.Name]; st != nil && st.Live != nil && !st.Usable() && st.Live.GetStatus() != containerpb.Cluster_PROVISIONING {
+			// ERROR, STOPPING, or running without an endpoint: it cannot
+			// take workloads, so its share goes to the others.
+			clusters[i].Unreachable = fmt.Sprintf("GKE reports the cluster as %s", st.Live.GetStatus())
 			continue
 		}
 		if c.Err != nil && !errors.Is(c.Err, member.ErrNotCreated) {
@@ -234,11 +251,16 @@ func fillSpare(ctx context.Context, t *topology.Topology, refs []topology.Cluste
 			}
 			continue
 		}
+		c := &clusters[i]
 		g.Go(func() error {
 			for _, res := range resources {
 				n, err := conn.SpareCapacity(gctx, corev1.ResourceName(res))
 				if err != nil {
-					return fmt.Errorf("reading spare %s of cluster %s: %w", res, conn.Name, err)
+					// This cluster alone is excluded, with the reason; the
+					// others are placed and planned.
+					c.Spare = nil
+					c.Unreachable = fmt.Sprintf("reading spare %s: %v", res, err)
+					return nil
 				}
 				spare[res] = n
 			}

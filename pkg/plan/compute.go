@@ -101,8 +101,9 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 		dc := &want.Clusters[i]
 		ref, _ := t.Cluster(dc.Name)
 		conn := obs.Conn(dc.Name)
+		excluded := obs.Excluded(dc.Name)
 		g.Go(func() error {
-			planned[i] = planCluster(gctx, t, ref, dc, conn, obs.GKE[dc.Name], opts)
+			planned[i] = planCluster(gctx, t, ref, dc, conn, obs.GKE[dc.Name], excluded, opts)
 			return nil
 		})
 	}
@@ -135,7 +136,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // planCluster plans one cluster; it never fails, it reports.
-func planCluster(ctx context.Context, t *topology.Topology, ref topology.ClusterRef, dc *desired.Cluster, conn *member.Conn, st *observe.GKEState, opts Options) (c Cluster) {
+func planCluster(ctx context.Context, t *topology.Topology, ref topology.ClusterRef, dc *desired.Cluster, conn *member.Conn, st *observe.GKEState, excluded string, opts Options) (c Cluster) {
 	c = Cluster{Name: dc.Name, Region: dc.Region, Mode: "joined"}
 	if ref.Cluster.Managed() {
 		c.Mode = "managed"
@@ -165,6 +166,12 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 	switch {
 	case st != nil && st.Live != nil && !st.Usable() && st.Live.GetStatus() != containerpb.Cluster_PROVISIONING:
 		c.Unreachable = fmt.Sprintf("GKE reports the cluster as %s", st.Live.GetStatus())
+		return c
+	case excluded != "":
+		// Placement left it out (unreachable, capacity unreadable, GKE
+		// not running): it received no share, so planning its objects
+		// would prune them. Nothing is planned on it, nothing pruned.
+		c.Unreachable = excluded
 		return c
 	case errors.Is(conn.Err, member.ErrNotCreated):
 		// The cluster does not exist yet (or GKE is still creating it):
