@@ -216,10 +216,38 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		return out
 	}
 
+	rendered := map[string]bool{}
+	for _, d := range dc.Objects {
+		rendered[object.KeyOf(d.Object)] = true
+	}
+	skip, retain := map[string]bool{}, map[string]bool{}
+	var deletes []plan.Object
+	for _, o := range pc.Objects {
+		switch {
+		case o.Action == object.ActionNoop && !o.DryRun:
+			// Known unchanged from the inventory, without a dry-run:
+			// nothing to send. A dry-run that found no change is applied
+			// anyway, so the inventory records it and the next plan needs
+			// no dry-run.
+			skip[o.Key()] = true
+		case o.Action == object.ActionBeingDeleted:
+			// Still recorded until it is gone; and if the topology still
+			// renders it, not applied now, which the outcome says.
+			skip[o.Key()] = true
+			retain[o.Key()] = true
+			if rendered[o.Key()] {
+				out.Held = append(out.Held, o.String()+" is being deleted")
+			}
+		case o.Action == object.ActionKeep:
+			retain[o.Key()] = true
+		case o.Action == object.ActionDelete:
+			deletes = append(deletes, o)
+		}
+	}
 	if !needsWrites(pc) {
 		// Nothing to send or delete: no lock, no inventory write; only
 		// readiness, which is checked on every apply.
-		return r.ready(ctx, &out, dc, conn, nil, nil)
+		return r.ready(ctx, &out, dc, conn, retain, nil)
 	}
 
 	// The lock before the first write; the work stops when it is lost.
@@ -257,26 +285,6 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		}
 	}()
 
-	skip, retain := map[string]bool{}, map[string]bool{}
-	var deletes []plan.Object
-	for _, o := range pc.Objects {
-		switch {
-		case o.Action == object.ActionNoop && !o.DryRun:
-			// Known unchanged from the inventory, without a dry-run:
-			// nothing to send. A dry-run that found no change is applied
-			// anyway, so the inventory records it and the next plan needs
-			// no dry-run.
-			skip[o.Key()] = true
-		case o.Action == object.ActionBeingDeleted:
-			skip[o.Key()] = true
-			retain[o.Key()] = true
-			out.Held = append(out.Held, o.String()+" is being deleted")
-		case o.Action == object.ActionKeep:
-			retain[o.Key()] = true
-		case o.Action == object.ActionDelete:
-			deletes = append(deletes, o)
-		}
-	}
 	res, err := Cluster(work, ClusterOptions{
 		Stop:             ctx.Done(),
 		Topology:         t.Metadata.Name,

@@ -17,6 +17,8 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
@@ -114,7 +116,7 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 		memberOpts.TopologyDir = t.Dir()
 	}
 	conns := member.Connect(ctx, targets, memberOpts)
-	if err := sameServer(t, conns); err != nil {
+	if err := sameServer(ctx, t, conns); err != nil {
 		return nil, err
 	}
 
@@ -320,24 +322,44 @@ func Capacity(ctx context.Context, opts Options) (clusters []placement.Cluster, 
 }
 
 // sameServer refuses a topology that reaches one API server under two
-// cluster names (two contexts, or a context and a GKE endpoint): geofed
-// would apply to it twice and prune one name's objects as the other's
-// leftovers. The loader catches the same context twice; this catches the
-// same server behind different contexts.
-func sameServer(t *topology.Topology, conns []*member.Conn) error {
-	first := map[string]string{}
-	var errs []error
-	for _, c := range conns {
-		if c.Err != nil || c.Config == nil {
+// cluster names (two contexts, or a context and a GKE endpoint, or one
+// server under two addresses): geofed would apply to it twice and prune one
+// name's objects as the other's leftovers. The loader catches the same
+// context twice; this compares what identifies a cluster whatever its
+// address: the UID of its kube-system Namespace (the address when that
+// cannot be read). One GET per cluster.
+func sameServer(ctx context.Context, t *topology.Topology, conns []*member.Conn) error {
+	ids := make([]string, len(conns))
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i, c := range conns {
+		if c.Err != nil || c.Config == nil || c.Dynamic == nil {
 			continue
 		}
-		host := strings.TrimSuffix(strings.ToLower(c.Config.Host), "/")
-		if prev, dup := first[host]; dup {
-			errs = append(errs, fmt.Errorf("%s: cluster %s reaches the same API server (%s) as cluster %s (%s): the same cluster twice in one topology",
+		ids[i] = "host " + strings.TrimSuffix(strings.ToLower(c.Config.Host), "/")
+		g.Go(func() error {
+			ns, err := c.Dynamic.Resource(namespaces).Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{})
+			if err == nil && ns.GetUID() != "" {
+				ids[i] = "uid " + string(ns.GetUID())
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	first := map[string]string{}
+	var errs []error
+	for i, c := range conns {
+		if ids[i] == "" {
+			continue
+		}
+		if prev, dup := first[ids[i]]; dup {
+			errs = append(errs, fmt.Errorf("%s: cluster %s (%s) is the same cluster as %s (%s): the same cluster twice in one topology",
 				t.ClusterPlace(c.Name), c.Name, c.Config.Host, prev, t.ClusterPlace(prev)))
 			continue
 		}
-		first[host] = c.Name
+		first[ids[i]] = c.Name
 	}
 	return errors.Join(errs...)
 }
+
+var namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}

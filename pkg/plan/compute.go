@@ -233,7 +233,11 @@ func sourceDigest(t *topology.Topology, d *desired.State) (string, error) {
 	for _, dc := range d.Clusters {
 		fmt.Fprintf(h, "\x00cluster %s\n", dc.Name)
 		for _, o := range dc.Objects {
-			fmt.Fprintf(h, "%s %s\n", object.Describe(o.Object), o.Hash)
+			// Not a Secret's hash: a function of its values, it would let
+			// anyone with the saved plan and the other sources guess a
+			// short value offline. A Secret changed since the plan shows
+			// as another action or a moved resourceVersion instead.
+			fmt.Fprintf(h, "%s %s\n", object.Describe(o.Object), printableHash(o))
 		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/pmezard/go-difflib/difflib"
 	"sigs.k8s.io/yaml"
 )
@@ -61,7 +62,10 @@ func fieldChanges(before, after map[string]interface{}, secret bool) []FieldChan
 	return out
 }
 
-var sensitivePath = regexp.MustCompile(`^(data|stringData)(\.|\[)|^metadata\.annotations\["kubectl\.kubernetes\.io/last-applied-configuration"\]$`)
+// sensitivePath matches a Secret's values and what is derived from them:
+// kubectl's last-applied record repeats them, and geofed's applied-hash is a
+// function of them (a guessable value could be checked against it offline).
+var sensitivePath = regexp.MustCompile(`^(data|stringData)(\.|\[)|^metadata\.annotations\["(kubectl\.kubernetes\.io/last-applied-configuration|geofed\.io/applied-hash)"\]$`)
 
 func isSensitivePath(p string) bool { return sensitivePath.MatchString(p) }
 
@@ -154,16 +158,18 @@ func maskSecret(before, after map[string]interface{}) (map[string]interface{}, m
 			bm[k] = sensitive
 		}
 	}
-	bv, bok := annotation(b, lastApplied)
-	av, aok := annotation(a, lastApplied)
-	if bok {
-		setAnnotation(b, lastApplied, sensitive)
-	}
-	if aok {
-		if bok && bv == av {
-			setAnnotation(a, lastApplied, sensitive)
-		} else {
-			setAnnotation(a, lastApplied, sensitiveChanged)
+	for _, key := range []string{lastApplied, object.AnnotationAppliedHash} {
+		bv, bok := annotation(b, key)
+		av, aok := annotation(a, key)
+		if bok {
+			setAnnotation(b, key, sensitive)
+		}
+		if aok {
+			if bok && bv == av {
+				setAnnotation(a, key, sensitive)
+			} else {
+				setAnnotation(a, key, sensitiveChanged)
+			}
 		}
 	}
 	return b, a
