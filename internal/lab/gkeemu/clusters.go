@@ -23,6 +23,9 @@ import (
 // CreateCluster validates the cluster, checks quota and starts a
 // CREATE_CLUSTER operation that provisions its control plane and nodes.
 func (s *Server) CreateCluster(_ context.Context, req *containerpb.CreateClusterRequest) (*containerpb.Operation, error) {
+	s.mu.Lock()
+	s.createCalls = append(s.createCalls, req.GetCluster().GetName())
+	s.mu.Unlock()
 	parent, err := parseParent(req.GetParent(), req.GetProjectId(), req.GetZone())
 	if err != nil {
 		return nil, err
@@ -131,6 +134,17 @@ func (s *Server) CreateCluster(_ context.Context, req *containerpb.CreateCluster
 			}
 		},
 	}), nil
+}
+
+// CreateClusterCalls returns the cluster name of every CreateCluster call
+// the server received, in arrival order, whether it was accepted or refused
+// (a name is "" if the request had no cluster). A client that must ask GKE
+// to create a cluster only once — an apply re-run after one that was killed
+// while the create was in flight — is checked by counting its name here.
+func (s *Server) CreateClusterCalls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.createCalls)
 }
 
 // nodeZones picks a cluster's node locations: the requested ones, else the

@@ -63,6 +63,9 @@ type Server struct {
 	opSeq      int
 	quotas     map[string]Quota
 	failures   []failure
+	// createCalls is the cluster name of every CreateCluster request, in
+	// arrival order; see CreateClusterCalls.
+	createCalls []string
 }
 
 // New returns a Server; call Serve to accept connections.
