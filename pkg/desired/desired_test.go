@@ -2,45 +2,17 @@ package desired
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/geofed-io/kubectl-geofed/internal/memfs"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
-	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
-
-// memFS builds an in-memory tree from path -> content.
-func memFS(t *testing.T, files map[string]string) filesys.FileSystem {
-	t.Helper()
-	fs := filesys.MakeFsInMemory()
-	for path, content := range files {
-		if err := fs.MkdirAll(filepath.Dir(path)); err != nil {
-			t.Fatal(err)
-		}
-		if err := fs.WriteFile(path, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return fs
-}
-
-// parseTopology parses a topology held at path, checking workload sources
-// against fs instead of the disk.
-func parseTopology(t *testing.T, fs filesys.FileSystem, path, doc string) *topology.Topology {
-	t.Helper()
-	topo, err := topology.Options{IsDir: fs.IsDir}.Parse(path, []byte(doc))
-	if err != nil {
-		t.Fatalf("parsing topology: %v", err)
-	}
-	return topo
-}
 
 // appFiles is a trainer app (base plus a europe-west1 overlay) and a
 // monitor app (kustomization at its root) under dir.
@@ -116,8 +88,8 @@ func summary(o Object) string {
 }
 
 func TestComputeDesired(t *testing.T) {
-	fs := memFS(t, appFiles("/work"))
-	topo := parseTopology(t, fs, "/work/topology.yaml", desiredTopology)
+	fs := memfs.New(t, appFiles("/work"))
+	topo := memfs.Topology(t, fs, "/work/topology.yaml", desiredTopology)
 
 	d, err := Compute(Options{Topology: topo, FS: fs})
 	if err != nil {
@@ -223,8 +195,8 @@ func TestComputeDesired(t *testing.T) {
 }
 
 func TestComputeDesiredExcludesUnreachable(t *testing.T) {
-	fs := memFS(t, appFiles("/work"))
-	topo := parseTopology(t, fs, "/work/topology.yaml", desiredTopology)
+	fs := memfs.New(t, appFiles("/work"))
+	topo := memfs.Topology(t, fs, "/work/topology.yaml", desiredTopology)
 	clusters := placement.ClustersOf(topo)
 	for i := range clusters {
 		if clusters[i].Name == "training-eu" {
@@ -299,8 +271,8 @@ spec:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := memFS(t, tt.files)
-			topo := parseTopology(t, fs, "/t/topology.yaml", tt.doc)
+			fs := memfs.New(t, tt.files)
+			topo := memfs.Topology(t, fs, "/t/topology.yaml", tt.doc)
 			d, err := Compute(Options{Topology: topo, FS: fs})
 			if err == nil {
 				t.Fatalf("Compute succeeded: %+v", d)

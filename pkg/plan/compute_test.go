@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/geofed-io/kubectl-geofed/internal/memfs"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
@@ -144,32 +144,6 @@ func TestSummaryHasChangesAndPlanFailed(t *testing.T) {
 
 var digestFormat = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
-// memFS builds an in-memory tree from path -> content.
-func memFS(t *testing.T, files map[string]string) filesys.FileSystem {
-	t.Helper()
-	fs := filesys.MakeFsInMemory()
-	for path, content := range files {
-		if err := fs.MkdirAll(filepath.Dir(path)); err != nil {
-			t.Fatal(err)
-		}
-		if err := fs.WriteFile(path, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return fs
-}
-
-// parseTopology parses a topology held at path, checking workload sources
-// against fs instead of the disk.
-func parseTopology(t *testing.T, fs filesys.FileSystem, path, doc string) *topology.Topology {
-	t.Helper()
-	topo, err := topology.Options{IsDir: fs.IsDir}.Parse(path, []byte(doc))
-	if err != nil {
-		t.Fatalf("parsing topology: %v", err)
-	}
-	return topo
-}
-
 // trainerApp is a kustomize app under dir/apps/trainer: a Namespace, a
 // ConfigMap and a Deployment.
 func trainerApp(dir string) map[string]string {
@@ -224,8 +198,8 @@ func TestSourceDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := trainerApp(dir)
-	fs := memFS(t, files)
-	topo := parseTopology(t, fs, path, trainerTopology)
+	fs := memfs.New(t, files)
+	topo := memfs.Topology(t, fs, path, trainerTopology)
 
 	digest := func(t *testing.T) string {
 		t.Helper()
@@ -281,8 +255,8 @@ func TestSourceDigest(t *testing.T) {
 
 func TestSourceDigestHashesObjectsInOrder(t *testing.T) {
 	topo := &topology.Topology{}
-	fs := memFS(t, trainerApp("/work"))
-	parsed := parseTopology(t, fs, "/work/topology.yaml", trainerTopology)
+	fs := memfs.New(t, trainerApp("/work"))
+	parsed := memfs.Topology(t, fs, "/work/topology.yaml", trainerTopology)
 	d, err := desired.Compute(desired.Options{Topology: parsed, FS: fs})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/internal/memfs"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
@@ -131,14 +132,14 @@ func TestComputeOnLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := labApps(dir)
-	fs := memFS(t, files)
+	fs := memfs.New(t, files)
 	compute := func(t *testing.T, doc string, opts Options) (*Result, Cluster) {
 		t.Helper()
 		path := filepath.Join(dir, "topology.yaml")
 		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		opts.Topology = parseTopology(t, fs, path, doc)
+		opts.Topology = memfs.Topology(t, fs, path, doc)
 		opts.FS = fs
 		opts.Member = member.Options{Timeout: 30 * time.Second}
 		opts.Now = func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }

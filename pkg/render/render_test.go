@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/geofed-io/kubectl-geofed/internal/memfs"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -21,21 +22,6 @@ metadata:
 data:
   k: v
 `
-
-// memFS builds an in-memory tree from path -> content.
-func memFS(t *testing.T, files map[string]string) filesys.FileSystem {
-	t.Helper()
-	fs := filesys.MakeFsInMemory()
-	for path, content := range files {
-		if err := fs.MkdirAll(filepath.Dir(path)); err != nil {
-			t.Fatal(err)
-		}
-		if err := fs.WriteFile(path, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return fs
-}
 
 // kustomizations returns a tree holding a kustomization (named name) plus
 // its app.yaml in each of dirs.
@@ -131,7 +117,7 @@ func TestChooseOverlay(t *testing.T) {
 			if source == "" {
 				source = s
 			}
-			got, err := ChooseOverlay(memFS(t, tc.files), source, "training-us", "us-west1")
+			got, err := ChooseOverlay(memfs.New(t, tc.files), source, "training-us", "us-west1")
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr {
 					t.Fatalf("ChooseOverlay() error = %v, want %q", err, tc.wantErr)
@@ -271,7 +257,7 @@ metadata:
 `
 
 func scalableFS(t *testing.T) filesys.FileSystem {
-	return memFS(t, map[string]string{
+	return memfs.New(t, map[string]string{
 		"/topo/apps/web/base/kustomization.yaml": kustomizeResources,
 		"/topo/apps/web/base/app.yaml":           scalableApp,
 	})
@@ -444,7 +430,7 @@ func TestWorkloadLabels(t *testing.T) {
 }
 
 func TestWorkloadOverlayAndOrder(t *testing.T) {
-	fs := memFS(t, map[string]string{
+	fs := memfs.New(t, map[string]string{
 		"/topo/apps/web/base/kustomization.yaml": kustomizeResources,
 		"/topo/apps/web/base/app.yaml":           scalableApp,
 		"/topo/apps/web/overlays/europe-west1/kustomization.yaml": "resources:\n- ../../base\n" +
@@ -554,7 +540,7 @@ func TestWorkloadErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := valid
-			opts.FS = memFS(t, tc.files)
+			opts.FS = memfs.New(t, tc.files)
 			if tc.modify != nil {
 				tc.modify(&opts)
 			}
