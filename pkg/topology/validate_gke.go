@@ -13,8 +13,15 @@ func (v *validator) gkeCluster(t *Topology, g *GKECluster, region string, region
 	if g.Project == "" && (t.Spec.GKE == nil || t.Spec.GKE.Project == "") {
 		v.errorf(path.Child("project"), "required: set it here or in spec.gke.project")
 	}
-	if g.Location != "" && regionKnown {
-		v.location(path.Child("location"), g.Location, region)
+	// Where the pools' nodes go, for the accelerator rules: the zone, or the
+	// region of a regional cluster; "" when that is itself an error.
+	nodeLocation := ""
+	switch {
+	case !regionKnown:
+	case g.Location == "":
+		nodeLocation = region
+	case v.location(path.Child("location"), g.Location, region):
+		nodeLocation = g.Location
 	}
 	if g.ReleaseChannel != "" {
 		v.releaseChannel(path.Child("releaseChannel"), g.ReleaseChannel)
@@ -33,32 +40,37 @@ func (v *validator) gkeCluster(t *Topology, g *GKECluster, region string, region
 		} else {
 			first[np.Name] = pp.Child("name")
 		}
-		v.nodePool(np, pp)
+		v.nodePool(np, nodeLocation, pp)
 	}
 }
 
 // location accepts the region itself (a regional cluster) or one of its
-// zones (a zonal one).
-func (v *validator) location(path *field.Path, loc, region string) {
+// zones (a zonal one), and reports whether it did.
+func (v *validator) location(path *field.Path, loc, region string) bool {
 	r, _ := catalog.LookupRegion(region)
 	if loc == region || slices.Contains(r.Zones, loc) {
-		return
+		return true
 	}
 	choices := append([]string{region}, r.Zones...)
 	want := "want the region or one of its zones: " + strings.Join(choices, ", ")
 	if other, ok := catalog.RegionOfZone(loc); ok {
 		v.errorf(path, "zone %q is in region %q, not %q; %s", loc, other, region, want)
-		return
+		return false
 	}
 	if _, ok := catalog.LookupRegion(loc); ok {
 		v.errorf(path, "%q is another region; %s", loc, want)
-		return
+		return false
 	}
 	v.errorf(path, "unknown location %q%s; %s", loc, didYouMean(catalog.Suggest(loc, choices)), want)
+	return false
 }
 
-func (v *validator) nodePool(np *NodePool, path *field.Path) {
-	machine, machineKnown := catalog.LookupMachine(np.MachineType)
+// nodePool checks one node pool whose nodes go to location (a zone, a
+// region, or "" when unknown). The accelerator entries are checked for form
+// here and against GCP's rules by the catalogue, which the GKE emulator uses
+// too; an entry already wrong in form is not reported again.
+func (v *validator) nodePool(np *NodePool, location string, path *field.Path) {
+	_, machineKnown := catalog.LookupMachine(np.MachineType)
 	switch {
 	case np.MachineType == "":
 		v.errorf(path.Child("machineType"), "required")
@@ -81,10 +93,15 @@ func (v *validator) nodePool(np *NodePool, path *field.Path) {
 		}
 	}
 	first := map[string]*field.Path{}
+	configs := make([]catalog.AcceleratorConfig, len(np.Accelerators))
+	badType := make([]bool, len(np.Accelerators))  // reported here already
+	badCount := make([]bool, len(np.Accelerators)) // likewise
 	for i, acc := range np.Accelerators {
+		configs[i] = catalog.AcceleratorConfig{Type: acc.Type, Count: acc.Count}
 		ap := path.Child("accelerators").Index(i)
 		tp := ap.Child("type")
 		_, known := catalog.LookupAccelerator(acc.Type)
+		badType[i] = true
 		switch {
 		case acc.Type == "":
 			v.errorf(tp, "required")
@@ -95,17 +112,22 @@ func (v *validator) nodePool(np *NodePool, path *field.Path) {
 			v.errorf(tp, "duplicate accelerator type %q (first at line %d)", acc.Type, v.line(first[acc.Type]))
 		default:
 			first[acc.Type] = tp
-			// GPU machine families come with their GPUs; GKE refuses a
-			// node pool that asks for others.
-			if machine.GPUs > 0 && acc.Type != machine.GPUType {
-				v.errorf(tp, "must be %q, the GPU built into machine type %q; got %q", machine.GPUType, machine.Name, acc.Type)
-			}
+			badType[i] = false
 		}
-		switch {
-		case acc.Count <= 0:
+		if acc.Count <= 0 {
 			v.errorf(ap.Child("count"), "must be > 0, got %d", acc.Count)
-		case machine.GPUs > 0 && acc.Count != machine.GPUs:
-			v.errorf(ap.Child("count"), "must be %d, the GPUs built into machine type %q; got %d", machine.GPUs, machine.Name, acc.Count)
+			badCount[i] = true
+		}
+	}
+	for _, e := range catalog.AsAcceleratorErrors(catalog.CheckAccelerators(np.MachineType, location, configs)) {
+		// GKE's sentences end in a period; these messages do not.
+		msg := strings.TrimSuffix(e.Error(), ".")
+		switch {
+		case e.Index < 0:
+			v.errorf(path.Child(e.Field), "%s", msg)
+		case badType[e.Index] || (e.Field == "count" && badCount[e.Index]):
+		default:
+			v.errorf(path.Child("accelerators").Index(e.Index).Child(e.Field), "%s", msg)
 		}
 	}
 }

@@ -38,17 +38,6 @@ func checkName(field, name string) error {
 	return nil
 }
 
-// attachableGPUs are the accelerator types Compute Engine attaches to N1
-// machines; the newer GPUs come only built into their own machine families
-// (A100 in a2, H100 in a3, L4 in g2, ...).
-var attachableGPUs = map[string]bool{
-	"nvidia-tesla-k80":  true,
-	"nvidia-tesla-p4":   true,
-	"nvidia-tesla-p100": true,
-	"nvidia-tesla-v100": true,
-	"nvidia-tesla-t4":   true,
-}
-
 // nodeShape is what every node of a pool looks like.
 type nodeShape struct {
 	machine catalog.Machine
@@ -56,54 +45,61 @@ type nodeShape struct {
 	gpuType string
 }
 
-// shapeOf sizes a node from its config. GPUs come from one of two places:
-// machine types with built-in GPUs (a2, a3, a4, g2) have them whether or not
-// the pool lists accelerators, and a listed accelerator must then name the
-// same type and count (GKE requires listing them for a2; listing them again
-// does not add GPUs); other machines get the listed accelerators attached,
-// which Compute Engine allows only on N1 with the older GPU types. zone is
-// only for messages.
+// shapeOf sizes a node from its config, refusing what GKE refuses. GPUs
+// come from one of two places: machine types with built-in GPUs (a2, a3,
+// a4, g2) have them whether or not the pool lists accelerators (GKE requires
+// listing them for a2; listing them again does not add GPUs); other
+// machines get the listed accelerators attached, which Compute Engine allows
+// only on N1 with the older GPU types. The accelerator rules are the
+// catalogue's, checked in zone's region: shapeOf also sizes updated pools,
+// whose zones may be the emulator's stand-in for a regional cluster's (see
+// acceleratorLocations); newNodePool checks the zones themselves.
 func shapeOf(cfg *containerpb.NodeConfig, zone string) (nodeShape, error) {
+	region, _ := catalog.RegionOfZone(zone)
+	return poolShape(cfg, zone, []string{region})
+}
+
+// poolShape is shapeOf checking the accelerators at each of locations, zones
+// or regions; zone is for the machine type's message.
+func poolShape(cfg *containerpb.NodeConfig, zone string, locations []string) (nodeShape, error) {
 	m, ok := catalog.LookupMachine(cfg.GetMachineType())
 	if !ok {
 		return nodeShape{}, status.Errorf(codes.InvalidArgument,
 			"Invalid machine type %q in zone %q: GCE_NOT_FOUND", cfg.GetMachineType(), zone)
 	}
 	shape := nodeShape{machine: m, gpus: m.GPUs, gpuType: m.GPUType}
-	accs := cfg.GetAccelerators()
-	if len(accs) > 1 {
-		return nodeShape{}, status.Errorf(codes.InvalidArgument,
-			"Only one accelerator config per node pool is supported, got %d.", len(accs))
+	accs := make([]catalog.AcceleratorConfig, len(cfg.GetAccelerators()))
+	for i, a := range cfg.GetAccelerators() {
+		accs[i] = catalog.AcceleratorConfig{Type: a.GetAcceleratorType(), Count: a.GetAcceleratorCount()}
 	}
-	if len(accs) == 0 {
-		return shape, nil
-	}
-	acc := accs[0]
-	if _, ok := catalog.LookupAccelerator(acc.GetAcceleratorType()); !ok {
-		return nodeShape{}, status.Errorf(codes.InvalidArgument,
-			"Accelerator type %q does not exist in zone %q.", acc.GetAcceleratorType(), zone)
-	}
-	if acc.GetAcceleratorCount() <= 0 {
-		return nodeShape{}, status.Errorf(codes.InvalidArgument,
-			"Accelerator count must be positive, got %d for %q.", acc.GetAcceleratorCount(), acc.GetAcceleratorType())
-	}
-	switch {
-	case m.GPUs > 0:
-		if acc.GetAcceleratorType() != m.GPUType || acc.GetAcceleratorCount() != m.GPUs {
-			return nodeShape{}, status.Errorf(codes.InvalidArgument,
-				"Machine type %q comes with %d %s GPU(s); its accelerator config must match, got %d %s.",
-				m.Name, m.GPUs, m.GPUType, acc.GetAcceleratorCount(), acc.GetAcceleratorType())
-		}
-	case m.Name == defaultMachineType:
+	// GKE fills in its default machine type, and says so, before Compute
+	// Engine sees the accelerators.
+	if len(accs) > 0 && m.Name == defaultMachineType {
 		return nodeShape{}, status.Errorf(codes.InvalidArgument,
 			"Cannot use default machine type (%s) with GPUs; choose a different machine type.", defaultMachineType)
-	case m.Family != "n1" || !attachableGPUs[acc.GetAcceleratorType()]:
-		return nodeShape{}, status.Errorf(codes.InvalidArgument,
-			"Accelerator type %q cannot be attached to machine type %q.", acc.GetAcceleratorType(), m.Name)
-	default:
-		shape.gpus, shape.gpuType = acc.GetAcceleratorCount(), acc.GetAcceleratorType()
+	}
+	for _, loc := range locations {
+		// GKE answers with one refusal: the first.
+		if errs := catalog.AsAcceleratorErrors(catalog.CheckAccelerators(m.Name, loc, accs)); len(errs) > 0 {
+			return nodeShape{}, status.Error(codes.InvalidArgument, errs[0].Msg)
+		}
+	}
+	if m.GPUs == 0 && len(accs) > 0 {
+		shape.gpus, shape.gpuType = accs[0].Count, accs[0].Type
 	}
 	return shape, nil
+}
+
+// acceleratorLocations are where a pool's accelerators must be offered: each
+// of its zones, but the region for a pool of a regional cluster that names
+// no zones of its own. GKE spreads such a pool over zones it picks, and the
+// emulator's single stand-in zone (see nodeZones) says nothing about which;
+// this keeps the emulator to topology validation's rule.
+func acceleratorLocations(c *cluster, req *containerpb.NodePool, zones []string) []string {
+	if c.place.zone == "" && len(req.GetLocations()) == 0 {
+		return []string{c.place.region}
+	}
+	return zones
 }
 
 // nodePool is the emulator's record of a node pool: the resource as GKE
@@ -143,7 +139,7 @@ func newNodePool(req *containerpb.NodePool, c *cluster, field string) (*nodePool
 		zones = slices.Clone(pb.Locations)
 	}
 	pb.Locations = zones
-	shape, err := shapeOf(pb.Config, zones[0])
+	shape, err := poolShape(pb.Config, zones[0], acceleratorLocations(c, req, zones))
 	if err != nil {
 		return nil, err
 	}
