@@ -12,6 +12,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"golang.org/x/oauth2"
@@ -33,12 +35,28 @@ type GKE interface {
 	ListClusters(ctx context.Context, project string) ([]*containerpb.Cluster, error)
 }
 
+// DefaultReconcilingLimit is how long GKE may reconcile a cluster before
+// placement leaves it out. GKE upgrades a control plane, or changes a node
+// pool, in minutes; a cluster still RECONCILING after half an hour is stuck
+// and needs a person, and until one comes its share is better run by the
+// others than promised to a cluster GKE is still working on.
+const DefaultReconcilingLimit = 30 * time.Minute
+
+// operationLookupTimeout bounds reading a RECONCILING cluster's operation.
+// Giving up only keeps the cluster in, as it was before the check.
+const operationLookupTimeout = 10 * time.Second
+
 // Options say what to observe and how.
 type Options struct {
 	Topology *topology.Topology
 	// GKE lists the live GKE clusters; required when the topology has
 	// managed clusters.
 	GKE GKE
+	// ReconcilingLimit is how long GKE may report a cluster RECONCILING,
+	// counted from the start of its running operation, before placement
+	// leaves the cluster out like an unreachable one; zero means
+	// DefaultReconcilingLimit.
+	ReconcilingLimit time.Duration
 	// TokenSource authenticates to GKE control planes (nil under the
 	// emulator, whose clusters use client certificates).
 	TokenSource oauth2.TokenSource
@@ -92,6 +110,11 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 	if err != nil {
 		return nil, err
 	}
+	limit := opts.ReconcilingLimit
+	if limit <= 0 {
+		limit = DefaultReconcilingLimit
+	}
+	stuck := stuckReconciling(ctx, opts.GKE, states, limit, time.Now())
 
 	// Connect to every member that exists.
 	targets := make([]member.Target, len(refs))
@@ -131,6 +154,12 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 			// ERROR, STOPPING, or running without an endpoint: it cannot
 			// take workloads, so its share goes to the others.
 			clusters[i].Unreachable = fmt.Sprintf("GKE reports the cluster as %s", st.Live.GetStatus())
+			continue
+		}
+		if why := stuck[c.Name]; why != "" {
+			// Before the connection's error: an upgrade that hangs is
+			// also why the apiserver may not answer.
+			clusters[i].Unreachable = why
 			continue
 		}
 		if c.Err != nil && !errors.Is(c.Err, member.ErrNotCreated) {
@@ -211,6 +240,87 @@ func liveGKE(ctx context.Context, t *topology.Topology, client GKE) (map[string]
 		}
 	}
 	return states, all, nil
+}
+
+// operationReader is what judging a RECONCILING cluster needs of GKE
+// besides listing; *gke.Client has it. A GKE without it judges no cluster
+// stuck.
+type operationReader interface {
+	RunningOperation(ctx context.Context, project, location, cluster string) (*containerpb.Operation, error)
+}
+
+// stuckReconciling reads the running operation of every managed cluster GKE
+// reports RECONCILING and says, by cluster name, why those GKE has been
+// reconciling for longer than limit are left out. A cluster whose operation
+// cannot be read, or that has none, is not judged: it stays in, as GKE
+// says it serves.
+func stuckReconciling(ctx context.Context, client GKE, states map[string]*GKEState, limit time.Duration, now time.Time) map[string]string {
+	ops, ok := client.(operationReader)
+	if !ok {
+		return nil
+	}
+	var (
+		mu  sync.Mutex
+		out = map[string]string{}
+		g   errgroup.Group
+	)
+	g.SetLimit(8)
+	for name, st := range states {
+		// One without an endpoint is left out already.
+		if !st.Usable() || st.Live.GetStatus() != containerpb.Cluster_RECONCILING {
+			continue
+		}
+		g.Go(func() error {
+			octx, cancel := context.WithTimeout(ctx, operationLookupTimeout)
+			defer cancel()
+			op, err := ops.RunningOperation(octx, gke.Project(st.Desired), st.Live.GetLocation(), st.Live.GetName())
+			if err != nil {
+				return nil
+			}
+			if why := reconcilingTooLong(op, now, limit); why != "" {
+				mu.Lock()
+				out[name] = why
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out
+}
+
+// reconcilingTooLong says why a cluster GKE has been reconciling under op
+// is left out at now, or "" when op began within limit (or when it is not
+// known when op began).
+func reconcilingTooLong(op *containerpb.Operation, now time.Time, limit time.Duration) string {
+	if op == nil {
+		return ""
+	}
+	// GKE's times are RFC 3339, with or without fractional seconds; Parse
+	// accepts both.
+	start, err := time.Parse(time.RFC3339, op.GetStartTime())
+	if err != nil {
+		return ""
+	}
+	running := now.Sub(start)
+	if running <= limit {
+		return ""
+	}
+	return fmt.Sprintf("GKE has been RECONCILING the cluster for %s (operation %s %s, since %s)",
+		roughDuration(running), op.GetName(), op.GetOperationType(), start.UTC().Format(time.RFC3339))
+}
+
+// roughDuration is d to the minute ("47m", "2h5m", "3h"), or to the second
+// under a minute.
+func roughDuration(d time.Duration) string {
+	if d < time.Minute {
+		return d.Truncate(time.Second).String()
+	}
+	s := strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // inZones reports whether a location (a zone, or a region) covers one of

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/grpc/codes"
@@ -143,6 +145,56 @@ func (s *Server) takeFailureLocked(cluster string, kind containerpb.Operation_Ty
 		}
 	}
 	return nil
+}
+
+// StallReconciling puts the named cluster (short name) into RECONCILING
+// with an operation of kind that GKE began at since and that does not end,
+// as when GKE's upgrade of a control plane hangs: ListOperations and
+// GetOperation report it RUNNING with that start time, and the cluster
+// refuses other operations. The control plane keeps serving, as a regional
+// cluster's does through an upgrade. release ends the operation (DONE, the
+// cluster RUNNING again); stopping the server aborts it. A failure injected
+// with FailNextOperation for the same kind ends it at once instead, as it
+// would any operation. It fails unless the cluster is RUNNING and idle.
+func (s *Server) StallReconciling(cluster string, kind containerpb.Operation_Type, since time.Time) (op string, release func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clusters[cluster]
+	switch {
+	case s.stopped:
+		err = errStopping
+	case c == nil:
+		err = errors.New("no such cluster")
+	case kind == containerpb.Operation_TYPE_UNSPECIFIED:
+		err = errors.New("the operation needs a type")
+	default:
+		err = c.checkIdle()
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("stalling cluster %q in RECONCILING: %w", cluster, err)
+	}
+	released := make(chan struct{})
+	c.pb.Status = containerpb.Cluster_RECONCILING
+	pb := s.startLocked(opSpec{
+		kind:    kind,
+		cluster: c,
+		target:  c.pb.SelfLink,
+		work: func(ctx context.Context) error {
+			select {
+			case <-released:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+		finish: func(error) { c.pb.Status = containerpb.Cluster_RUNNING },
+	})
+	// Begun long ago, it is past PENDING.
+	stalled := s.operations[pb.Name].pb
+	stalled.StartTime = timestamp(since)
+	stalled.Status = containerpb.Operation_RUNNING
+	var once sync.Once
+	return pb.Name, func() { once.Do(func() { close(released) }) }, nil
 }
 
 // SetDark stops (dark) or restarts the apiserver of the named cluster (short
