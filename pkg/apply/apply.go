@@ -291,6 +291,7 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		Cluster:          pc.Name,
 		Client:           conn.Dynamic,
 		Mapper:           conn.Mapper,
+		Discovery:        conn.Discovery,
 		Objects:          dc.Objects,
 		Skip:             skip,
 		Deletes:          deletes,

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,12 +18,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
+	"github.com/geofed-io/kubectl-geofed/pkg/prunesafety"
 )
 
 // How long a prune tier may take to be gone before the next is deleted.
@@ -31,6 +34,10 @@ const pruneTierTimeout = 2 * time.Minute
 // ErrInventoryMoved says the cluster's inventory changed between the plan
 // and the apply: another apply ran in between, so the plan is stale.
 var ErrInventoryMoved = errors.New("geofed's inventory changed since the plan was made (another apply ran): plan again")
+
+// errKept says a planned deletion was not made because the Namespace or CRD
+// holds something new since the plan; it stays in the inventory.
+var errKept = errors.New("kept: it holds objects that arrived since the plan")
 
 // ErrInterrupted says an interrupt stopped the apply between two steps;
 // what was done is recorded, and a re-run converges.
@@ -65,6 +72,9 @@ type ClusterOptions struct {
 	ForceConflicts bool
 	// Prune deletes Deletes; false leaves them, and the inventory, alone.
 	Prune bool
+	// Discovery lists what a Namespace holds, checked again right before
+	// it is deleted.
+	Discovery discovery.ServerResourcesInterfaceWithContext
 	// Progress hears one line per step; nil discards.
 	Progress func(string)
 	// Stop closing is an interrupt: Cluster sends nothing more, records
@@ -212,6 +222,9 @@ func (r *clusterRun) prune(ctx context.Context) (int, error) {
 				return pruned, ErrInterrupted
 			}
 			gone, err := r.deleteObject(ctx, d)
+			if errors.Is(err, errKept) {
+				continue // still geofed's, still recorded
+			}
 			if err != nil {
 				return pruned, err
 			}
@@ -248,6 +261,15 @@ func (r *clusterRun) deleteObject(ctx context.Context, d plan.Object) (bool, err
 		}
 		return false, fmt.Errorf("%s: %w", what, err)
 	}
+	if held, err := r.stillHolds(ctx, rc, d); err != nil || len(held) > 0 {
+		// Something arrived since the plan: deleting now would take it.
+		// Kept, and still recorded; a later plan shows it as kept.
+		if err != nil {
+			return false, fmt.Errorf("%s: checking what it holds: %w", what, err)
+		}
+		r.say("%s: not deleting %s: it holds %s since the plan", r.Cluster, d, strings.Join(held, ", "))
+		return false, errKept
+	}
 	uid := types.UID(d.UID)
 	policy := metav1.DeletePropagationBackground
 	err = rc.Delete(ctx, d.Name, metav1.DeleteOptions{
@@ -266,6 +288,40 @@ func (r *clusterRun) deleteObject(ctx context.Context, d plan.Object) (bool, err
 		return false, nil
 	}
 	return false, fmt.Errorf("%s: %w", what, err)
+}
+
+// stillHolds looks again, right before deleting a Namespace or a CRD, at
+// what the deletion would take with it: the plan checked, but a person may
+// have created something there since. Other kinds hold nothing.
+func (r *clusterRun) stillHolds(ctx context.Context, rc dynamic.ResourceInterface, d plan.Object) ([]string, error) {
+	if !object.IsNamespace(d.Group, d.Kind) && !object.IsCRD(d.Group, d.Kind) {
+		return nil, nil
+	}
+	if r.Discovery == nil {
+		return nil, errors.New("no discovery client to list what it holds")
+	}
+	deleting := map[types.UID]bool{}
+	for _, o := range r.Deletes {
+		deleting[types.UID(o.UID)] = true
+	}
+	safety := prunesafety.Options{Client: r.Client, Discovery: r.Discovery, Deleting: deleting}
+	var held []prunesafety.Held
+	var err error
+	if object.IsNamespace(d.Group, d.Kind) {
+		held, err = prunesafety.NamespaceHoldings(ctx, safety, d.Name)
+	} else {
+		var crd *unstructured.Unstructured
+		if crd, err = rc.Get(ctx, d.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return nil, nil
+		} else if err == nil {
+			held, err = prunesafety.CRDHoldings(ctx, safety, crd)
+		}
+	}
+	names := make([]string, len(held))
+	for i, h := range held {
+		names[i] = h.String()
+	}
+	return names, err
 }
 
 // waitGone waits until every deleted object is gone (or replaced by an

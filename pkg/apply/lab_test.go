@@ -166,7 +166,7 @@ func TestClusterOnLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ClusterOptions{Topology: topo, Cluster: "c1", Client: client, Mapper: conn.Mapper, Prune: true, InventoryVersion: inv.ResourceVersion}
+		return ClusterOptions{Topology: topo, Cluster: "c1", Client: client, Mapper: conn.Mapper, Discovery: conn.Discovery, Prune: true, InventoryVersion: inv.ResourceVersion}
 	}
 	entries := func(t *testing.T, topo string) map[string]inventory.Entry {
 		t.Helper()
@@ -368,6 +368,48 @@ func TestClusterOnLab(t *testing.T) {
 					t.Errorf("inventory after the refused apply:\n%v\nwant\n%v", got, inv)
 				}
 			})
+		}
+	})
+
+	// A Namespace the plan would delete, in which a person created a
+	// ConfigMap after the plan was made: apply looks again right before
+	// deleting it, keeps it (and its record), and the ConfigMap survives.
+	t.Run("namespace filled since the plan is kept", func(t *testing.T) {
+		opts := options(t, "late")
+		opts.Objects = rendered(t, "late", namespace("late"))
+		res, err := Cluster(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		planned := []plan.Object{deletion(liveNamed(t, res, "Namespace", "late"))}
+		byHand := &unstructured.Unstructured{Object: map[string]interface{}{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]interface{}{"name": "notes", "namespace": "late"},
+			"data":     map[string]interface{}{"owner": "a person"},
+		}}
+		if _, err := client.Resource(configMaps).Namespace("late").Create(ctx, byHand, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		opts = options(t, "late")
+		opts.Deletes = planned
+		opts.Progress = func(s string) { lines = append(lines, s) }
+		res, err = Cluster(ctx, opts)
+		if err != nil || res.Pruned != 0 {
+			t.Fatalf("Cluster = %d pruned, %v; want nothing pruned and no error", res.Pruned, err)
+		}
+		if want := "c1: not deleting Namespace late: it holds ConfigMap notes since the plan"; fmt.Sprint(lines) != fmt.Sprint([]string{want}) {
+			t.Errorf("progress %q, want %q", lines, want)
+		}
+		ns, err := client.Resource(namespaces).Get(ctx, "late", metav1.GetOptions{})
+		if err != nil || ns.GetDeletionTimestamp() != nil {
+			t.Errorf("Namespace late: %v (deleting: %v), want it kept", err, err == nil && ns.GetDeletionTimestamp() != nil)
+		}
+		if _, err := client.Resource(configMaps).Namespace("late").Get(ctx, "notes", metav1.GetOptions{}); err != nil {
+			t.Errorf("the hand-made ConfigMap late/notes: %v, want it kept", err)
+		}
+		if inv := entries(t, "late"); len(inv) != 1 {
+			t.Errorf("inventory %v, want the kept Namespace still recorded", inv)
 		}
 	})
 
