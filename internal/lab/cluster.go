@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -81,7 +82,7 @@ type Cluster struct {
 	stopped                            bool
 
 	nodesMu  sync.Mutex // serialises SetNodes
-	outageMu sync.Mutex // serialises StopAPIServer and StartAPIServer
+	outageMu sync.Mutex // serialises the outages: Stop/Start/Pause/ResumeAPIServer
 }
 
 // RESTConfig returns a new client configuration for the cluster's admin.
@@ -290,6 +291,12 @@ func (c *Cluster) startControllers() error {
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=" + kwokAnnotation + "=fake",
 		"--cidr=10.244.0.0/16",
+		// The heartbeat stage renews node status only every 10-20 minutes
+		// and counts on a Lease for the rest, but kwok (unlike kwokctl)
+		// keeps no Lease unless given a duration. Without one the
+		// controller manager marks the nodes unreachable after its grace
+		// period (50 s), and their Pods not ready, which KWOK never undoes.
+		"--node-lease-duration-seconds=40",
 	}
 	for _, s := range stages {
 		kwokArgs = append(kwokArgs, "--config="+s)
@@ -417,6 +424,40 @@ func (c *Cluster) StartAPIServer(ctx context.Context) error {
 		return fmt.Errorf("restarting the apiserver of cluster %s on port %d: %w", c.Name, c.port, err)
 	}
 	c.lab.logf("cluster %s: kube-apiserver serving again (%s)", c.Name, since(start))
+	return nil
+}
+
+// PauseAPIServer stops the apiserver process (SIGSTOP) without ending it, as
+// a hung machine does: the kernel still accepts connections on its port, so
+// clients are not refused but wait, for an answer that never comes, until
+// their own deadline. The controllers and KWOK keep running and catch up
+// after ResumeAPIServer. Stop and StopAPIServer end a paused apiserver too.
+//
+// Keep a pause shorter than the controller manager's node grace period
+// (50 s): resumed after longer, it marks the nodes unreachable and their
+// Pods not ready before KWOK's Lease renewal gets through, and KWOK, unlike
+// a kubelet, never makes a running Pod ready again.
+func (c *Cluster) PauseAPIServer() error {
+	return c.signalAPIServer("pausing", syscall.SIGSTOP)
+}
+
+// ResumeAPIServer continues an apiserver paused by PauseAPIServer; resuming
+// one that is not paused is a no-op.
+func (c *Cluster) ResumeAPIServer() error {
+	return c.signalAPIServer("resuming", syscall.SIGCONT)
+}
+
+func (c *Cluster) signalAPIServer(what string, sig syscall.Signal) error {
+	c.outageMu.Lock()
+	defer c.outageMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return fmt.Errorf("%s the apiserver of cluster %s: %w", what, c.Name, errStopped)
+	}
+	if err := c.apiserver.signal(sig); err != nil {
+		return fmt.Errorf("%s the apiserver of cluster %s: %w", what, c.Name, err)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,6 +147,24 @@ func TestLabRunsWorkloads(t *testing.T) {
 		if totalGPUs != 2 {
 			t.Errorf("allocatable nvidia.com/gpu in total %d, want 2", totalGPUs)
 		}
+		// Without a Lease a node goes unreachable after the controller
+		// manager's grace period, and its Pods stop being ready.
+		var held []string
+		err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			leases, err := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err
+			}
+			held = held[:0]
+			for _, l := range leases.Items {
+				held = append(held, l.Name)
+			}
+			slices.Sort(held)
+			return slices.Equal(held, names), nil
+		})
+		if err != nil {
+			t.Errorf("node Leases %v, want one per node %v: %v", held, names, err)
+		}
 	})
 
 	t.Run("gpu deployment becomes available", func(t *testing.T) {
@@ -253,6 +272,32 @@ func TestLabRunsWorkloads(t *testing.T) {
 		}
 	})
 
+	t.Run("apiserver paused", func(t *testing.T) {
+		pid := gpus.pids()[0]
+		if err := gpus.PauseAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		waitForState(t, pid, "T")
+		// Not refused, as when stopped: the request waits for its deadline.
+		reqCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := cs.CoreV1().Namespaces().Get(reqCtx, "default", metav1.GetOptions{})
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 2*time.Second {
+			t.Errorf("request to the paused apiserver: err = %v after %s, want the 2s deadline exceeded", err, time.Since(start))
+		}
+		if err := gpus.ResumeAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		waitForState(t, pid, "R", "S")
+		if _, err := cs.AppsV1().Deployments("default").Get(ctx, "trainer", metav1.GetOptions{}); err != nil {
+			t.Errorf("after resuming: %v", err)
+		}
+		if got := gpus.pids()[0]; got != pid {
+			t.Errorf("resuming restarted the apiserver: pid %d, was %d", got, pid)
+		}
+	})
+
 	t.Run("merged kubeconfig", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "kubeconfig")
 		if err := l.Kubeconfig(path); err != nil {
@@ -332,7 +377,8 @@ func waitUntil(t *testing.T, timeout time.Duration, cond func() (bool, error)) {
 }
 
 // TestStopLeavesNoProcess checks that Stop ends every process the lab
-// started, with a cluster whose apiserver is down at the time.
+// started, with one cluster whose apiserver is down at the time and one
+// whose apiserver is paused.
 func TestStopLeavesNoProcess(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -340,25 +386,40 @@ func TestStopLeavesNoProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := l.AddCluster(ctx, ClusterSpec{Name: "up", Nodes: []NodeSpec{{Name: "n", Count: 1}}})
-	if err != nil {
-		l.Stop(ctx)
-		t.Fatal(err)
+	pids := []int{l.etcd.proc.pid()}
+	var clusters []*Cluster
+	for _, name := range []string{"down", "paused"} {
+		c, err := l.AddCluster(ctx, ClusterSpec{Name: name, Nodes: []NodeSpec{{Name: "n", Count: 1}}})
+		if err != nil {
+			l.Stop(ctx)
+			t.Fatal(err)
+		}
+		clusters = append(clusters, c)
+		pids = append(pids, c.pids()...)
 	}
-	pids := append([]int{l.etcd.proc.pid()}, up.pids()...)
-	if len(pids) != 5 {
-		t.Fatalf("lab runs %d processes, want 5 (etcd, apiserver, controller-manager, scheduler, kwok)", len(pids))
+	down, paused := clusters[0], clusters[1]
+	if len(pids) != 9 {
+		t.Fatalf("lab runs %d processes, want 9 (etcd, and per cluster apiserver, controller-manager, scheduler, kwok)", len(pids))
 	}
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, 0); err != nil {
 			t.Fatalf("process %d is not running before Stop: %v", pid, err)
 		}
 	}
-	if err := up.StopAPIServer(ctx); err != nil {
+	if err := down.StopAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := paused.PauseAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	waitForState(t, paused.pids()[0], "T")
+	start := time.Now()
 	if err := l.Stop(ctx); err != nil {
 		t.Fatal(err)
+	}
+	t.Logf("Stop took %s", time.Since(start))
+	if err := paused.ResumeAPIServer(); !errors.Is(err, errStopped) {
+		t.Errorf("ResumeAPIServer after Stop: err = %v, want errStopped", err)
 	}
 	for _, pid := range pids {
 		// Stop reaps its children, so a pid that still answers belongs to
@@ -369,6 +430,31 @@ func TestStopLeavesNoProcess(t *testing.T) {
 	}
 	if _, err := l.AddCluster(ctx, ClusterSpec{Name: "late"}); err == nil {
 		t.Error("AddCluster after Stop succeeded")
+	}
+}
+
+// waitForState waits until /proc gives one of states as the process's state
+// (R running, S sleeping, T stopped by a signal): a signal is delivered
+// after kill returns, not before.
+func waitForState(t *testing.T, pid int, states ...string) {
+	t.Helper()
+	var state string
+	err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false, err
+		}
+		// The command name, in parentheses, may hold spaces and
+		// parentheses itself; the state is the field after it.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) == 0 {
+			return false, fmt.Errorf("/proc/%d/stat: no state in %q", pid, stat)
+		}
+		state = fields[0]
+		return slices.Contains(states, state), nil
+	})
+	if err != nil {
+		t.Fatalf("process %d: state %q, want one of %v: %v", pid, state, states, err)
 	}
 }
 

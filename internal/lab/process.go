@@ -94,6 +94,9 @@ func (p *process) stop(ctx context.Context) {
 		return
 	}
 	_ = syscall.Kill(-p.pid(), syscall.SIGTERM)
+	// A paused process (Cluster.PauseAPIServer) acts on SIGTERM only once
+	// continued; continuing a running one does nothing.
+	_ = syscall.Kill(-p.pid(), syscall.SIGCONT)
 	grace := time.NewTimer(p.grace)
 	defer grace.Stop()
 	select {
@@ -104,6 +107,17 @@ func (p *process) stop(ctx context.Context) {
 	// Also after a clean exit: nothing of the group may outlive the lab.
 	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
 	<-p.done
+}
+
+// signal sends sig to the process group, unless the process has ended.
+func (p *process) signal(sig syscall.Signal) error {
+	if done, err := p.exited(); done {
+		return fmt.Errorf("%s is not running (exited: %v)", p.name, err)
+	}
+	if err := syscall.Kill(-p.pid(), sig); err != nil {
+		return fmt.Errorf("sending %v to %s: %w", sig, p.name, err)
+	}
+	return nil
 }
 
 // failure describes a process that did not come up, with the end of its log,
