@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
 
 // Readiness polling and reporting.

@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
-	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
 
 // Operation polling: GKE creates a cluster in minutes and changes one in
