@@ -292,6 +292,7 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		Client:           conn.Dynamic,
 		Mapper:           conn.Mapper,
 		Discovery:        conn.Discovery,
+		PlannedAt:        computed.Plan.CreatedAt,
 		Objects:          dc.Objects,
 		Skip:             skip,
 		Deletes:          deletes,

@@ -73,8 +73,10 @@ type ClusterOptions struct {
 	// Prune deletes Deletes; false leaves them, and the inventory, alone.
 	Prune bool
 	// Discovery lists what a Namespace holds, checked again right before
-	// it is deleted.
+	// it is deleted, for objects created at PlannedAt or later (the plan
+	// saw what was there before).
 	Discovery discovery.ServerResourcesInterfaceWithContext
+	PlannedAt time.Time
 	// Progress hears one line per step; nil discards.
 	Progress func(string)
 	// Stop closing is an interrupt: Cluster sends nothing more, records
@@ -317,9 +319,15 @@ func (r *clusterRun) stillHolds(ctx context.Context, rc dynamic.ResourceInterfac
 			held, err = prunesafety.CRDHoldings(ctx, safety, crd)
 		}
 	}
-	names := make([]string, len(held))
-	for i, h := range held {
-		names[i] = h.String()
+	// The plan judged what was there when it was made; what is new since
+	// is what this look is for. (Controllers keep creating and removing
+	// Pods and ReplicaSets of the workloads just pruned; those were
+	// there, or are owned by what was.)
+	var names []string
+	for _, h := range held {
+		if !h.Created.Before(r.PlannedAt) {
+			names = append(names, h.String())
+		}
 	}
 	return names, err
 }

@@ -382,6 +382,7 @@ func TestClusterOnLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		planned := []plan.Object{deletion(liveNamed(t, res, "Namespace", "late"))}
+		plannedAt := time.Now().Truncate(time.Second) // as plans stamp it
 		byHand := &unstructured.Unstructured{Object: map[string]interface{}{
 			"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]interface{}{"name": "notes", "namespace": "late"},
@@ -393,6 +394,7 @@ func TestClusterOnLab(t *testing.T) {
 		var lines []string
 		opts = options(t, "late")
 		opts.Deletes = planned
+		opts.PlannedAt = plannedAt
 		opts.Progress = func(s string) { lines = append(lines, s) }
 		res, err = Cluster(ctx, opts)
 		if err != nil || res.Pruned != 0 {
@@ -431,6 +433,10 @@ func TestClusterOnLab(t *testing.T) {
 		var lines []string
 		opts = options(t, "order")
 		opts.Deletes = deletes
+		// Planned now: the Deployment's ReplicaSet and Pods, which the
+		// garbage collector is still removing when the Namespace's turn
+		// comes, were there before.
+		opts.PlannedAt = time.Now().Add(time.Second)
 		opts.Progress = func(s string) { lines = append(lines, s) }
 		res, err = Cluster(ctx, opts)
 		if err != nil || res.Pruned != 3 {

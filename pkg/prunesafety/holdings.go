@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,6 +32,9 @@ type Held struct {
 	// everything it lists is in the namespace asked about.
 	Namespace string
 	Name      string
+	// Created is when the object was created: apply, looking again right
+	// before a deletion, cares only about what arrived since the plan.
+	Created time.Time
 }
 
 // String names h as a person reads it: "ConfigMap notes",
@@ -247,13 +251,17 @@ type object struct {
 	Held
 	uid    types.UID
 	owners []types.UID
+	// terminating objects are on their way out whatever the prune does:
+	// deleting the namespace loses nothing of them.
+	terminating bool
 }
 
 func newObject(u *unstructured.Unstructured, keepNamespace bool) object {
 	gvk := u.GroupVersionKind()
 	obj := object{
-		Held: Held{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Name: u.GetName()},
-		uid:  u.GetUID(),
+		Held:        Held{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Name: u.GetName(), Created: u.GetCreationTimestamp().Time},
+		uid:         u.GetUID(),
+		terminating: u.GetDeletionTimestamp() != nil,
 	}
 	if keepNamespace {
 		obj.Namespace = u.GetNamespace()
@@ -296,6 +304,9 @@ func (s *set) goes(uid types.UID) bool {
 		return going
 	}
 	i, ok := s.byUID[uid]
+	if ok && s.objs[i].terminating {
+		return true
+	}
 	if !ok || len(s.objs[i].owners) == 0 {
 		return false
 	}

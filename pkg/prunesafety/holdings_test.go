@@ -49,6 +49,11 @@ func TestHeldString(t *testing.T) {
 
 // TestSetOwnership covers what a lab cannot easily show: several owners,
 // owners outside the listed objects, and ownership cycles.
+func terminating(o object) object {
+	o.terminating = true
+	return o
+}
+
 func TestSetOwnership(t *testing.T) {
 	// obj is a ConfigMap named and UID'd name, owned by the UIDs owners.
 	obj := func(name string, owners ...string) object {
@@ -78,6 +83,10 @@ func TestSetOwnership(t *testing.T) {
 		{"a chain under a kept owner is named by its top", []object{obj("pod", "rs"), obj("rs", "deploy"), obj("deploy")}, nil, []string{"deploy"}},
 		{"a deleted owner outside the objects", []object{obj("a", "gone")}, []string{"gone"}, nil},
 		{"a kept owner outside the objects", []object{obj("a", "cluster-scoped")}, nil, []string{"a"}},
+		// Already on its way out (a Pod the garbage collector is removing
+		// after its ReplicaSet went): deleting the namespace loses nothing.
+		{"terminating", []object{terminating(obj("pod", "rs-already-gone"))}, nil, nil},
+		{"terminating owner takes its dependents", []object{obj("pod", "rs"), terminating(obj("rs"))}, nil, nil},
 		{"one of two owners deleted: the garbage collector keeps it", []object{obj("a", "gone", "cluster-scoped")}, []string{"gone"}, []string{"a"}},
 		{"both owners deleted", []object{obj("a", "b", "c"), obj("b"), obj("c")}, []string{"b", "c"}, nil},
 		{"owned by a deleted and a kept object is named by the kept one", []object{obj("a", "b", "c"), obj("b"), obj("c")}, []string{"b"}, []string{"c"}},
