@@ -50,6 +50,47 @@ func TestEngine(t *testing.T) {
 	t.Run("PruneKeepsACRDWithCustomResources", func(t *testing.T) { testCRDPrune(e.on(t)) })
 	t.Run("SameClusterTwice", func(t *testing.T) { testSameClusterTwice(e.on(t)) })
 	t.Run("SecretHashesStayHidden", func(t *testing.T) { testSecretHashes(e.on(t)) })
+	t.Run("JobThatCannotRunFailsTheWait", func(t *testing.T) { testUnschedulableJob(e.on(t)) })
+}
+
+// A training Job whose pods ask for 2 GPUs on nodes with one each never
+// runs: a started Job is not a ready one. Apply fails the wait naming the
+// scheduler's reason, and so does a re-run with nothing left to change.
+func testUnschedulableJob(e *env) {
+	t := e.t
+	tp := e.newTopology("job")
+	tp.set("train", namespace("train")+`---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: train
+  namespace: train
+spec:
+  parallelism: 2
+  completions: 2
+  template:
+    spec:
+      restartPolicy: Never
+      tolerations:
+      - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
+      containers:
+      - name: main
+        image: registry.example/train:1
+        resources:
+          limits: {nvidia.com/gpu: 2}
+`)
+	for i, want := range []string{"Plan:", "No changes. Checking that every workload is ready."} {
+		r := e.run("apply", "-f", tp.file(), "--yes", "--timeout", "6s")
+		out := r.stdout + r.stderr
+		if r.code != 1 || !strings.Contains(r.stdout, want) {
+			t.Fatalf("apply #%d: exit %d, want 1 and %q\nstdout:\n%s\nstderr:\n%s", i+1, r.code, want, r.stdout, r.stderr)
+		}
+		for _, name := range []string{"Job train/train", "0/2 pods running", "Insufficient nvidia.com/gpu"} {
+			if !strings.Contains(out, name) {
+				t.Errorf("apply #%d does not say %q:\n%s", i+1, name, out)
+			}
+		}
+	}
 }
 
 // 1. Removing a workload never deletes a Namespace that still holds what
