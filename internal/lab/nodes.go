@@ -42,6 +42,11 @@ type NodeSpec struct {
 	Name string
 	// Count is the number of nodes; 0 is none.
 	Count int
+	// Indexes, when not nil, number the nodes instead of 0 to Count-1: Count
+	// distinct, non-negative indexes. A group loses a node from its middle
+	// this way, as a node pool does when its autoscaler removes an idle node
+	// while the ones around it run pods.
+	Indexes []int
 	// CPU and Memory are each node's capacity, which is also its
 	// allocatable; zero values mean 4 CPUs and 16Gi.
 	CPU, Memory resource.Quantity
@@ -61,7 +66,14 @@ func validateNodes(specs []NodeSpec) error {
 		if s.Name == "" {
 			return fmt.Errorf("nodes[%d]: no name prefix", i)
 		}
-		if errs := validation.IsDNS1123Subdomain(nodeName(s, max(s.Count-1, 0))); len(errs) > 0 {
+		if err := checkIndexes(s); err != nil {
+			return fmt.Errorf("nodes[%d] (%s): %w", i, s.Name, err)
+		}
+		last := max(s.Count-1, 0)
+		if len(s.Indexes) > 0 {
+			last = slices.Max(s.Indexes)
+		}
+		if errs := validation.IsDNS1123Subdomain(nodeName(s.Name, last)); len(errs) > 0 {
 			return fmt.Errorf("nodes[%d]: name prefix %q: not usable in node names: %s", i, s.Name, strings.Join(errs, "; "))
 		}
 		if names[s.Name] {
@@ -75,6 +87,23 @@ func validateNodes(specs []NodeSpec) error {
 	return nil
 }
 
+func checkIndexes(s NodeSpec) error {
+	if s.Indexes == nil {
+		return nil
+	}
+	if len(s.Indexes) != s.Count {
+		return fmt.Errorf("%d indexes for %d nodes", len(s.Indexes), s.Count)
+	}
+	seen := make(map[int]bool, len(s.Indexes))
+	for _, x := range s.Indexes {
+		if x < 0 || seen[x] {
+			return fmt.Errorf("indexes must be distinct and not negative, got %v", s.Indexes)
+		}
+		seen[x] = true
+	}
+	return nil
+}
+
 func countNodes(specs []NodeSpec) int {
 	n := 0
 	for _, s := range specs {
@@ -83,7 +112,19 @@ func countNodes(specs []NodeSpec) int {
 	return n
 }
 
-func nodeName(s NodeSpec, i int) string { return s.Name + "-" + strconv.Itoa(i) }
+func nodeName(prefix string, i int) string { return prefix + "-" + strconv.Itoa(i) }
+
+// indexes number the group's nodes.
+func (s NodeSpec) indexes() []int {
+	if s.Indexes != nil {
+		return s.Indexes
+	}
+	out := make([]int, max(s.Count, 0))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
 
 // desiredNodes returns the nodes the specs describe, by name, with kubelets
 // of the given version.
@@ -106,8 +147,8 @@ func desiredNodes(specs []NodeSpec, kubeletVersion string) map[string]*corev1.No
 		if s.GPUs > 0 {
 			res[GPUResource] = *resource.NewQuantity(s.GPUs, resource.DecimalSI)
 		}
-		for i := range s.Count {
-			name := nodeName(s, i)
+		for _, i := range s.indexes() {
+			name := nodeName(s.Name, i)
 			labels := map[string]string{
 				"kubernetes.io/hostname": name,
 				"kubernetes.io/os":       "linux",

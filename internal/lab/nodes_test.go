@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +24,10 @@ func TestValidateNodes(t *testing.T) {
 		{name: "negative count", specs: []NodeSpec{{Name: "a", Count: -1}}, err: "must not be negative"},
 		{name: "negative cpu", specs: []NodeSpec{{Name: "a", Count: 1, CPU: resource.MustParse("-1")}}, err: "must not be negative"},
 		{name: "prefix of a prefix", specs: []NodeSpec{{Name: "gpu", Count: 11}, {Name: "gpu-1", Count: 1}}},
+		{name: "indexes", specs: []NodeSpec{{Name: "gpu", Count: 2, Indexes: []int{2, 0}}, {Name: "cpu", Count: 0, Indexes: []int{}}}},
+		{name: "indexes for fewer nodes", specs: []NodeSpec{{Name: "gpu", Count: 2, Indexes: []int{2}}}, err: "1 indexes for 2 nodes"},
+		{name: "an index twice", specs: []NodeSpec{{Name: "gpu", Count: 2, Indexes: []int{1, 1}}}, err: "distinct and not negative"},
+		{name: "negative index", specs: []NodeSpec{{Name: "gpu", Count: 1, Indexes: []int{-1}}}, err: "distinct and not negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,5 +78,12 @@ func TestDesiredNodes(t *testing.T) {
 	}
 	if len(l4.Spec.Taints) != 0 {
 		t.Errorf("l4-1 taints %v, want none", l4.Spec.Taints)
+	}
+}
+
+func TestDesiredNodesIndexes(t *testing.T) {
+	nodes := desiredNodes([]NodeSpec{{Name: "gpu", Count: 2, Indexes: []int{0, 2}}}, "v1.37.2")
+	if len(nodes) != 2 || nodes["gpu-0"] == nil || nodes["gpu-2"] == nil {
+		t.Errorf("nodes %v, want gpu-0 and gpu-2", slices.Sorted(maps.Keys(nodes)))
 	}
 }

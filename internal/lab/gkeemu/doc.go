@@ -30,12 +30,16 @@
 //   - Clusters authenticate with the legacy client certificate fields of
 //     masterAuth (clientCertificate, clientKey), which GKE fills only when
 //     issueClientCertificate was requested; the emulator always fills them.
-//   - There is no autoscaler: a pool with autoscaling enabled keeps its node
-//     count inside [minNodeCount, maxNodeCount].
+//   - The cluster autoscaler (autoscaler.go) is a small one: it adds nodes
+//     to an autoscaled pool for unschedulable pods that fit the pool's node
+//     shape and removes nodes idle for a while, within [minNodeCount,
+//     maxNodeCount], with an Autoscalable provisioner (the lab's) only.
 //   - Cluster names are unique across the whole emulator, not only within a
 //     project and location, because the lab names control planes by them.
 //   - GPU nodes are not tainted (GKE taints them nvidia.com/gpu=present and
 //     adds the toleration to Pods that request GPUs); lab nodes never are.
+//     The autoscaler does model that taint and toleration, so that it grows
+//     a GPU pool only for pods that GKE would place there.
 //
 // Tests inject faults through the Server's Go API: regional quotas
 // (SetQuota), failed operations (FailNextOperation) and apiservers going

@@ -216,7 +216,9 @@ func (s *Server) SetDark(ctx context.Context, cluster string, dark bool) error {
 	}
 	s.mu.Unlock()
 	if err == nil {
+		c.provisioning.Lock()
 		err = s.opts.Provisioner.SetDark(ctx, cluster, dark)
+		c.provisioning.Unlock()
 	}
 	if err != nil {
 		return fmt.Errorf("setting cluster %q dark=%t: %w", cluster, dark, err)

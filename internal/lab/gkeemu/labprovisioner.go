@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/rest"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 )
@@ -63,6 +64,15 @@ func (p *labProvisioner) SetDark(ctx context.Context, name string, dark bool) er
 	return c.StartAPIServer(ctx)
 }
 
+// RESTConfig makes the lab's clusters Autoscalable: they run a scheduler.
+func (p *labProvisioner) RESTConfig(name string) (*rest.Config, error) {
+	c, err := p.cluster(name)
+	if err != nil {
+		return nil, err
+	}
+	return c.RESTConfig(), nil
+}
+
 func (p *labProvisioner) cluster(name string) (*lab.Cluster, error) {
 	c := p.lab.Cluster(name)
 	if c == nil {
@@ -79,12 +89,13 @@ func labNodes(cluster string, pools []NodePoolNodes) []lab.NodeSpec {
 	for _, np := range pools {
 		zoneLetter := np.Zone[strings.LastIndex(np.Zone, "-")+1:]
 		out = append(out, lab.NodeSpec{
-			Name:   fmt.Sprintf("gke-%s-%s-%s", cluster, np.Pool, zoneLetter),
-			Count:  np.Count,
-			CPU:    *resource.NewMilliQuantity(np.MilliCPU, resource.DecimalSI),
-			Memory: *resource.NewQuantity(np.MemoryMiB<<20, resource.BinarySI),
-			GPUs:   np.GPUs,
-			Labels: np.Labels,
+			Name:    fmt.Sprintf("gke-%s-%s-%s", cluster, np.Pool, zoneLetter),
+			Count:   np.Count,
+			Indexes: np.Indexes,
+			CPU:     *resource.NewMilliQuantity(np.MilliCPU, resource.DecimalSI),
+			Memory:  *resource.NewQuantity(np.MemoryMiB<<20, resource.BinarySI),
+			GPUs:    np.GPUs,
+			Labels:  np.Labels,
 		})
 	}
 	return out

@@ -242,8 +242,8 @@ func (s *Server) ListNodePools(_ context.Context, req *containerpb.ListNodePools
 	return &containerpb.ListNodePoolsResponse{NodePools: c.proto().NodePools}, nil
 }
 
-// SetNodePoolSize sets a pool's node count per zone. Without an autoscaler
-// to move it, an autoscaled pool's size is clamped into its bounds.
+// SetNodePoolSize sets a pool's node count per zone. An autoscaled pool's
+// size is clamped into its bounds, where the autoscaler moves it from.
 func (s *Server) SetNodePoolSize(_ context.Context, req *containerpb.SetNodePoolSizeRequest) (*containerpb.Operation, error) {
 	ref, err := parsePoolAt(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId())
 	if err != nil {

@@ -62,10 +62,18 @@ func (s *Server) startLocked(spec opSpec) *containerpb.Operation {
 	injected := s.takeFailureLocked(c.ref.cluster, spec.kind)
 	s.logf("%s %s %s: PENDING", id, spec.kind, c.ref)
 
+	work := spec.work
+	if work != nil {
+		work = func(ctx context.Context) error {
+			c.provisioning.Lock()
+			defer c.provisioning.Unlock()
+			return spec.work(ctx)
+		}
+	}
 	s.ops.Add(1)
 	go func() {
 		defer s.ops.Done()
-		err := s.runOp(op, injected, spec.work)
+		err := s.runOp(op, injected, work)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		spec.finish(err)

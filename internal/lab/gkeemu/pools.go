@@ -110,7 +110,12 @@ type nodePool struct {
 	// perZone is the current node count in each zone; pb.InitialNodeCount
 	// keeps the creation-time value, as in GKE.
 	perZone int32
-	shape   nodeShape
+	// kept is, per zone, the node indexes the autoscaler left after it
+	// removed idle nodes from the middle; nil numbers a zone's nodes from 0.
+	// See zoneIndexes. The autoscaler replaces the map, never changes it,
+	// so copies of the record (clone, an operation's undo) stay apart.
+	kept  map[string][]int
+	shape nodeShape
 }
 
 // newNodePool validates a node pool of a request and fills GKE's defaults.
@@ -198,9 +203,9 @@ func checkAutoscaling(a *containerpb.NodePoolAutoscaling, field string) error {
 	return nil
 }
 
-// boundedSize is the per-zone node count a pool settles at. The emulator has
-// no autoscaler and no pending pods to scale for, so an autoscaled pool sits
-// at its requested size clamped into [min, max].
+// boundedSize is the per-zone node count a request sets: for an autoscaled
+// pool, the requested size clamped into [min, max], where the autoscaler
+// (autoscaler.go) then moves it.
 func boundedSize(n int32, a *containerpb.NodePoolAutoscaling) int32 {
 	if !a.GetEnabled() {
 		return n
@@ -216,6 +221,7 @@ func (p *nodePool) nodes(region string) []NodePoolNodes {
 			Pool:        p.pb.Name,
 			Zone:        z,
 			Count:       int(p.perZone),
+			Indexes:     p.zoneIndexes(z),
 			MachineType: p.shape.machine.Name,
 			MilliCPU:    p.shape.machine.VCPUs * 1000,
 			MemoryMiB:   p.shape.machine.MemoryMiB,
@@ -225,6 +231,30 @@ func (p *nodePool) nodes(region string) []NodePoolNodes {
 		})
 	}
 	return out
+}
+
+// zoneIndexes numbers the pool's nodes in zone: the kept indexes, less the
+// highest when the pool shrank since, plus the lowest free ones when it
+// grew; nil when that is 0 to perZone-1, the provisioner's default.
+func (p *nodePool) zoneIndexes(zone string) []int {
+	n := int(p.perZone)
+	kept := slices.Sorted(slices.Values(p.kept[zone]))
+	if len(kept) > n {
+		kept = kept[:n]
+	}
+	out := slices.Clone(kept)
+	for i := 0; len(out) < n; i++ {
+		if !slices.Contains(kept, i) {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	for i, x := range out {
+		if x != i {
+			return out
+		}
+	}
+	return nil
 }
 
 // nodeLabels are the configured labels plus the ones GKE puts on every node,

@@ -29,9 +29,13 @@ type ControlPlane struct {
 
 // NodePoolNodes is the nodes of one node pool in one zone, all alike.
 type NodePoolNodes struct {
-	Pool        string
-	Zone        string
-	Count       int
+	Pool  string
+	Zone  string
+	Count int
+	// Indexes, when not nil, number the nodes instead of 0 to Count-1 (a
+	// provisioner ends each node's name in "-INDEX"): the autoscaler removes
+	// idle nodes, not the last ones.
+	Indexes     []int
 	MachineType string
 	MilliCPU    int64
 	MemoryMiB   int64

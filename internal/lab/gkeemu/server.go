@@ -36,9 +36,15 @@ type Options struct {
 	// MinRunning is the least time an operation stays RUNNING even when its
 	// work is instant; 0 means 50ms.
 	MinRunning time.Duration
-	// Log receives a line per operation transition, like the lab's own
-	// log; nil discards.
+	// Log receives a line per operation transition and autoscaler step,
+	// like the lab's own log; nil discards.
 	Log io.Writer
+	// ScaleUpDelay is how long a pod waits unschedulable before the cluster
+	// autoscaler adds nodes for it; 0 means 2s. ScaleDownIdle is how long a
+	// node of an autoscaled pool runs no pods (DaemonSets' aside) before it
+	// is removed; 0 means 30s. The autoscaler runs only with an
+	// Autoscalable provisioner (see autoscaler.go).
+	ScaleUpDelay, ScaleDownIdle time.Duration
 }
 
 // Server is the emulated ClusterManager service. It is safe for concurrent
@@ -79,6 +85,12 @@ func New(opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
+	if opts.ScaleUpDelay == 0 {
+		opts.ScaleUpDelay = defaultScaleUpDelay
+	}
+	if opts.ScaleDownIdle == 0 {
+		opts.ScaleDownIdle = defaultScaleDownIdle
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		opts:       opts,
@@ -90,6 +102,7 @@ func New(opts Options) *Server {
 		quotas:     map[string]Quota{},
 	}
 	containerpb.RegisterClusterManagerServer(s.grpc, s)
+	s.startAutoscaler()
 	return s
 }
 
@@ -98,9 +111,10 @@ func (s *Server) Serve(lis net.Listener) error {
 	return s.grpc.Serve(lis)
 }
 
-// Stop cancels running operations, waits for them to end and closes every
-// connection. It does not deprovision clusters: their control planes belong
-// to the provisioner (the lab stops them). Stop is idempotent.
+// Stop cancels running operations and the autoscaler, waits for them to
+// end and closes every connection. It does not deprovision clusters: their
+// control planes belong to the provisioner (the lab stops them). Stop is
+// idempotent.
 func (s *Server) Stop() {
 	s.stop.Do(func() {
 		s.mu.Lock()
@@ -155,6 +169,10 @@ type cluster struct {
 	// deleting the cluster cleans up whatever it left.
 	provisioned bool
 	cp          *ControlPlane
+	// provisioning serialises the provisioner's calls for the cluster: an
+	// operation's work and the autoscaler's resizes, which do not make the
+	// cluster busy (GKE's autoscaler blocks no operation).
+	provisioning sync.Mutex
 }
 
 func (c *cluster) pool(name string) (int, *nodePool) {
