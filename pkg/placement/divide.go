@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -99,11 +101,17 @@ func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 		if res.Resource == "" {
 			res.Resource = DefaultResource
 		}
-		if err := d.measureSpare(res.Resource); err != nil {
+		scaleUp := policy.Capacity != topology.CapacityCurrent
+		res.Capacity = string(topology.CapacityScaleUp)
+		figure := "replicas that fit after scale-up"
+		if !scaleUp {
+			res.Capacity, figure = string(topology.CapacityCurrent), "replicas that fit now"
+		}
+		if err := d.measureFit(res.Resource, scaleUp); err != nil {
 			return Result{}, err
 		}
-		d.divideProportionally("no spare "+res.Resource+" on any cluster", "no spare "+res.Resource)
-		header = d.header("spare "+res.Resource, d.parts, weightInput)
+		d.divideProportionally("no replica fits on any cluster", "no replica fits")
+		header = d.header(figure, d.parts, weightInput)
 	case topology.DivideByLocality:
 		res.Near = policy.Near
 		if err := d.measureDistance(policy.Near); err != nil {
@@ -121,7 +129,12 @@ func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 	if standby := d.standby(); standby != "" {
 		res.Explanation = append(res.Explanation, standby)
 	}
-	res.Warnings = d.warnings
+	res.Explanation = append(res.Explanation, d.fits()...)
+	resource := policy.Resource
+	if resource == "" {
+		resource = DefaultResource
+	}
+	res.Warnings = append(d.warnings, d.overfilled(resource)...)
 	res.Shares = d.shares(selected, mode)
 	return res, nil
 }
@@ -181,7 +194,7 @@ type division struct {
 // part is one reachable cluster being divided to.
 type part struct {
 	Cluster
-	weight   *big.Int // weight, or spare capacity
+	weight   *big.Int // weight, or the replicas that fit
 	km       float64  // distance to near, whole km
 	share    *big.Rat // exact share, before rounding
 	replicas int64
@@ -250,24 +263,49 @@ func (d *division) weigh(weights map[string]int32, selected []Cluster) {
 	}
 }
 
-// measureSpare weighs each cluster by its spare capacity of resource.
-func (d *division) measureSpare(resource string) error {
+// measureFit weighs each cluster by the replicas that fit on it, after
+// scale-up or now.
+func (d *division) measureFit(resource string, scaleUp bool) error {
 	var unknown []string
 	for _, p := range d.parts {
-		v, ok := p.Spare[resource]
-		if !ok {
+		if p.Capacity == nil {
 			unknown = append(unknown, p.Name)
 			continue
 		}
-		// Requests above allocatable (overcommitted nodes) leave no spare,
-		// not a negative weight.
-		p.weight = big.NewInt(max(v, 0))
+		p.weight = big.NewInt(max(p.Capacity.Replicas(scaleUp), 0))
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
 		return &CapacityUnknownError{Resource: resource, Clusters: unknown}
 	}
 	return nil
+}
+
+// fits explains, per cluster whose capacity is known, the nodes counted and
+// the replicas that fit.
+func (d *division) fits() []string {
+	var out []string
+	for _, p := range d.parts {
+		if e := p.Capacity; e != nil {
+			out = append(out, fmt.Sprintf("%s: %s · %s", p.Name, e.Now.Counted(), e.Figures()))
+		}
+	}
+	return out
+}
+
+// overfilled warns, whatever the policy, for every cluster given more
+// replicas than fit on it even after scale-up: those would stay Pending.
+func (d *division) overfilled(resource string) []string {
+	var out []string
+	for _, p := range d.parts {
+		if p.Capacity == nil {
+			continue
+		}
+		if w := p.Capacity.Overfill(p.replicas, corev1.ResourceName(resource)); w != "" {
+			out = append(out, p.Name+": "+w)
+		}
+	}
+	return out
 }
 
 func (d *division) measureDistance(near string) error {
@@ -482,6 +520,7 @@ func (d *division) shares(selected []Cluster, mode topology.DivideBy) []Share {
 		}
 		s.Replicas = ptr(int32(p.replicas))
 		s.Clamped = p.clamped
+		s.Fit = p.Capacity
 		if mode == topology.DivideByLocality {
 			s.DistanceKm = ptr(p.km)
 		} else {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -21,11 +22,17 @@ func in(region string, names ...string) []Cluster {
 	return out
 }
 
-func withSpare(resource string, cs []Cluster, spare ...int64) []Cluster {
+// withFit gives the clusters that many replicas that fit, now.
+func withFit(cs []Cluster, fit ...int64) []Cluster {
 	for i := range cs {
-		cs[i].Spare = map[string]int64{resource: spare[i]}
+		cs[i].Capacity = fits(fit[i])
 	}
 	return cs
+}
+
+// fits is an estimate of n replicas on one node.
+func fits(n int64) *capacity.Estimate {
+	return &capacity.Estimate{Now: capacity.Fit{Replicas: n, Considered: 1}}
 }
 
 func unreachable(cs []Cluster, name, reason string) []Cluster {
@@ -317,61 +324,61 @@ func TestDivide(t *testing.T) {
 
 		// capacity
 		{
-			name:     "capacity proportional to spare GPUs",
-			clusters: withSpare("nvidia.com/gpu", in("us-central1", "a", "b", "c"), 8, 4, 0),
+			name:     "capacity proportional to the replicas that fit",
+			clusters: withFit(in("us-central1", "a", "b", "c"), 8, 4, 0),
 			policy:   topology.Replicas{Total: 6, DivideBy: topology.DivideByCapacity},
 			want:     "a=4 b=2 c=0",
-			wantLine: "6 replicas by spare nvidia.com/gpu (a 8, b 4, c 0) → a 4, b 2, c 0",
+			wantLine: "6 replicas by replicas that fit after scale-up (a 8, b 4, c 0) → a 4, b 2, c 0",
 		},
 		{
 			// Products of total and spare overflow int64; shares are exact.
 			name:     "capacity in huge units",
-			clusters: withSpare("memory", in("us-central1", "a", "b"), 1<<62, 1<<61),
+			clusters: withFit(in("us-central1", "a", "b"), 1<<62, 1<<61),
 			policy:   topology.Replicas{Total: 1<<31 - 1, DivideBy: topology.DivideByCapacity, Resource: "memory"},
 			want:     "a=1431655765 b=715827882",
 		},
 		{
 			name:     "capacity of another resource",
-			clusters: withSpare("cpu", in("us-central1", "a", "b"), 30, 10),
+			clusters: withFit(in("us-central1", "a", "b"), 30, 10),
 			policy:   topology.Replicas{Total: 8, DivideBy: topology.DivideByCapacity, Resource: "cpu"},
 			want:     "a=6 b=2",
 		},
 		{
 			name:     "capacity with max",
-			clusters: withSpare("nvidia.com/gpu", in("us-central1", "a", "b", "c"), 16, 2, 2),
+			clusters: withFit(in("us-central1", "a", "b", "c"), 16, 2, 2),
 			policy:   topology.Replicas{Total: 12, DivideBy: topology.DivideByCapacity, Max: i32(6)},
 			want:     "a=6(max) b=3 c=3",
 			wantLine: "a: share 9.6 clamped to max 6",
 		},
 		{
-			name:        "no spare anywhere divides equally",
-			clusters:    withSpare("nvidia.com/gpu", in("us-central1", "a", "b"), 0, 0),
+			name:        "no room anywhere divides equally",
+			clusters:    withFit(in("us-central1", "a", "b"), 0, 0),
 			policy:      topology.Replicas{Total: 3, DivideBy: topology.DivideByCapacity},
 			want:        "a=2 b=1",
-			wantLine:    "no spare nvidia.com/gpu on any cluster: divided equally",
-			wantWarning: "no spare nvidia.com/gpu on any cluster: replicas divided equally",
+			wantLine:    "no replica fits on any cluster: divided equally",
+			wantWarning: "no replica fits on any cluster: replicas divided equally",
 		},
 		{
 			name:     "overcommitted cluster has no spare",
-			clusters: withSpare("nvidia.com/gpu", in("us-central1", "a", "b"), -3, 4),
+			clusters: withFit(in("us-central1", "a", "b"), -3, 4),
 			policy:   topology.Replicas{Total: 4, DivideBy: topology.DivideByCapacity},
 			want:     "a=0 b=4",
 		},
 		{
 			name:     "unreachable cluster needs no capacity",
-			clusters: append(withSpare("nvidia.com/gpu", in("us-central1", "a"), 2), Cluster{Name: "b", Region: "us-central1", Unreachable: "timeout"}),
+			clusters: append(withFit(in("us-central1", "a"), 2), Cluster{Name: "b", Region: "us-central1", Unreachable: "timeout"}),
 			policy:   topology.Replicas{Total: 4, DivideBy: topology.DivideByCapacity},
 			want:     "a=4 b=excluded",
 		},
 		{
 			name: "capacity unknown",
 			clusters: []Cluster{
-				{Name: "c", Region: "us-central1", Spare: map[string]int64{"cpu": 4}},
+				{Name: "c", Region: "us-central1"},
 				{Name: "b", Region: "us-central1"},
-				{Name: "a", Region: "us-central1", Spare: map[string]int64{"nvidia.com/gpu": 4}},
+				{Name: "a", Region: "us-central1", Capacity: fits(4)},
 			},
 			policy:  topology.Replicas{Total: 4, DivideBy: topology.DivideByCapacity},
-			wantErr: "dividing replicas by spare nvidia.com/gpu, which is unknown for clusters b, c",
+			wantErr: "dividing replicas by the replicas that fit, which is unknown for clusters b, c",
 		},
 
 		// locality
@@ -499,11 +506,11 @@ func TestCapacityUnknownErrorMessage(t *testing.T) {
 	}{
 		{
 			CapacityUnknownError{Workload: "trainer", Resource: "nvidia.com/gpu", Clusters: []string{"training-us"}},
-			`workload "trainer" divides its replicas by spare nvidia.com/gpu, which is unknown for cluster training-us`,
+			`workload "trainer" divides its replicas by the replicas that fit, which is unknown for cluster training-us`,
 		},
 		{
 			CapacityUnknownError{Resource: "nvidia.com/gpu", Clusters: []string{"a", "b"}},
-			"dividing replicas by spare nvidia.com/gpu, which is unknown for clusters a, b",
+			"dividing replicas by the replicas that fit, which is unknown for clusters a, b",
 		},
 	}
 	for _, tt := range tests {
@@ -514,7 +521,8 @@ func TestCapacityUnknownErrorMessage(t *testing.T) {
 }
 
 func TestDivideReportsInputsPerShare(t *testing.T) {
-	res, err := Divide(withSpare("nvidia.com/gpu", in("us-central1", "a", "b"), 6, 2), topology.Replicas{
+	clusters := withFit(in("us-central1", "a", "b"), 6, 2)
+	res, err := Divide(clusters, topology.Replicas{
 		Total: 4, DivideBy: topology.DivideByCapacity, Min: i32(0), Max: i32(3),
 	})
 	if err != nil {
@@ -522,12 +530,16 @@ func TestDivideReportsInputsPerShare(t *testing.T) {
 	}
 	w6, w2 := 6.0, 2.0
 	want := Result{
-		Mode: ModeCapacity, Total: i32(4), Min: i32(0), Max: i32(3), Resource: "nvidia.com/gpu",
+		Mode: ModeCapacity, Total: i32(4), Min: i32(0), Max: i32(3), Resource: "nvidia.com/gpu", Capacity: "scaleUp",
 		Shares: []Share{
-			{Cluster: "a", Region: "us-central1", Replicas: i32(3), Weight: &w6},
-			{Cluster: "b", Region: "us-central1", Replicas: i32(1), Weight: &w2},
+			{Cluster: "a", Region: "us-central1", Replicas: i32(3), Weight: &w6, Fit: clusters[0].Capacity},
+			{Cluster: "b", Region: "us-central1", Replicas: i32(1), Weight: &w2, Fit: clusters[1].Capacity},
 		},
-		Explanation: []string{"4 replicas by spare nvidia.com/gpu (a 6, b 2), max 3 → a 3, b 1"},
+		Explanation: []string{
+			"4 replicas by replicas that fit after scale-up (a 6, b 2), max 3 → a 3, b 1",
+			"a: 1 node considered · now: 6 fit",
+			"b: 1 node considered · now: 2 fit",
+		},
 	}
 	if !reflect.DeepEqual(res, want) {
 		t.Errorf("Divide() =\n%#v\nwant\n%#v", res, want)

@@ -9,8 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -20,9 +23,9 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the curr
 // three regions, plus a training cluster that serving selectors skip.
 func serving() []Cluster {
 	return []Cluster{
-		{Name: "serve-usc", Region: "us-central1", Labels: map[string]string{"role": "serving"}, Spare: map[string]int64{"nvidia.com/gpu": 12}},
-		{Name: "serve-use", Region: "us-east1", Labels: map[string]string{"role": "serving"}, Spare: map[string]int64{"nvidia.com/gpu": 3}},
-		{Name: "serve-euw", Region: "europe-west1", Labels: map[string]string{"role": "serving"}, Spare: map[string]int64{"nvidia.com/gpu": 5}},
+		{Name: "serve-usc", Region: "us-central1", Labels: map[string]string{"role": "serving"}, Capacity: fits(12)},
+		{Name: "serve-use", Region: "us-east1", Labels: map[string]string{"role": "serving"}, Capacity: fits(3)},
+		{Name: "serve-euw", Region: "europe-west1", Labels: map[string]string{"role": "serving"}, Capacity: fits(5)},
 		{Name: "training-us", Region: "us-west1", Labels: map[string]string{"role": "training"}},
 	}
 }
@@ -86,13 +89,36 @@ func TestPlaceGolden(t *testing.T) {
 			workload: topology.Workload{Name: "api", Placement: topology.Placement{
 				Replicas: &topology.Replicas{Total: 5, DivideBy: topology.DivideByCapacity, Resource: "google.com/tpu"},
 			}},
-			clusters: withSpare("google.com/tpu", in("us-central1", "tpu-a", "tpu-b"), 0, 0),
+			clusters: withFit(in("us-central1", "tpu-a", "tpu-b"), 0, 0),
 		},
 		{
 			name: "locality",
 			workload: topology.Workload{Name: "api", Placement: topology.Placement{
 				Replicas: &topology.Replicas{Total: 14, DivideBy: topology.DivideByLocality, Near: "us-east4", Min: i32(1), Max: i32(6)},
 			}},
+		},
+		{
+			// Every policy warns about a cluster given more than fit; the
+			// estimates are counted from nodes and pools as plan counts them.
+			name: "fit-warning",
+			workload: topology.Workload{Name: "trainer", Placement: topology.Placement{
+				Replicas: &topology.Replicas{Total: 12},
+			}},
+			clusters: gpuFleet(),
+		},
+		{
+			name: "capacity-scale-up",
+			workload: topology.Workload{Name: "trainer", Placement: topology.Placement{
+				Replicas: &topology.Replicas{Total: 12, DivideBy: topology.DivideByCapacity, Capacity: topology.CapacityScaleUp},
+			}},
+			clusters: gpuFleet(),
+		},
+		{
+			name: "capacity-current",
+			workload: topology.Workload{Name: "trainer", Placement: topology.Placement{
+				Replicas: &topology.Replicas{Total: 12, DivideBy: topology.DivideByCapacity, Capacity: topology.CapacityCurrent},
+			}},
+			clusters: gpuFleet(),
 		},
 		{
 			name: "duplicate",
@@ -180,7 +206,7 @@ func TestPlaceErrorsNameTheWorkload(t *testing.T) {
 			workload: topology.Workload{Name: "trainer", Placement: topology.Placement{
 				Replicas: &topology.Replicas{Total: 4, DivideBy: topology.DivideByCapacity},
 			}},
-			want: `workload "trainer" divides its replicas by spare nvidia.com/gpu, which is unknown for cluster training-us`,
+			want: `workload "trainer" divides its replicas by the replicas that fit, which is unknown for cluster training-us`,
 		},
 	}
 	for _, tt := range tests {
@@ -219,5 +245,62 @@ func TestPlaceDuplicate(t *testing.T) {
 	}
 	if want := []string{"cluster serve-use unreachable (timeout): excluded"}; strings.Join(res.Warnings, "\n") != want[0] {
 		t.Errorf("warnings = %q, want %q", res.Warnings, want)
+	}
+}
+
+// gpuFleet is three clusters whose capacity for a replica needing 2 GPUs is
+// counted from nodes: training-eu has a pool of 2 nodes × 2 GPUs that does
+// not autoscale, training-us one node × 2 GPUs that autoscales to 5, and
+// the joined lab-gpu 3 nodes × 4 GPUs, one not Ready and one tainted.
+func gpuFleet() []Cluster {
+	tmpl := capacity.Template{Requests: corev1.ResourceList{
+		"nvidia.com/gpu": resource.MustParse("2"), corev1.ResourceCPU: resource.MustParse("4"),
+	}}
+	shape := func(gpus string) capacity.NodeShape {
+		return capacity.NodeShape{
+			Labels: map[string]string{"cloud.google.com/gke-nodepool": "a100"},
+			Taints: []corev1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}},
+			Allocatable: corev1.ResourceList{
+				"nvidia.com/gpu": resource.MustParse(gpus), corev1.ResourceCPU: resource.MustParse("11"),
+				corev1.ResourceMemory: resource.MustParse("80Gi"), corev1.ResourcePods: resource.MustParse("110"),
+			},
+		}
+	}
+	node := func(name string, s capacity.NodeShape, ready bool) corev1.Node {
+		n := corev1.Node{}
+		n.Name, n.Labels, n.Spec.Taints, n.Status.Allocatable = name, s.Labels, s.Taints, s.Allocatable
+		status := corev1.ConditionTrue
+		if !ready {
+			status = corev1.ConditionFalse
+		}
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}}
+		return n
+	}
+	pool := func(s capacity.NodeShape, maxNodes int) capacity.Pool {
+		return capacity.Pool{Name: "a100", Label: "cloud.google.com/gke-nodepool", Value: "a100", Shape: s, MaxNodes: maxNodes}
+	}
+	eu := capacity.Cluster{
+		Nodes:                      []corev1.Node{node("eu-1", shape("2"), true), node("eu-2", shape("2"), true)},
+		Pools:                      []capacity.Pool{pool(shape("2"), 0)},
+		ExtendedResourceToleration: true,
+	}
+	us := capacity.Cluster{
+		Nodes:                      []corev1.Node{node("us-1", shape("2"), true)},
+		Pools:                      []capacity.Pool{pool(shape("2"), 5)},
+		ExtendedResourceToleration: true,
+	}
+	joined := shape("4")
+	joined.Labels, joined.Taints = nil, nil
+	tainted := joined
+	tainted.Taints = []corev1.Taint{{Key: "dedicated", Value: "inference", Effect: corev1.TaintEffectNoSchedule}}
+	lab := capacity.Cluster{Nodes: []corev1.Node{node("lab-1", joined, true), node("lab-2", joined, false), node("lab-3", tainted, true)}}
+	estimate := func(c capacity.Cluster) *capacity.Estimate {
+		e := capacity.EstimateOf(tmpl, c, nil)
+		return &e
+	}
+	return []Cluster{
+		{Name: "training-eu", Region: "europe-west4", Capacity: estimate(eu)},
+		{Name: "training-us", Region: "us-central1", Capacity: estimate(us)},
+		{Name: "lab-gpu", Region: "us-central1", Capacity: estimate(lab)},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -39,10 +40,10 @@ type Cluster struct {
 	// Unreachable is why the cluster cannot be reached; non-empty excludes it
 	// from the division.
 	Unreachable string
-	// Spare is the spare allocatable quantity per resource name (e.g.
-	// "nvidia.com/gpu"), in the resource's integer units; nil = unknown.
-	// Only divideBy capacity reads it.
-	Spare map[string]int64
+	// Capacity is how many replicas of the workload being placed fit on
+	// the cluster, nil when unknown. divideBy capacity divides by it; every
+	// division warns when it gives a cluster more than fit.
+	Capacity *capacity.Estimate
 }
 
 // Result is the placement of one workload. It is part of the plan's stable
@@ -57,6 +58,9 @@ type Result struct {
 	Min      *int32 `json:"min,omitempty"`
 	Max      *int32 `json:"max,omitempty"`
 	Resource string `json:"resource,omitempty"`
+	// Capacity is the figure divideBy capacity divided by: "current" or
+	// "scaleUp".
+	Capacity string `json:"capacity,omitempty"`
 	Near     string `json:"near,omitempty"`
 	// Shares has one entry per selected cluster, sorted by region then name.
 	Shares []Share `json:"shares"`
@@ -74,9 +78,12 @@ type Share struct {
 	// (duplicate mode) or is excluded; 0 keeps the objects at 0 replicas
 	// (warm standby).
 	Replicas *int32 `json:"replicas,omitempty"`
-	// Weight is the division's input for this cluster: its weight, or its
-	// spare capacity in capacity mode.
+	// Weight is the division's input for this cluster: its weight, or the
+	// replicas that fit in capacity mode.
 	Weight *float64 `json:"weight,omitempty"`
+	// Fit is how many replicas fit on the cluster, now and after
+	// scale-up, with the nodes counted; absent when it was not read.
+	Fit *capacity.Estimate `json:"fit,omitempty"`
 	// DistanceKm is the distance from the cluster's region to Near, in whole
 	// kilometres (locality mode).
 	DistanceKm *float64 `json:"distanceKm,omitempty"`
@@ -89,8 +96,8 @@ type Share struct {
 }
 
 // CapacityUnknownError is returned when a workload divides its replicas by
-// spare capacity and some reachable selected cluster's spare capacity of the
-// resource is unknown.
+// capacity and how many replicas fit on some reachable selected cluster is
+// unknown.
 type CapacityUnknownError struct {
 	// Workload is empty when the error comes from Divide directly.
 	Workload string
@@ -108,7 +115,7 @@ func (e *CapacityUnknownError) Error() string {
 	if e.Workload != "" {
 		what = fmt.Sprintf("workload %q divides its replicas", e.Workload)
 	}
-	return fmt.Sprintf("%s by spare %s, which is unknown for %s %s", what, e.Resource, noun, joinNames(e.Clusters))
+	return fmt.Sprintf("%s by the replicas that fit, which is unknown for %s %s", what, noun, joinNames(e.Clusters))
 }
 
 // Place selects the clusters of a workload and divides its replicas among

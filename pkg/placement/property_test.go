@@ -112,14 +112,12 @@ func randomInput(rng *rand.Rand) ([]Cluster, topology.Replicas) {
 		}
 		switch rng.IntN(40) {
 		case 0: // unknown capacity
-		case 1:
-			c.Spare = map[string]int64{"other": 3}
 		default:
 			spare := int64(rng.IntN(20))
 			if rng.IntN(4) == 0 {
 				spare = 0
 			}
-			c.Spare = map[string]int64{resource: spare}
+			c.Capacity = fits(spare)
 		}
 		clusters[i] = c
 	}
@@ -166,7 +164,7 @@ func describe(clusters []Cluster, p topology.Replicas) string {
 		fmt.Fprintf(&b, " max=%d", *p.Max)
 	}
 	for _, c := range clusters {
-		fmt.Fprintf(&b, "\n  %s %s spare=%v unreachable=%q", c.Name, c.Region, c.Spare, c.Unreachable)
+		fmt.Fprintf(&b, "\n  %s %s spare=%v unreachable=%q", c.Name, c.Region, c.Capacity, c.Unreachable)
 	}
 	return b.String()
 }
@@ -192,7 +190,7 @@ func checkDivision(t *testing.T, desc string, clusters []Cluster, p topology.Rep
 			continue
 		}
 		reachable = append(reachable, c)
-		if _, ok := c.Spare[resource]; !ok {
+		if c.Capacity == nil {
 			unknown = append(unknown, c.Name)
 		}
 	}
@@ -276,7 +274,7 @@ func checkDivision(t *testing.T, desc string, clusters []Cluster, p topology.Rep
 	weights := make([]float64, len(reachable))
 	for i, c := range reachable {
 		if p.DivideBy == topology.DivideByCapacity {
-			weights[i] = float64(max(c.Spare[resource], 0))
+			weights[i] = float64(max(c.Capacity.Now.Replicas, 0))
 			continue
 		}
 		w, ok := p.Weights[c.Name]

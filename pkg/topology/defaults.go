@@ -36,6 +36,9 @@ func Default(t *Topology) {
 			if rep.Resource == "" {
 				rep.Resource = DefaultResource
 			}
+			if rep.Capacity == "" && rep.DivideBy == DivideByCapacity {
+				rep.Capacity = CapacityScaleUp
+			}
 		}
 	}
 }

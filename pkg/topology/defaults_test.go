@@ -102,7 +102,12 @@ func TestDefaultReplicas(t *testing.T) {
 		{
 			name: "given values kept",
 			in:   &Replicas{Total: 4, DivideBy: DivideByCapacity, Resource: "google.com/tpu", Min: new(int32(1)), Max: new(int32(2))},
-			want: &Replicas{Total: 4, DivideBy: DivideByCapacity, Resource: "google.com/tpu", Min: new(int32(1)), Max: new(int32(2))},
+			want: &Replicas{Total: 4, DivideBy: DivideByCapacity, Resource: "google.com/tpu", Capacity: CapacityScaleUp, Min: new(int32(1)), Max: new(int32(2))},
+		},
+		{
+			name: "capacity figure given is kept",
+			in:   &Replicas{Total: 4, DivideBy: DivideByCapacity, Capacity: CapacityCurrent},
+			want: &Replicas{Total: 4, DivideBy: DivideByCapacity, Resource: "nvidia.com/gpu", Capacity: CapacityCurrent},
 		},
 	}
 	for _, tt := range tests {

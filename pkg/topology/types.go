@@ -127,6 +127,20 @@ type Placement struct {
 	Replicas *Replicas `json:"replicas,omitempty"`
 }
 
+// CapacityFigure is which capacity divideBy: capacity divides by.
+type CapacityFigure string
+
+const (
+	// CapacityCurrent divides by the replicas that fit on the nodes the
+	// clusters have now.
+	CapacityCurrent CapacityFigure = "current"
+	// CapacityScaleUp divides by the replicas that fit once every
+	// autoscaling node pool has grown to its maxNodes, as GKE's cluster
+	// autoscaler grows a pool for Pending pods: the default, because GPU
+	// pools commonly scale from 0 and would otherwise never get a replica.
+	CapacityScaleUp CapacityFigure = "scaleUp"
+)
+
 // DivideBy is how replicas are divided among the selected clusters.
 type DivideBy string
 
@@ -142,6 +156,10 @@ type Replicas struct {
 	DivideBy DivideBy `json:"divideBy,omitempty"`
 	// Resource is what capacity is measured in (default nvidia.com/gpu).
 	Resource string `json:"resource,omitempty"`
+	// Capacity says which figure divideBy capacity divides by: the
+	// replicas that fit now, or after the clusters' autoscaling node pools
+	// have grown to their maximum (the default).
+	Capacity CapacityFigure `json:"capacity,omitempty"`
 	// Near is the region locality fills from.
 	Near string `json:"near,omitempty"`
 	// Weights keys are region or cluster names; others weigh 1.

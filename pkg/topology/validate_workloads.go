@@ -106,6 +106,14 @@ func (v *validator) replicas(t *Topology, r *Replicas, path *field.Path) {
 	case r.DivideBy == DivideByLocality:
 		v.errorf(path.Child("near"), "required for divideBy: locality")
 	}
+	figures := []string{string(CapacityCurrent), string(CapacityScaleUp)}
+	switch {
+	case r.Capacity != "" && !slices.Contains(figures, string(r.Capacity)):
+		v.errorf(path.Child("capacity"), "unknown figure %q%s: want current or scaleUp",
+			r.Capacity, didYouMean(catalog.Suggest(string(r.Capacity), figures)))
+	case r.Capacity != "" && r.DivideBy != DivideByCapacity:
+		v.errorf(path.Child("capacity"), "only divideBy: capacity divides by a capacity figure (divideBy is %s)", orWeight(r.DivideBy))
+	}
 	if r.Resource != "" {
 		for _, msg := range validation.IsQualifiedName(r.Resource) {
 			v.errorf(path.Child("resource"), "invalid resource name %q: %s", r.Resource, msg)
@@ -120,6 +128,13 @@ func (v *validator) replicas(t *Topology, r *Replicas, path *field.Path) {
 	} else if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
 		v.errorf(path.Child("max"), "must be >= min (%d), got %d", *r.Min, *r.Max)
 	}
+}
+
+func orWeight(d DivideBy) DivideBy {
+	if d == "" {
+		return DivideByWeight
+	}
+	return d
 }
 
 // weights keys name regions or clusters of this file; a key naming neither
