@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
@@ -29,7 +30,7 @@ const renderExample = `  # Every cluster's manifests, as multi-document YAML
   # One cluster, as JSON
   kubectl geofed render -f topology.yaml --cluster serving-eu -o json
 
-  # What if training-us had 8 spare GPUs and training-eu 2?
+  # What if 8 replicas fit on training-us and 2 on training-eu?
   kubectl geofed render -f topology.yaml --capacity training-us=8,training-eu=2`
 
 // RenderOptions holds the flags of the render command.
@@ -37,10 +38,10 @@ type RenderOptions struct {
 	Filename string
 	Cluster  string
 	Output   string
-	// Capacity gives what-if spare capacity per cluster, for workloads that
-	// divide by capacity.
+	// Capacity gives what-if capacity per cluster, in replicas that fit,
+	// for workloads that divide by capacity.
 	Capacity map[string]int64
-	// EmulatorHost is $GKE_EMULATOR_HOST, for reading spare capacity.
+	// EmulatorHost is $GKE_EMULATOR_HOST, for reading capacity.
 	EmulatorHost string
 	Timeout      time.Duration
 
@@ -51,7 +52,7 @@ type RenderOptions struct {
 // NewRenderCommand prints the manifests each cluster would receive.
 func NewRenderCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &RenderOptions{ConfigFlags: flags, IOStreams: streams}
-	var capacity string
+	var whatIf string
 	cmd := &cobra.Command{
 		Use:   "render -f TOPOLOGY [--cluster C]",
 		Short: "Print the exact manifests each member cluster would receive",
@@ -64,7 +65,7 @@ Like kustomize build, render works offline. Secret values are printed as
 		Example: renderExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(capacity); err != nil {
+			if err := o.Complete(whatIf); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -76,17 +77,17 @@ Like kustomize build, render works offline. Secret values are printed as
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
 	cmd.Flags().StringVar(&o.Cluster, "cluster", "", "Render only this cluster")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "yaml", "Output format: yaml or json")
-	cmd.Flags().StringVar(&capacity, "capacity", "", "What-if spare capacity for divideBy: capacity, as CLUSTER=N,... (default: read from the clusters)")
-	cmd.Flags().DurationVar(&o.Timeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster when reading spare capacity")
+	cmd.Flags().StringVar(&whatIf, "capacity", "", "What-if capacity for divideBy: capacity, in replicas that fit, as CLUSTER=N,... (default: counted on the clusters)")
+	cmd.Flags().DurationVar(&o.Timeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster when reading capacity")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	return cmd
 }
 
 // Complete parses --capacity and reads the environment.
-func (o *RenderOptions) Complete(capacity string) error {
+func (o *RenderOptions) Complete(whatIf string) error {
 	o.EmulatorHost = os.Getenv(gke.EmulatorHostEnv)
 	var err error
-	o.Capacity, err = parseCapacity(capacity)
+	o.Capacity, err = parseCapacity(whatIf)
 	return err
 }
 
@@ -122,8 +123,11 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 	// Offline unless a workload divides by capacity that --capacity does
 	// not give for every cluster.
 	clusters := placement.ClustersOf(t)
-	var unread map[string]string
-	if desired.NeedsCapacity(t) && len(o.Capacity) < len(clusters) {
+	var (
+		unread map[string]string
+		in     map[string]*capacity.Cluster
+	)
+	if desired.DividesByCapacity(t) && len(o.Capacity) < len(clusters) {
 		opts, done, err := planOptions(ctx, t, planInputs{
 			EmulatorHost: o.EmulatorHost,
 			Kubeconfig:   kubeconfigFlag(o.ConfigFlags),
@@ -133,12 +137,11 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 			return err
 		}
 		defer done()
-		if clusters, unread, err = observe.Capacity(ctx, opts.Options); err != nil {
+		if clusters, in, unread, err = observe.Capacity(ctx, opts.Options); err != nil {
 			return err
 		}
 	}
-	desired.WhatIf(t, clusters, o.Capacity)
-	state, err := desired.Compute(desired.Options{Topology: t, Clusters: clusters})
+	state, err := desired.Compute(desired.Options{Topology: t, Clusters: clusters, Capacity: in, WhatIf: o.Capacity})
 	if err != nil {
 		return desired.ExplainCapacity(err, unread)
 	}

@@ -411,7 +411,7 @@ func TestRenderWhatIfCapacity(t *testing.T) {
 	isolateKubeconfig(t)
 	file := writeCapacityTopology(t, "")
 
-	// Spare 6 and 2 GPUs: 4 replicas divide 3:1.
+	// 6 and 2 replicas fit: 4 replicas divide 3:1.
 	out, _, err := runRender(t, RenderOptions{Filename: file, Output: "json", Capacity: map[string]int64{"a": 6, "b": 2}})
 	if err != nil {
 		t.Fatalf("Run() = %v", err)

@@ -250,6 +250,10 @@ func (c *Cluster) launchAPIServer() (*process, error) {
 			"--endpoint-reconciler-type=none",
 			"--service-cluster-ip-range=10.96.0.0/16",
 			"--allow-privileged=true",
+			// As GKE's apiservers do: pods that request an extended
+			// resource (nvidia.com/gpu) tolerate the taint of the
+			// same name that GKE's GPU nodes, and the emulator's, carry.
+			"--enable-admission-plugins=ExtendedResourceToleration",
 			// Flow control and profiling cost CPU that the small,
 			// shared lab machine does not have to spare.
 			"--enable-priority-and-fairness=false",

@@ -47,15 +47,25 @@ type NodeSpec struct {
 	// this way, as a node pool does when its autoscaler removes an idle node
 	// while the ones around it run pods.
 	Indexes []int
-	// CPU and Memory are each node's capacity, which is also its
-	// allocatable; zero values mean 4 CPUs and 16Gi.
+	// CPU and Memory are each node's capacity; zero values mean 4 CPUs and
+	// 16Gi.
 	CPU, Memory resource.Quantity
 	// GPUs is each node's nvidia.com/gpu capacity.
 	GPUs int64
+	// Allocatable, when not nil, is each node's allocatable in full, as a
+	// cloud registers its nodes (gke.NodeShape): CPU and memory less what
+	// the provider reserves, and every other resource the node offers,
+	// which its capacity then has too. Nil makes allocatable the capacity:
+	// CPU, Memory, GPUs, 110 pods and 100Gi of ephemeral storage.
+	Allocatable corev1.ResourceList
 	// Labels are added to each node's labels, e.g.
 	// topology.kubernetes.io/region and zone,
 	// node.kubernetes.io/instance-type, cloud.google.com/gke-nodepool.
 	Labels map[string]string
+	// Taints are each node's taints, e.g. GKE's nvidia.com/gpu=present on
+	// GPU nodes. SetNodes owns all of a node's taints but Kubernetes' own
+	// (see systemTaint), which its controllers set and clear.
+	Taints []corev1.Taint
 }
 
 func validateNodes(specs []NodeSpec) error {
@@ -82,6 +92,13 @@ func validateNodes(specs []NodeSpec) error {
 		names[s.Name] = true
 		if s.Count < 0 || s.GPUs < 0 || s.CPU.Sign() < 0 || s.Memory.Sign() < 0 {
 			return fmt.Errorf("nodes[%d] (%s): count and resources must not be negative", i, s.Name)
+		}
+		capacity, alloc := s.resources()
+		for name, q := range alloc {
+			if c := capacity[name]; q.Sign() < 0 || q.Cmp(c) > 0 {
+				return fmt.Errorf("nodes[%d] (%s): allocatable %s %s is negative or above the capacity, %s",
+					i, s.Name, name, q.String(), c.String())
+			}
 		}
 	}
 	return nil
@@ -126,27 +143,36 @@ func (s NodeSpec) indexes() []int {
 	return out
 }
 
+// resources are each node's capacity and allocatable.
+func (s NodeSpec) resources() (capacity, allocatable corev1.ResourceList) {
+	cpu, mem := s.CPU, s.Memory
+	if cpu.IsZero() {
+		cpu = defaultCPU
+	}
+	if mem.IsZero() {
+		mem = defaultMemory
+	}
+	capacity = corev1.ResourceList{
+		corev1.ResourcePods:             resource.MustParse("110"),
+		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
+	}
+	if s.GPUs > 0 {
+		capacity[GPUResource] = *resource.NewQuantity(s.GPUs, resource.DecimalSI)
+	}
+	maps.Copy(capacity, s.Allocatable)
+	capacity[corev1.ResourceCPU], capacity[corev1.ResourceMemory] = cpu, mem
+	if s.Allocatable == nil {
+		return capacity, capacity.DeepCopy()
+	}
+	return capacity, s.Allocatable.DeepCopy()
+}
+
 // desiredNodes returns the nodes the specs describe, by name, with kubelets
 // of the given version.
 func desiredNodes(specs []NodeSpec, kubeletVersion string) map[string]*corev1.Node {
 	out := map[string]*corev1.Node{}
 	for _, s := range specs {
-		cpu, mem := s.CPU, s.Memory
-		if cpu.IsZero() {
-			cpu = defaultCPU
-		}
-		if mem.IsZero() {
-			mem = defaultMemory
-		}
-		res := corev1.ResourceList{
-			corev1.ResourceCPU:              cpu,
-			corev1.ResourceMemory:           mem,
-			corev1.ResourcePods:             resource.MustParse("110"),
-			corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
-		}
-		if s.GPUs > 0 {
-			res[GPUResource] = *resource.NewQuantity(s.GPUs, resource.DecimalSI)
-		}
+		capacity, alloc := s.resources()
 		for _, i := range s.indexes() {
 			name := nodeName(s.Name, i)
 			labels := map[string]string{
@@ -163,9 +189,10 @@ func desiredNodes(specs []NodeSpec, kubeletVersion string) map[string]*corev1.No
 					Labels:      labels,
 					Annotations: map[string]string{kwokAnnotation: "fake"},
 				},
+				Spec: corev1.NodeSpec{Taints: slices.Clone(s.Taints)},
 				Status: corev1.NodeStatus{
-					Capacity:    res,
-					Allocatable: res.DeepCopy(),
+					Capacity:    capacity.DeepCopy(),
+					Allocatable: alloc.DeepCopy(),
 					NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: kubeletVersion},
 				},
 			}
@@ -175,9 +202,10 @@ func desiredNodes(specs []NodeSpec, kubeletVersion string) map[string]*corev1.No
 }
 
 // SetNodes makes the cluster's lab nodes match specs: it creates the missing
-// ones, updates the labels and resources of changed ones and deletes the rest
-// (as a node pool resize does), and returns once every node is Ready and
-// untainted, so that Pods can be scheduled on it.
+// ones, updates the labels, taints and resources of changed ones and deletes
+// the rest (as a node pool resize does), and returns once every node is
+// Ready and carries no taint but its spec's, so that Pods can be scheduled
+// on it.
 func (c *Cluster) SetNodes(ctx context.Context, specs []NodeSpec) error {
 	if err := validateNodes(specs); err != nil {
 		return fmt.Errorf("setting nodes of cluster %s: %w", c.Name, err)
@@ -218,10 +246,19 @@ func reconcileNodes(ctx context.Context, cs kubernetes.Interface, want map[strin
 			continue
 		}
 		delete(want, n.Name)
-		if !maps.Equal(n.Labels, w.Labels) {
-			n.Labels = w.Labels
+		var system, own []corev1.Taint
+		for _, t := range n.Spec.Taints {
+			if systemTaint(t) {
+				system = append(system, t)
+			} else {
+				own = append(own, t)
+			}
+		}
+		if !maps.Equal(n.Labels, w.Labels) || !slices.EqualFunc(own, w.Spec.Taints, sameTaint) {
+			name := n.Name
+			n.Labels, n.Spec.Taints = w.Labels, append(system, w.Spec.Taints...)
 			if n, err = cs.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
-				return fmt.Errorf("updating labels of node %s: %w", n.Name, err)
+				return fmt.Errorf("updating labels and taints of node %s: %w", name, err)
 			}
 		}
 		if !sameResources(n.Status.Capacity, w.Status.Capacity) || !sameResources(n.Status.Allocatable, w.Status.Allocatable) {
@@ -243,9 +280,22 @@ func sameResources(a, b corev1.ResourceList) bool {
 	return maps.EqualFunc(a, b, func(x, y resource.Quantity) bool { return x.Cmp(y) == 0 })
 }
 
-// nodesReady returns nil when every lab node is Ready and has no taint. The
-// node lifecycle controller taints a new node not-ready until KWOK reports it
-// Ready, and the scheduler does not place Pods there until the taint is gone.
+func sameTaint(a, b corev1.Taint) bool {
+	return a.Key == b.Key && a.Value == b.Value && a.Effect == b.Effect
+}
+
+// systemTaint reports whether t is one of Kubernetes' own taints (not-ready,
+// unreachable, unschedulable, uninitialized and the like), which its
+// controllers put on nodes and take off again, rather than a taint a node
+// is made with.
+func systemTaint(t corev1.Taint) bool {
+	return strings.HasPrefix(t.Key, "node.kubernetes.io/") || strings.HasPrefix(t.Key, "node.cloudprovider.kubernetes.io/")
+}
+
+// nodesReady returns nil when every lab node is Ready and carries none of
+// Kubernetes' own taints. The node lifecycle controller taints a new node
+// not-ready until KWOK reports it Ready, and the scheduler does not place
+// Pods there until the taint is gone.
 func nodesReady(ctx context.Context, cs kubernetes.Interface) error {
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: nodeLabel + "=true"})
 	if err != nil {
@@ -253,7 +303,7 @@ func nodesReady(ctx context.Context, cs kubernetes.Interface) error {
 	}
 	var notReady []string
 	for _, n := range nodes.Items {
-		if !nodeReady(&n) || len(n.Spec.Taints) > 0 {
+		if !nodeReady(&n) || slices.ContainsFunc(n.Spec.Taints, systemTaint) {
 			notReady = append(notReady, n.Name)
 		}
 	}

@@ -28,6 +28,12 @@ func TestValidateNodes(t *testing.T) {
 		{name: "indexes for fewer nodes", specs: []NodeSpec{{Name: "gpu", Count: 2, Indexes: []int{2}}}, err: "1 indexes for 2 nodes"},
 		{name: "an index twice", specs: []NodeSpec{{Name: "gpu", Count: 2, Indexes: []int{1, 1}}}, err: "distinct and not negative"},
 		{name: "negative index", specs: []NodeSpec{{Name: "gpu", Count: 1, Indexes: []int{-1}}}, err: "distinct and not negative"},
+		{name: "allocatable", specs: []NodeSpec{{Name: "a", Count: 1, CPU: resource.MustParse("4"),
+			Allocatable: corev1.ResourceList{"cpu": resource.MustParse("3920m"), "pods": resource.MustParse("32")}}}},
+		{name: "allocatable above capacity", specs: []NodeSpec{{Name: "a", Count: 1, CPU: resource.MustParse("4"),
+			Allocatable: corev1.ResourceList{"cpu": resource.MustParse("5")}}}, err: "allocatable cpu 5 is negative or above the capacity, 4"},
+		{name: "negative allocatable", specs: []NodeSpec{{Name: "a", Count: 1,
+			Allocatable: corev1.ResourceList{"pods": resource.MustParse("-1")}}}, err: "allocatable pods -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +84,54 @@ func TestDesiredNodes(t *testing.T) {
 	}
 	if len(l4.Spec.Taints) != 0 {
 		t.Errorf("l4-1 taints %v, want none", l4.Spec.Taints)
+	}
+}
+
+// TestDesiredNodesShaped checks a node made as a cloud registers it: its
+// allocatable in full, capacity the machine's CPU and memory with the rest
+// as allocatable, and its taints.
+func TestDesiredNodesShaped(t *testing.T) {
+	gpuTaint := corev1.Taint{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}
+	alloc := corev1.ResourceList{
+		"cpu": resource.MustParse("11900m"), "memory": resource.MustParse("80038Mi"),
+		"pods": resource.MustParse("32"), "ephemeral-storage": resource.MustParse("50Gi"), GPUResource: resource.MustParse("1"),
+	}
+	nodes := desiredNodes([]NodeSpec{{
+		Name: "a100", Count: 1, CPU: resource.MustParse("12"), Memory: resource.MustParse("85Gi"), GPUs: 1,
+		Allocatable: alloc, Taints: []corev1.Taint{gpuTaint},
+	}}, "v1.37.2")
+	n := nodes["a100-0"]
+	if n == nil {
+		t.Fatalf("nodes %v, want a100-0", slices.Sorted(maps.Keys(nodes)))
+	}
+	if !sameResources(n.Status.Allocatable, alloc) {
+		t.Errorf("allocatable %v, want %v", n.Status.Allocatable, alloc)
+	}
+	wantCapacity := alloc.DeepCopy()
+	wantCapacity["cpu"], wantCapacity["memory"] = resource.MustParse("12"), resource.MustParse("85Gi")
+	if !sameResources(n.Status.Capacity, wantCapacity) {
+		t.Errorf("capacity %v, want %v", n.Status.Capacity, wantCapacity)
+	}
+	if !slices.Equal(n.Spec.Taints, []corev1.Taint{gpuTaint}) {
+		t.Errorf("taints %v, want %v", n.Spec.Taints, gpuTaint)
+	}
+	n.Status.Allocatable["cpu"] = resource.MustParse("1")
+	if q := alloc["cpu"]; q.String() != "11900m" {
+		t.Error("the node shares its allocatable with the spec")
+	}
+}
+
+func TestSystemTaint(t *testing.T) {
+	for key, want := range map[string]bool{
+		"node.kubernetes.io/not-ready":                   true,
+		"node.kubernetes.io/unschedulable":               true,
+		"node.cloudprovider.kubernetes.io/uninitialized": true,
+		"nvidia.com/gpu":                                 false,
+		"cloud.google.com/gke-spot":                      false,
+	} {
+		if got := systemTaint(corev1.Taint{Key: key, Effect: corev1.TaintEffectNoSchedule}); got != want {
+			t.Errorf("systemTaint(%s) = %t, want %t", key, got, want)
+		}
 	}
 }
 

@@ -8,13 +8,16 @@ package desired
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
@@ -28,9 +31,17 @@ type Options struct {
 	// FS holds the workloads' kustomize apps; filesys.MakeFsOnDisk() when nil.
 	FS filesys.FileSystem
 	// Clusters are the member clusters as placement sees them, with
-	// reachability and spare capacity filled in by the caller. Nil means
-	// every cluster of the topology, all reachable, capacity unknown.
+	// reachability filled in by the caller. Nil means every cluster of the
+	// topology, all reachable.
 	Clusters []placement.Cluster
+	// Capacity is what each cluster offers, by cluster name, as observe
+	// reads it: a workload with a replicas policy is counted on it, in
+	// replicas of its own pod template that fit. A cluster missing here has
+	// unknown capacity.
+	Capacity map[string]*capacity.Cluster
+	// WhatIf gives, by cluster name, the replicas that fit of every
+	// workload, instead of counting them (render --capacity).
+	WhatIf map[string]int64
 }
 
 // State is what every member cluster should hold.
@@ -102,7 +113,36 @@ func Compute(opts Options) (*State, error) {
 
 	var errs []error
 	for _, w := range t.Spec.Workloads {
-		res, err := placement.Place(w, clusters)
+		// Rendered once per cluster: a workload with a replicas policy
+		// is rendered before it is placed, to count its pods on each
+		// cluster, and given its share afterwards.
+		rendered := map[string]render.Output{}
+		renderFor := func(c, region string) (render.Output, error) {
+			if out, ok := rendered[c]; ok {
+				return out, nil
+			}
+			out, err := render.Workload(render.Options{
+				FS:       fs,
+				Topology: t.Metadata.Name,
+				Workload: w.Name,
+				Source:   t.SourceDir(&w),
+				Cluster:  c,
+				Region:   region,
+			})
+			if err == nil {
+				rendered[c] = out
+			}
+			return out, err
+		}
+		placed := clusters
+		if w.Placement.Replicas != nil {
+			var err error
+			if placed, err = withCapacity(w, clusters, opts, renderFor); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		res, err := placement.Place(w, placed)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -117,18 +157,17 @@ func Compute(opts Options) (*State, error) {
 				errs = append(errs, fmt.Errorf("workload %q: placed on cluster %q, which is not in the topology", w.Name, share.Cluster))
 				continue
 			}
-			out, err := render.Workload(render.Options{
-				FS:       fs,
-				Topology: t.Metadata.Name,
-				Workload: w.Name,
-				Source:   t.SourceDir(&w),
-				Cluster:  share.Cluster,
-				Region:   share.Region,
-				Replicas: share.Replicas,
-			})
+			out, err := renderFor(share.Cluster, share.Region)
 			if err != nil {
 				errs = append(errs, err)
 				continue
+			}
+			if share.Replicas != nil {
+				for _, obj := range out.Objects {
+					if err := render.SetReplicas(obj, *share.Replicas); err != nil {
+						errs = append(errs, fmt.Errorf("rendering workload %s for cluster %s: %s: %w", w.Name, share.Cluster, object.KeyOf(obj), err))
+					}
+				}
 			}
 			if owner[dc.Name] == nil {
 				owner[dc.Name] = map[string]string{}
@@ -186,40 +225,106 @@ func sortObjects(objs []Object) {
 	}
 }
 
-// NeedsCapacity reports whether some workload divides by spare capacity, the
-// only reason rendering needs to read the clusters.
+// NeedsCapacity reports whether some workload has a replicas policy, the
+// only reason rendering reads the clusters: capacity divides by the
+// replicas that fit, and every division warns when a cluster gets more.
 func NeedsCapacity(t *topology.Topology) bool {
-	return len(CapacityResources(t)) > 0
+	for _, w := range t.Spec.Workloads {
+		if w.Placement.Replicas != nil {
+			return true
+		}
+	}
+	return false
 }
 
-// CapacityResources lists the resources workloads divide by, sorted.
-func CapacityResources(t *topology.Topology) []string {
-	set := map[string]bool{}
+// DividesByCapacity reports whether some workload divides by capacity:
+// then a cluster whose capacity cannot be read cannot be placed on.
+func DividesByCapacity(t *topology.Topology) bool {
 	for _, w := range t.Spec.Workloads {
 		if r := w.Placement.Replicas; r != nil && r.DivideBy == topology.DivideByCapacity {
-			res := r.Resource
-			if res == "" {
-				res = placement.DefaultResource
-			}
-			set[res] = true
+			return true
 		}
 	}
-	return slices.Sorted(maps.Keys(set))
+	return false
 }
 
-// WhatIf sets, for every cluster named in spare, n as its spare capacity of
-// every resource some workload divides by (render --capacity), so a what-if
-// figure need not name the resource.
-func WhatIf(t *topology.Topology, clusters []placement.Cluster, spare map[string]int64) {
-	resources := CapacityResources(t)
-	for i := range clusters {
-		n, ok := spare[clusters[i].Name]
-		if !ok {
+// withCapacity is clusters with the workload's capacity on each selected,
+// reachable cluster whose capacity is known: the replicas of its pod
+// template (as rendered for that cluster) that fit.
+func withCapacity(w topology.Workload, clusters []placement.Cluster, opts Options, renderFor func(c, region string) (render.Output, error)) ([]placement.Cluster, error) {
+	selected, err := placement.Select(w.Placement, clusters)
+	if err != nil {
+		return nil, fmt.Errorf("workload %q: %w", w.Name, err)
+	}
+	want := make(map[string]bool, len(selected))
+	for _, c := range selected {
+		want[c.Name] = c.Unreachable == ""
+	}
+	out := slices.Clone(clusters)
+	var errs []error
+	for i := range out {
+		c := &out[i]
+		if !want[c.Name] {
 			continue
 		}
-		clusters[i].Spare = map[string]int64{}
-		for _, res := range resources {
-			clusters[i].Spare[res] = n
+		if n, ok := opts.WhatIf[c.Name]; ok {
+			c.Capacity = &capacity.Estimate{Now: capacity.Fit{Replicas: n}}
+			continue
+		}
+		in := opts.Capacity[c.Name]
+		if in == nil {
+			continue
+		}
+		rendered, err := renderFor(c.Name, c.Region)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.Capacity, err = estimate(rendered.Objects, in)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("counting the replicas of workload %s that fit on cluster %s: %w", w.Name, c.Name, err))
 		}
 	}
+	return out, errors.Join(errs...)
+}
+
+// estimate counts the workload's replicas that fit on in. A replica is one
+// pod of each scalable object (Deployment, StatefulSet, ReplicaSet, Job),
+// each counted on its own and the fewest taken: objects with different
+// templates compete for the same nodes, which this does not model. Nil
+// when the workload makes no pods.
+func estimate(objs []*unstructured.Unstructured, in *capacity.Cluster) (*capacity.Estimate, error) {
+	var owners []capacity.Owner
+	var specs []corev1.PodSpec
+	for _, obj := range objs {
+		if !render.Scalable(obj) {
+			continue
+		}
+		raw, found, err := unstructured.NestedMap(obj.Object, "spec", "template", "spec")
+		if err != nil || !found {
+			return nil, fmt.Errorf("%s: no pod template: %v", object.Describe(obj), err)
+		}
+		var spec corev1.PodSpec
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &spec); err != nil {
+			return nil, fmt.Errorf("%s: reading the pod template: %w", object.Describe(obj), err)
+		}
+		specs = append(specs, spec)
+		ns := obj.GetNamespace()
+		if ns == "" {
+			ns = metav1.NamespaceDefault // where apply sends it
+		}
+		owners = append(owners, capacity.Owner{Kind: obj.GetKind(), Namespace: ns, Name: obj.GetName()})
+	}
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	own := capacity.OwnedBy(owners)
+	var best *capacity.Estimate
+	for _, spec := range specs {
+		e := capacity.EstimateOf(capacity.TemplateOf(spec), *in, own)
+		if best == nil || e.Most() < best.Most() {
+			best = &e
+		}
+	}
+	return best, nil
 }

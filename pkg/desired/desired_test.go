@@ -6,9 +6,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/geofed-io/kubectl-geofed/internal/memfs"
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
@@ -312,4 +316,75 @@ func workloadsOf(rs []placement.Result) []string {
 		out = append(out, r.Workload)
 	}
 	return out
+}
+
+// A workload dividing by capacity is counted, on every cluster, in
+// replicas of the pod template that cluster's overlay renders: here the
+// europe-west1 overlay asks for 2 GPUs a replica, the base for 1. The
+// workload's own pods count as its own; another's do not.
+func TestComputeDesiredCountsTheRenderedTemplate(t *testing.T) {
+	files := appFiles("/work")
+	files["/work/apps/trainer/base/deployment.yaml"] = strings.Replace(files["/work/apps/trainer/base/deployment.yaml"],
+		"        image: trainer:1\n", "        image: trainer:1\n        resources: {limits: {nvidia.com/gpu: 1}}\n", 1)
+	files["/work/apps/trainer/overlays/europe-west1/kustomization.yaml"] = "resources:\n- ../../base\npatches:\n- path: config.yaml\n- path: gpus.yaml\n"
+	files["/work/apps/trainer/overlays/europe-west1/gpus.yaml"] = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: trainer
+  namespace: ml
+spec:
+  template:
+    spec:
+      containers:
+      - name: trainer
+        resources: {limits: {nvidia.com/gpu: 2}}
+`
+	fs := memfs.New(t, files)
+	topo := memfs.Topology(t, fs, "/work/topology.yaml", strings.Replace(desiredTopology,
+		"replicas: {total: 4, divideBy: weight, weights: {us-west1: 3}}", "replicas: {total: 6, divideBy: capacity}", 1))
+
+	nodes := func(prefix string, n int) []corev1.Node {
+		var out []corev1.Node
+		for i := range n {
+			node := corev1.Node{}
+			node.Name = fmt.Sprintf("%s-%d", prefix, i)
+			node.Status.Allocatable = corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("2"), "pods": resource.MustParse("110")}
+			node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+			out = append(out, node)
+		}
+		return out
+	}
+	gpuPod := func(nodeName, rs, hash string, gpus string) corev1.Pod {
+		p := corev1.Pod{}
+		p.Namespace, p.Labels = "ml", map[string]string{"pod-template-hash": hash}
+		yes := true
+		p.OwnerReferences = []metav1.OwnerReference{{Kind: "ReplicaSet", Name: rs, Controller: &yes}}
+		p.Spec.NodeName = nodeName
+		p.Spec.Containers = []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse(gpus)}}}}
+		p.Status.Phase = corev1.PodRunning
+		return p
+	}
+	us := &capacity.Cluster{Nodes: nodes("us", 4), Pods: []corev1.Pod{gpuPod("us-0", "trainer-5c9d", "5c9d", "1")}}
+	eu := &capacity.Cluster{Nodes: nodes("eu", 4), Pods: []corev1.Pod{gpuPod("eu-0", "other-77f", "77f", "2")}}
+
+	d, err := Compute(Options{Topology: topo, FS: fs, Capacity: map[string]*capacity.Cluster{"training-us": us, "training-eu": eu}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// training-us: 8 one-GPU replicas fit (its own pod's GPU is its own);
+	// training-eu: 3 two-GPU replicas (another workload holds a node).
+	// 6 replicas in 8:3 → 4.36, 1.64 → 4, 2.
+	for cluster, want := range map[string]int64{"training-us": 4, "training-eu": 2} {
+		dep := findObject(t, d, cluster, "Deployment", "trainer")
+		if got, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); got != want {
+			t.Errorf("%s: %d replicas, want %d\n%s", cluster, got, want, strings.Join(d.Placements[0].Explanation, "\n"))
+		}
+	}
+	var fits []string
+	for _, s := range d.Placements[0].Shares {
+		fits = append(fits, fmt.Sprintf("%s %d", s.Cluster, s.Fit.Now.Replicas))
+	}
+	if got := strings.Join(fits, ", "); got != "training-eu 3, training-us 8" {
+		t.Errorf("replicas that fit: %s, want training-eu 3, training-us 8", got)
+	}
 }

@@ -6,11 +6,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/gke/nodeshape"
 )
 
 // Node labels GKE sets on every node of a node pool.
 const (
-	LabelNodePool = "cloud.google.com/gke-nodepool"
+	LabelNodePool = nodeshape.LabelNodePool
 	LabelZone     = corev1.LabelTopologyZone
 )
 
@@ -39,20 +41,32 @@ func CountNodes(ctx context.Context, nodes NodeLister) (NodeCounts, error) {
 		if err != nil {
 			return nil, fmt.Errorf("listing nodes to count node pool sizes: %w", err)
 		}
-		for i := range list.Items {
-			n := &list.Items[i]
-			if n.DeletionTimestamp != nil {
-				continue
-			}
-			pool := n.Labels[LabelNodePool]
-			if counts[pool] == nil {
-				counts[pool] = map[string]int32{}
-			}
-			counts[pool][n.Labels[LabelZone]]++
-		}
+		counts.add(list.Items)
 		if list.Continue == "" {
 			return counts, nil
 		}
 		opts.Continue = list.Continue
+	}
+}
+
+// CountNodesIn is CountNodes over nodes already listed (plan lists every
+// node once to count capacity, and counts pool sizes from the same list).
+func CountNodesIn(nodes []corev1.Node) NodeCounts {
+	counts := NodeCounts{}
+	counts.add(nodes)
+	return counts
+}
+
+func (counts NodeCounts) add(nodes []corev1.Node) {
+	for i := range nodes {
+		n := &nodes[i]
+		pool, ok := n.Labels[LabelNodePool]
+		if !ok || n.DeletionTimestamp != nil {
+			continue
+		}
+		if counts[pool] == nil {
+			counts[pool] = map[string]int32{}
+		}
+		counts[pool][n.Labels[LabelZone]]++
 	}
 }

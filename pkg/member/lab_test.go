@@ -26,6 +26,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -111,10 +112,10 @@ func TestLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		step("a dynamic LIST", 4)
-		if _, err := c.Capacity(ctx, lab.GPUResource); err != nil {
+		if _, err := c.ReadCapacity(ctx); err != nil {
 			t.Fatal(err)
 		}
-		step("Capacity (nodes and pods)", 6)
+		step("ReadCapacity (nodes and pods)", 6)
 		cs, err := kubernetes.NewForConfig(rest.CopyConfig(c.Config))
 		if err != nil {
 			t.Fatal(err)
@@ -149,30 +150,34 @@ func TestLab(t *testing.T) {
 		}
 	})
 
-	t.Run("spare GPUs", func(t *testing.T) {
+	// What ReadCapacity reads, counted as plan counts it: replicas of a
+	// template that fit, node by node.
+	fit := func(t *testing.T, c *member.Conn, requests corev1.ResourceList) capacity.Fit {
+		t.Helper()
+		in, err := c.ReadCapacity(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return capacity.Count(capacity.Template{Requests: requests}, in.Nodes, in.Pods, nil)
+	}
+
+	t.Run("GPUs that fit", func(t *testing.T) {
 		c := member.Connect(ctx, targets[:1], opts)[0]
 		if c.Err != nil {
 			t.Fatal(c.Err)
 		}
-		check := func(what string, want member.CapacityInfo) {
+		oneGPU := corev1.ResourceList{lab.GPUResource: resource.MustParse("1")}
+		check := func(what string, want int64) {
 			t.Helper()
-			got, err := c.Capacity(ctx, lab.GPUResource)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("%s: Capacity =\n%+v, want\n%+v", what, got, want)
-			}
-			spare, err := c.SpareCapacity(ctx, lab.GPUResource)
-			if err != nil || spare != want.Spare {
-				t.Errorf("%s: SpareCapacity = %d, %v; want %d", what, spare, err, want.Spare)
+			if got := fit(t, c, oneGPU); got.Replicas != want {
+				t.Errorf("%s: %d one-GPU replicas fit (%s), want %d", what, got.Replicas, got, want)
 			}
 		}
-		check("idle", member.CapacityInfo{Nodes: 3, ReadyNodes: 3, SchedulableNodes: 3, Allocatable: 8, Spare: 8})
+		check("idle", 8)
 
 		admin := clientset(t, training.RESTConfig())
 		gpuNode := runPod(t, admin, "trainer", corev1.ResourceList{lab.GPUResource: resource.MustParse("3")})
-		check("a pod holding 3 GPUs", member.CapacityInfo{Nodes: 3, ReadyNodes: 3, SchedulableNodes: 3, Allocatable: 8, Requested: 3, Spare: 5})
+		check("a pod holding 3 GPUs", 5)
 
 		// Cordoning the GPU node the pod is not on leaves 4-3 GPUs.
 		other := "a100-0"
@@ -181,22 +186,19 @@ func TestLab(t *testing.T) {
 		}
 		cordon(t, admin, other, true)
 		t.Cleanup(func() { cordon(t, admin, other, false) })
-		check("the free GPU node cordoned", member.CapacityInfo{Nodes: 3, ReadyNodes: 3, SchedulableNodes: 2, Allocatable: 4, Requested: 3, Spare: 1})
+		check("the free GPU node cordoned", 1)
 	})
 
-	t.Run("spare CPU in millicores", func(t *testing.T) {
+	t.Run("CPU in millicores", func(t *testing.T) {
 		c := member.Connect(ctx, targets[1:], opts)[0]
 		if c.Err != nil {
 			t.Fatal(c.Err)
 		}
 		runPod(t, clientset(t, serving.RESTConfig()), "web", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m")})
-		got, err := c.Capacity(ctx, corev1.ResourceCPU)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := member.CapacityInfo{Nodes: 2, ReadyNodes: 2, SchedulableNodes: 2, Allocatable: 8000, Requested: 1500, Spare: 6500}
-		if got != want {
-			t.Errorf("Capacity(cpu) =\n%+v, want\n%+v", got, want)
+		// Two 4-core nodes, one holding 1.5 cores: 16 + 10 replicas of
+		// 250m.
+		if got := fit(t, c, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}); got.Replicas != 26 {
+			t.Errorf("%d replicas of 250m fit (%s), want 26", got.Replicas, got)
 		}
 	})
 
@@ -280,8 +282,8 @@ func TestLab(t *testing.T) {
 		if elapsed > opts.Timeout {
 			t.Errorf("Connect took %s, more than the %s timeout", elapsed, opts.Timeout)
 		}
-		if _, err := conns[1].Capacity(ctx, lab.GPUResource); err != conns[1].Err {
-			t.Errorf("Capacity of an unreachable cluster: %v, want its Conn.Err", err)
+		if _, err := conns[1].ReadCapacity(ctx); err != conns[1].Err {
+			t.Errorf("ReadCapacity of an unreachable cluster: %v, want its Conn.Err", err)
 		}
 	})
 }

@@ -2,7 +2,7 @@
 // each cluster's rest.Config (from a kubeconfig context, or from the config
 // pkg/gke made for a GKE cluster), checks that the cluster answers, runs
 // discovery once per cluster per run, and reads what plan, apply and status
-// need from it (server version, REST mapper, spare capacity). Every request a
+// need from it (server version, REST mapper, nodes and pods for capacity). Every request a
 // connection makes is counted, so tests can hold geofed to a request budget.
 package member
 

@@ -1,7 +1,7 @@
 // Package observe reads the live state a plan starts from, and nothing
 // else: the GKE clusters of the topology's projects, a connection to every
-// member cluster that exists (version, discovery), and spare capacity for
-// the workloads that divide by it. These are the only reads before the
+// member cluster that exists (version, discovery), and what each offers the
+// workloads that divide replicas (its nodes, bound pods and node pools). These are the only reads before the
 // diff; plan hands the connections on to apply, which never connects twice.
 package observe
 
@@ -18,10 +18,10 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/errgroup"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
@@ -65,7 +65,7 @@ type Options struct {
 }
 
 // Observation is what the clusters told: the placement inputs (reachability,
-// spare capacity) and the connections plan goes on to use.
+// capacity) and the connections plan goes on to use.
 type Observation struct {
 	// Clusters are the topology's clusters as placement sees them, in
 	// topology order.
@@ -78,6 +78,13 @@ type Observation struct {
 	// AllLive is every GKE cluster listed in the topology's projects, for
 	// finding orphans.
 	AllLive []*containerpb.Cluster
+	// Capacity is what each reachable cluster offers, by name, read when
+	// some workload divides replicas; a cluster that does not exist yet
+	// offers its node pools.
+	Capacity map[string]*capacity.Cluster
+	// CapacityUnread says, by cluster name, why its capacity could not be
+	// read.
+	CapacityUnread map[string]string
 }
 
 // Excluded says why placement leaves the named cluster out ("" when it
@@ -102,7 +109,7 @@ func (o *Observation) Conn(name string) *member.Conn {
 }
 
 // Observe reads the live GKE state, connects to every member that exists,
-// and reads spare capacity for the resources workloads divide by.
+// and reads their capacity when some workload divides replicas.
 func Observe(ctx context.Context, opts Options) (*Observation, error) {
 	t := opts.Topology
 	refs := t.Clusters()
@@ -143,7 +150,7 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 		return nil, err
 	}
 
-	// Placement inputs: reachability and spare capacity.
+	// Placement inputs: reachability, then capacity.
 	clusters := placement.ClustersOf(t)
 	for i, c := range conns {
 		if st := states[c.Name]; st != nil && st.Err != nil {
@@ -166,10 +173,9 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 			clusters[i].Unreachable = c.Err.Error()
 		}
 	}
-	if err := fillSpare(ctx, t, refs, conns, clusters); err != nil {
-		return nil, err
-	}
-	return &Observation{Clusters: clusters, Conns: conns, GKE: states, AllLive: allLive}, nil
+	obs := &Observation{Clusters: clusters, Conns: conns, GKE: states, AllLive: allLive}
+	obs.readCapacity(ctx, t, refs)
+	return obs, nil
 }
 
 // GKEState is one managed cluster's GKE state: what the topology asks
@@ -337,98 +343,145 @@ func inZones(location string, zones []string) bool {
 	return false
 }
 
-// fillSpare reads spare capacity for every resource a workload divides by,
-// from each reachable cluster; a cluster to be created counts what its node
-// pools will offer.
-func fillSpare(ctx context.Context, t *topology.Topology, refs []topology.ClusterRef, conns []*member.Conn, clusters []placement.Cluster) error {
-	resources := desired.CapacityResources(t)
-	if len(resources) == 0 {
-		return nil
+// readCapacity reads, when some workload divides replicas, what every
+// reachable cluster offers: its nodes and bound pods (two LISTs) and, for
+// a GKE cluster, its node pools; a cluster to be created offers its pools
+// alone. A cluster whose capacity cannot be read is excluded, with the
+// reason, when some workload divides by capacity (its share cannot be
+// known); otherwise it stays in and only its fit warnings are lost.
+func (o *Observation) readCapacity(ctx context.Context, t *topology.Topology, refs []topology.ClusterRef) {
+	if !desired.NeedsCapacity(t) {
+		return
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	strict := desired.DividesByCapacity(t)
+	o.Capacity = map[string]*capacity.Cluster{}
+	o.CapacityUnread = map[string]string{}
+	var (
+		mu sync.Mutex
+		g  errgroup.Group
+	)
 	g.SetLimit(8)
-	for i := range clusters {
-		if clusters[i].Unreachable != "" {
+	for i := range o.Clusters {
+		c := &o.Clusters[i]
+		if c.Unreachable != "" {
 			continue
 		}
-		conn := conns[i]
-		ref := refs[i]
-		spare := map[string]int64{}
-		clusters[i].Spare = spare
-		if errors.Is(conn.Err, member.ErrNotCreated) {
-			for _, res := range resources {
-				if n, ok := plannedCapacity(ref, res); ok {
-					spare[res] = n
-				}
-			}
-			continue
-		}
-		c := &clusters[i]
+		conn, ref := o.Conns[i], refs[i]
 		g.Go(func() error {
-			for _, res := range resources {
-				n, err := conn.SpareCapacity(gctx, corev1.ResourceName(res))
-				if err != nil {
+			in, err := readCluster(ctx, ref, conn, o.GKE[ref.Cluster.Name])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				o.CapacityUnread[c.Name] = err.Error()
+				if strict {
 					// This cluster alone is excluded, with the reason; the
 					// others are placed and planned.
-					c.Spare = nil
-					c.Unreachable = fmt.Sprintf("reading spare %s: %v", res, err)
-					return nil
+					c.Unreachable = err.Error()
 				}
-				spare[res] = n
+				return nil
 			}
+			o.Capacity[c.Name] = in
 			return nil
 		})
 	}
-	return g.Wait()
+	_ = g.Wait()
 }
 
-// plannedCapacity is what a GKE cluster that does not exist yet will offer
-// of a resource once created: GPUs of its node pools at their initial size.
-func plannedCapacity(ref topology.ClusterRef, res string) (int64, bool) {
-	if ref.Cluster.GKE == nil || res != placement.DefaultResource {
-		return 0, false
+// readCluster is what one reachable cluster offers.
+func readCluster(ctx context.Context, ref topology.ClusterRef, conn *member.Conn, st *GKEState) (*capacity.Cluster, error) {
+	in := &capacity.Cluster{}
+	if !errors.Is(conn.Err, member.ErrNotCreated) {
+		read, err := conn.ReadCapacity(ctx)
+		if err != nil {
+			return nil, err
+		}
+		in = &read
 	}
-	var total int64
-	for _, np := range ref.Cluster.GKE.NodePools {
-		nodes := int64(0)
-		if np.NodeCount != nil {
-			nodes = int64(*np.NodeCount)
+	if st != nil {
+		pools, err := nodePools(ref, st)
+		if err != nil {
+			return nil, fmt.Errorf("reading the capacity of cluster %s: %w", ref.Cluster.Name, err)
 		}
-		if np.Autoscaling != nil && int64(np.Autoscaling.MinNodes) > nodes {
-			nodes = int64(np.Autoscaling.MinNodes)
-		}
-		perNode := int64(0)
-		for _, a := range np.Accelerators {
-			perNode += a.Count
-		}
-		if perNode == 0 {
-			if m, ok := catalog.LookupMachine(np.MachineType); ok {
-				perNode = m.GPUs
+		in.Pools = pools
+		// GKE's admission lets GPU pods onto its GPU-tainted nodes.
+		in.ExtendedResourceToleration = true
+	}
+	return in, nil
+}
+
+// nodePools are a GKE cluster's node pools as the topology asks for them
+// (what apply will make them): one node's shape, the nodes a pool this
+// apply creates will start with, and what autoscaling can grow each to.
+// Sizes are per zone in GKE, so they are multiplied by the pool's zones:
+// those GKE reports for a live pool, else those the pool or cluster names,
+// else the zone of a zonal cluster, else three zones of the region, GKE's
+// default for a regional cluster.
+func nodePools(ref topology.ClusterRef, st *GKEState) ([]capacity.Pool, error) {
+	var out []capacity.Pool
+	for _, dp := range st.Desired.GetNodePools() {
+		var lp *containerpb.NodePool
+		for _, p := range st.Live.GetNodePools() {
+			if p.GetName() == dp.GetName() {
+				lp = p
 			}
 		}
-		total += nodes * perNode
+		zones := poolZones(st, dp, lp)
+		shape, err := gke.NodeShape(dp, ref.Region, zones[0])
+		if err != nil {
+			return nil, fmt.Errorf("node pool %s: %w", dp.GetName(), err)
+		}
+		p := capacity.Pool{Name: dp.GetName(), Label: gke.LabelNodePool, Value: dp.GetName(), Shape: shape}
+		if lp == nil {
+			p.Planned = int(dp.GetInitialNodeCount()) * len(zones)
+		}
+		if a := dp.GetAutoscaling(); a.GetEnabled() {
+			p.MaxNodes = int(a.GetMaxNodeCount()) * len(zones)
+			if a.GetTotalMaxNodeCount() > 0 {
+				p.MaxNodes = int(a.GetTotalMaxNodeCount())
+			}
+		}
+		out = append(out, p)
 	}
-	return total, true
+	return out, nil
 }
 
-// Capacity reads spare capacity for render, which places as if every
-// cluster were reachable: the clusters come back with Spare filled where it
-// could be read and Unreachable cleared; unread says, per cluster, why its
-// capacity could not be read.
-func Capacity(ctx context.Context, opts Options) (clusters []placement.Cluster, unread map[string]string, err error) {
+// poolZones are the zones a node pool's nodes are spread over; never empty.
+func poolZones(st *GKEState, desired, live *containerpb.NodePool) []string {
+	for _, zones := range [][]string{live.GetLocations(), desired.GetLocations(), st.Live.GetLocations(), st.Desired.GetLocations()} {
+		if len(zones) > 0 {
+			return zones
+		}
+	}
+	loc := st.Desired.GetLocation()
+	if _, zonal := catalog.RegionOfZone(loc); zonal {
+		return []string{loc}
+	}
+	if r, ok := catalog.LookupRegion(loc); ok && len(r.Zones) > 0 {
+		return r.Zones[:min(3, len(r.Zones))]
+	}
+	return []string{loc}
+}
+
+// Capacity reads capacity for render, which places as if every cluster
+// were reachable: the clusters come back with Unreachable cleared, and
+// unread says, per cluster, why its capacity could not be read (or why it
+// could not be reached).
+func Capacity(ctx context.Context, opts Options) (clusters []placement.Cluster, in map[string]*capacity.Cluster, unread map[string]string, err error) {
 	obs, err := Observe(ctx, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	clusters = placement.ClustersOf(opts.Topology)
-	unread = map[string]string{}
+	unread = maps.Clone(obs.CapacityUnread)
+	if unread == nil {
+		unread = map[string]string{}
+	}
 	for i := range clusters {
-		clusters[i].Spare = obs.Clusters[i].Spare
 		if r := obs.Clusters[i].Unreachable; r != "" {
 			unread[clusters[i].Name] = r
 		}
 	}
-	return clusters, unread, nil
+	return clusters, obs.Capacity, unread, nil
 }
 
 // sameServer refuses a topology that reaches one API server under two

@@ -8,104 +8,86 @@ import (
 	"testing"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/google/go-cmp/cmp"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
 func i32(n int32) *int32 { return &n }
 
-func TestPlannedCapacity(t *testing.T) {
-	gkeRef := func(pools ...topology.NodePool) topology.ClusterRef {
-		return topology.ClusterRef{Region: "us-west1", Cluster: &topology.Cluster{
-			Name: "c", GKE: &topology.GKECluster{NodePools: pools},
-		}}
+// nodePools is what plan counts a GKE cluster's pools as: sizes are per
+// zone, a pool that exists has its nodes in the node LIST, one to be
+// created offers its first nodes, and autoscaling its maximum.
+func TestNodePools(t *testing.T) {
+	const file = `apiVersion: geofed.io/v1alpha1
+kind: Topology
+metadata: {name: t}
+spec:
+  gke: {project: p}
+  regions:
+  - name: us-central1
+    clusters:
+    - name: zonal
+      gke:
+        location: us-central1-a
+        nodePools:
+        - {name: cpu, machineType: e2-standard-8, nodeCount: 2}
+        - name: t4
+          machineType: n1-standard-8
+          accelerators: [{type: nvidia-tesla-t4, count: 2}]
+          autoscaling: {minNodes: 1, maxNodes: 4}
+    - name: regional
+      gke:
+        nodePools:
+        - {name: a100, machineType: a2-highgpu-2g, autoscaling: {minNodes: 0, maxNodes: 3}}
+`
+	topo, err := topology.Options{IsDir: func(string) bool { return true }}.Parse("t.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
 	}
-	const gpu = "nvidia.com/gpu"
-	tests := []struct {
-		name   string
-		ref    topology.ClusterRef
-		res    string
-		want   int64
-		wantOK bool
+	type pool struct {
+		name              string
+		planned, maxNodes int
+		gpus              int64
+	}
+	summarize := func(ps []capacity.Pool) []pool {
+		var out []pool
+		for _, p := range ps {
+			q := p.Shape.Allocatable[gke.GPUResource]
+			out = append(out, pool{p.Name, p.Planned, p.MaxNodes, q.Value()})
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		cluster string
+		live    func(*containerpb.Cluster) *containerpb.Cluster
+		want    []pool
 	}{
-		{
-			name: "joined cluster: unknown",
-			ref:  topology.ClusterRef{Region: "us-west1", Cluster: &topology.Cluster{Name: "j", Kubeconfig: &topology.KubeconfigRef{Context: "j"}}},
-			res:  gpu,
-		},
-		{
-			name: "a resource other than GPUs: unknown",
-			ref:  gkeRef(topology.NodePool{Name: "cpu", MachineType: "e2-standard-8", NodeCount: i32(3)}),
-			res:  "cpu",
-		},
-		{
-			name:   "no GPU pools: zero, known",
-			ref:    gkeRef(topology.NodePool{Name: "cpu", MachineType: "e2-standard-8", NodeCount: i32(3)}),
-			res:    gpu,
-			want:   0,
-			wantOK: true,
-		},
-		{
-			name: "accelerators times node count, over pools",
-			ref: gkeRef(
-				topology.NodePool{Name: "cpu", MachineType: "e2-standard-8", NodeCount: i32(1)},
-				topology.NodePool{Name: "t4", MachineType: "n1-standard-8", NodeCount: i32(3),
-					Accelerators: []topology.Accelerator{{Type: "nvidia-tesla-t4", Count: 2}}},
-				topology.NodePool{Name: "mixed", MachineType: "n1-standard-16", NodeCount: i32(2),
-					Accelerators: []topology.Accelerator{{Type: "nvidia-tesla-t4", Count: 1}, {Type: "nvidia-tesla-v100", Count: 4}}},
-			),
-			res:    gpu,
-			want:   3*2 + 2*5,
-			wantOK: true,
-		},
-		{
-			name: "autoscaling minimum above the node count wins",
-			ref: gkeRef(topology.NodePool{Name: "a100", MachineType: "a2-highgpu-1g", NodeCount: i32(1),
-				Accelerators: []topology.Accelerator{{Type: "nvidia-tesla-a100", Count: 1}},
-				Autoscaling:  &topology.Autoscaling{MinNodes: 4, MaxNodes: 8}}),
-			res:    gpu,
-			want:   4,
-			wantOK: true,
-		},
-		{
-			name: "autoscaling from zero offers nothing yet",
-			ref: gkeRef(topology.NodePool{Name: "a100", MachineType: "a2-highgpu-1g",
-				Autoscaling: &topology.Autoscaling{MinNodes: 0, MaxNodes: 8}}),
-			res:    gpu,
-			want:   0,
-			wantOK: true,
-		},
-		{
-			name:   "built-in GPUs of the machine type",
-			ref:    gkeRef(topology.NodePool{Name: "a100", MachineType: "a2-highgpu-2g", NodeCount: i32(3)}),
-			res:    gpu,
-			want:   6,
-			wantOK: true,
-		},
-		{
-			name: "listed accelerators take precedence over the machine type",
-			ref: gkeRef(topology.NodePool{Name: "l4", MachineType: "g2-standard-8", NodeCount: i32(2),
-				Accelerators: []topology.Accelerator{{Type: "nvidia-l4", Count: 2}}}),
-			res:    gpu,
-			want:   4,
-			wantOK: true,
-		},
-		{
-			name:   "unknown machine type adds nothing",
-			ref:    gkeRef(topology.NodePool{Name: "x", MachineType: "z9-imaginary-4", NodeCount: i32(5)}),
-			res:    gpu,
-			want:   0,
-			wantOK: true,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := plannedCapacity(tt.ref, tt.res)
-			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("plannedCapacity = %d, %v; want %d, %v", got, ok, tt.want, tt.wantOK)
-			}
-		})
+		{"zonal", nil, []pool{{"cpu", 2, 0, 0}, {"t4", 1, 4, 2}}},
+		// GKE spreads a regional cluster's pools over three zones.
+		{"regional", nil, []pool{{"a100", 0, 9, 2}}},
+		// Live, in the one zone GKE reports: the nodes are counted from
+		// the node LIST, and the maximum is per zone.
+		{"regional", func(d *containerpb.Cluster) *containerpb.Cluster {
+			live := &containerpb.Cluster{Name: d.GetName(), Location: d.GetLocation()}
+			live.NodePools = []*containerpb.NodePool{{Name: "a100", Locations: []string{"us-central1-b"}}}
+			return live
+		}, []pool{{"a100", 0, 3, 2}}},
+	} {
+		ref, _ := topo.Cluster(tt.cluster)
+		st := &GKEState{Desired: gke.Desired(topo, ref)}
+		if tt.live != nil {
+			st.Live = tt.live(st.Desired)
+		}
+		pools, err := nodePools(ref, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, summarize(pools), cmp.AllowUnexported(pool{})); diff != "" {
+			t.Errorf("%s (live %v): pools (-want +got):\n%s", tt.cluster, tt.live != nil, diff)
+		}
 	}
 }
 

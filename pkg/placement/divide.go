@@ -23,8 +23,9 @@ import (
 // for the caller (Place) to fill in.
 //
 // weight and capacity give each cluster a share proportional to its weight
-// (its own entry in weights, else its region's, else 1) or to its spare
-// capacity of the resource. Shares are computed exactly, as fractions, so
+// (its own entry in weights, else its region's, else 1) or to the replicas
+// of the workload that fit on it (now, or after its autoscaling node pools
+// have grown: policy.Capacity). Shares are computed exactly, as fractions, so
 // ties are real ties and the result is the same on every machine. A share
 // outside [min, max] is clamped and the cluster removed; the rest of the
 // total is divided again among the others, until nothing is clamped. Each
@@ -40,8 +41,13 @@ import (
 // Clusters weighing 0 get nothing while the others can take the total; when
 // every cluster still being divided among weighs 0 (every weight is 0, or
 // the others are all clamped to max), what is left is divided equally among
-// them. Dividing equally, rather than refusing, keeps a fleet with no spare
-// GPU anywhere placeable; the explanation and a warning say so.
+// them. Dividing equally, rather than refusing, keeps a fleet with no room
+// anywhere placeable; the explanation and a warning say so.
+//
+// Whatever the policy, a cluster given more replicas than fit on it even
+// after scale-up (when its capacity is known) gets a warning saying how
+// many would stay Pending, and the explanation shows, per cluster, the
+// nodes counted and the replicas that fit.
 //
 // locality gives every cluster min, then fills the clusters nearest to near
 // first, each up to max (no max: the nearest takes everything), ties by

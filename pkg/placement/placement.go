@@ -1,8 +1,8 @@
 // Package placement decides where a workload goes: which member clusters its
 // placement selects, and how many replicas each of them runs when the
-// workload divides a total among them (by weight, by spare capacity or by
+// workload divides a total among them (by weight, by the replicas that fit or by
 // locality). It is pure — everything it knows about a cluster, reachability
-// and spare capacity included, is handed in — so the same inputs always give
+// and capacity included, is handed in — so the same inputs always give
 // the same Result, and every Result carries an explanation a person can
 // check by hand.
 package placement

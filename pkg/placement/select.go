@@ -12,7 +12,7 @@ import (
 )
 
 // ClustersOf lists a topology's member clusters as placement sees them, with
-// their implicit labels. Reachability and spare capacity are the caller's to
+// their implicit labels. Reachability and capacity are the caller's to
 // fill in: only it talks to clusters.
 func ClustersOf(t *topology.Topology) []Cluster {
 	refs := t.Clusters()

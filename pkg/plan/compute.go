@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -55,7 +57,7 @@ type Result struct {
 }
 
 // Compute builds the plan: live GKE state, connections to every member,
-// placement with live reachability and spare capacity, rendering, and per
+// placement with live reachability and capacity, rendering, and per
 // cluster the object changes. A cluster that cannot be reached is reported
 // in the plan, never fatal; errors are returned only when nothing sensible
 // can be planned (a workload that cannot be placed or rendered).
@@ -82,7 +84,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	}
 	p.Orphans = gke.Orphans(t, obs.AllLive)
 
-	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters})
+	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity})
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +92,11 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	for _, pr := range want.Placements {
 		for _, w := range pr.Warnings {
 			p.Warnings = append(p.Warnings, "workload "+pr.Workload+": "+w)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(obs.CapacityUnread)) {
+		if obs.Excluded(name) == "" {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("cluster %s: whether its replicas fit is not checked: %s", name, obs.CapacityUnread[name]))
 		}
 	}
 
@@ -103,7 +110,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 		conn := obs.Conn(dc.Name)
 		excluded := obs.Excluded(dc.Name)
 		g.Go(func() error {
-			planned[i] = planCluster(gctx, t, ref, dc, conn, obs.GKE[dc.Name], excluded, opts)
+			planned[i] = planCluster(gctx, t, ref, dc, conn, obs, excluded, opts)
 			return nil
 		})
 	}
@@ -136,7 +143,8 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // planCluster plans one cluster; it never fails, it reports.
-func planCluster(ctx context.Context, t *topology.Topology, ref topology.ClusterRef, dc *desired.Cluster, conn *member.Conn, st *observe.GKEState, excluded string, opts Options) (c Cluster) {
+func planCluster(ctx context.Context, t *topology.Topology, ref topology.ClusterRef, dc *desired.Cluster, conn *member.Conn, obs *observe.Observation, excluded string, opts Options) (c Cluster) {
+	st := obs.GKE[dc.Name]
 	c = Cluster{Name: dc.Name, Region: dc.Region, Mode: "joined"}
 	if ref.Cluster.Managed() {
 		c.Mode = "managed"
@@ -150,7 +158,11 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 			return c
 		}
 		var nodes gke.NodeCounts
-		if conn.Err == nil {
+		switch in := obs.Capacity[dc.Name]; {
+		case in != nil && conn.Err == nil:
+			// Listed once already, for capacity.
+			nodes = gke.CountNodesIn(in.Nodes)
+		case conn.Err == nil:
 			cs, err := kubernetes.NewForConfig(conn.Config)
 			if err == nil {
 				nodes, err = gke.CountNodes(ctx, cs.CoreV1().Nodes())

@@ -125,7 +125,7 @@ func Workload(opts Options) (Output, error) {
 		}
 		labelOwned(obj, opts.Topology, opts.Workload)
 		if opts.Replicas != nil {
-			if err := setReplicas(obj, *opts.Replicas); err != nil {
+			if err := SetReplicas(obj, *opts.Replicas); err != nil {
 				return Output{}, wrap(fmt.Errorf("%s: %w", object.KeyOf(obj), err))
 			}
 		}
@@ -177,7 +177,16 @@ func replicaField(group, kind string) []string {
 	return nil
 }
 
-func setReplicas(obj *unstructured.Unstructured, n int32) error {
+// Scalable reports whether obj is of a kind whose replicas a division sets:
+// a Deployment, StatefulSet, ReplicaSet or Job.
+func Scalable(obj *unstructured.Unstructured) bool {
+	gvk := obj.GroupVersionKind()
+	return replicaField(gvk.Group, gvk.Kind) != nil
+}
+
+// SetReplicas sets a scalable object's replica count (a Job's
+// parallelism); other kinds are left alone.
+func SetReplicas(obj *unstructured.Unstructured, n int32) error {
 	gvk := obj.GroupVersionKind()
 	field := replicaField(gvk.Group, gvk.Kind)
 	if field == nil {

@@ -24,6 +24,8 @@ import (
 	corev1helper "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/klog/v2"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/gke/nodeshape"
 )
 
 // The cluster autoscaler of node pools with autoscaling enabled, as GKE
@@ -33,11 +35,12 @@ import (
 //   - Scale-up: pods the scheduler marked unschedulable (PodScheduled=False,
 //     reason Unschedulable) that fit no existing node but would fit an empty
 //     node of a pool (requests, GPUs included, and pod slots; nodeSelector and
-//     required node affinity against the pool's node labels; tolerations
-//     against its taints) are packed first-fit onto new nodes of the first
-//     such pool, in pool order, that has room below maxNodeCount. Once the
-//     oldest of them has waited Options.ScaleUpDelay, the pool grows by those
-//     nodes in one step.
+//     required node affinity against the pool's node labels; tolerations,
+//     with the one GKE's admission gives pods that request GPUs, against its
+//     taints, GKE's GPU taint among them) are packed first-fit onto new nodes
+//     of the first such pool, in pool order, that has room below
+//     maxNodeCount. Once the oldest of them has waited Options.ScaleUpDelay,
+//     the pool grows by those nodes in one step.
 //   - Scale-down: a node of an autoscaled pool that has run no pods but
 //     DaemonSet and mirror pods for Options.ScaleDownIdle, and that no
 //     unschedulable pod fits on, is removed, down to minNodeCount; not while
@@ -51,10 +54,6 @@ import (
 //
 // Where the lab is simpler than GKE:
 //
-//   - GPU pools are modelled with GKE's taint (nvidia.com/gpu=present,
-//     NoSchedule) and pods that request GPUs with the toleration GKE adds
-//     to them, so a pod that asks for no GPU never grows a GPU pool; the lab
-//     nodes themselves carry no taint (see the package comment).
 //   - The emulator keeps every zone of a pool at the same size, so a step
 //     adds or removes the same number of nodes in each zone.
 //   - Pod affinity and topology spread are not simulated, a new node's
@@ -86,16 +85,6 @@ type Autoscalable interface {
 	// RESTConfig is how to reach the named cluster's apiserver as an admin.
 	RESTConfig(name string) (*rest.Config, error)
 }
-
-// GKE's taint on GPU nodes, and the label of the pool a node belongs to.
-const (
-	gpuTaintKey   = "nvidia.com/gpu"
-	nodePoolLabel = "cloud.google.com/gke-nodepool"
-	zoneLabel     = "topology.kubernetes.io/zone"
-)
-
-// gpuResource is what GPU pools' nodes offer and pods request.
-const gpuResource corev1.ResourceName = "nvidia.com/gpu"
 
 // autoscaler runs the looks at every cluster with an autoscaled pool.
 type autoscaler struct {
@@ -392,21 +381,21 @@ func scaledPools(c *cluster) []scaledPool {
 	var out []scaledPool
 	for _, p := range c.pools {
 		if p.autoscaled() {
-			out = append(out, scaledPoolOf(p, c.place.region))
+			out = append(out, scaledPoolOf(p))
 		}
 	}
 	return out
 }
 
-func scaledPoolOf(p *nodePool, region string) scaledPool {
+func scaledPoolOf(p *nodePool) scaledPool {
 	sp := scaledPool{
 		rec: p, pb: p.pb, kept: p.kept, name: p.pb.Name, perZone: p.perZone,
 		min: p.pb.Autoscaling.GetMinNodeCount(), max: p.pb.Autoscaling.GetMaxNodeCount(),
 		zones: p.zones, indexes: map[string][]int{},
 	}
-	for _, np := range p.nodes(region) {
+	for _, np := range p.nodes() {
 		sp.indexes[np.Zone] = allIndexes(p, np.Zone)
-		sp.templates = append(sp.templates, p.template(np))
+		sp.templates = append(sp.templates, template(np))
 	}
 	return sp
 }
@@ -424,38 +413,13 @@ func allIndexes(p *nodePool, zone string) []int {
 }
 
 // template is a node the pool would add in np's zone, as the scheduler
-// would see it on GKE: the labels and resources the provisioner is asked
-// for (allocatable is capacity, as on lab nodes), GKE's taints, and pod
-// slots as the pool allows.
-func (p *nodePool) template(np NodePoolNodes) *corev1.Node {
-	labels := maps.Clone(np.Labels)
-	labels["kubernetes.io/os"] = "linux"
-	labels["kubernetes.io/arch"] = "amd64"
-	alloc := corev1.ResourceList{
-		corev1.ResourceCPU:              *resource.NewMilliQuantity(np.MilliCPU, resource.DecimalSI),
-		corev1.ResourceMemory:           *resource.NewQuantity(np.MemoryMiB<<20, resource.BinarySI),
-		corev1.ResourcePods:             *resource.NewQuantity(p.pb.GetMaxPodsConstraint().GetMaxPodsPerNode(), resource.DecimalSI),
-		corev1.ResourceEphemeralStorage: *resource.NewQuantity(int64(p.pb.GetConfig().GetDiskSizeGb())<<30, resource.BinarySI),
-	}
-	var taints []corev1.Taint
-	if np.GPUs > 0 {
-		alloc[gpuResource] = *resource.NewQuantity(np.GPUs, resource.DecimalSI)
-		taints = append(taints, corev1.Taint{Key: gpuTaintKey, Value: "present", Effect: corev1.TaintEffectNoSchedule})
-	}
-	for _, t := range p.pb.GetConfig().GetTaints() {
-		taints = append(taints, corev1.Taint{Key: t.GetKey(), Value: t.GetValue(), Effect: taintEffects[t.GetEffect()]})
-	}
+// would see it: the lab makes its nodes alike (see NodePoolNodes.Node).
+func template(np NodePoolNodes) *corev1.Node {
 	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Labels: labels},
-		Spec:       corev1.NodeSpec{Taints: taints},
-		Status:     corev1.NodeStatus{Capacity: alloc, Allocatable: alloc},
+		ObjectMeta: metav1.ObjectMeta{Labels: np.Node.Labels},
+		Spec:       corev1.NodeSpec{Taints: np.Node.Taints},
+		Status:     corev1.NodeStatus{Allocatable: np.Node.Allocatable},
 	}
-}
-
-var taintEffects = map[containerpb.NodeTaint_Effect]corev1.TaintEffect{
-	containerpb.NodeTaint_NO_SCHEDULE:        corev1.TaintEffectNoSchedule,
-	containerpb.NodeTaint_PREFER_NO_SCHEDULE: corev1.TaintEffectPreferNoSchedule,
-	containerpb.NodeTaint_NO_EXECUTE:         corev1.TaintEffectNoExecute,
 }
 
 // step is what one look decided.
@@ -496,11 +460,11 @@ func decide(pools []scaledPool, nodes []corev1.Node, pods []corev1.Pod, m *memor
 			m.pendingSince[pod.UID] = now
 		}
 		req := podRequests(pod)
-		if n := placeOnExisting(pod, req, free); n != "" {
+		tolerations := gkeTolerations(pod, req)
+		if n := placeOnExisting(pod, req, tolerations, free); n != "" {
 			busy[n] = true // the scheduler will place it there
 			continue
 		}
-		tolerations := gkeTolerations(pod, req)
 		for i, p := range pools {
 			t := p.templateFor(pod, tolerations)
 			if t == nil || !fitsIn(req, t.Status.Allocatable) {
@@ -538,9 +502,9 @@ func decide(pools []scaledPool, nodes []corev1.Node, pods []corev1.Pod, m *memor
 		names := map[string]map[int]string{}
 		for j := range nodes {
 			n := &nodes[j]
-			zone := n.Labels[zoneLabel]
+			zone := n.Labels[corev1.LabelTopologyZone]
 			idx, ok := nodeIndex(n.Name)
-			if n.Labels[nodePoolLabel] != p.name || !ok || !slices.Contains(p.indexes[zone], idx) || n.DeletionTimestamp != nil {
+			if n.Labels[nodeshape.LabelNodePool] != p.name || !ok || !slices.Contains(p.indexes[zone], idx) || n.DeletionTimestamp != nil {
 				continue
 			}
 			present[n.Name] = true
@@ -677,8 +641,8 @@ func podRequests(p *corev1.Pod) corev1.ResourceList {
 // pods that request GPUs (ExtendedResourceToleration).
 func gkeTolerations(p *corev1.Pod, req corev1.ResourceList) []corev1.Toleration {
 	t := p.Spec.Tolerations
-	if q, ok := req[gpuResource]; ok && q.Sign() > 0 {
-		t = append(slices.Clip(t), corev1.Toleration{Key: gpuTaintKey, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
+	if q, ok := req[nodeshape.GPUResource]; ok && q.Sign() > 0 {
+		t = append(slices.Clip(t), corev1.Toleration{Key: nodeshape.GPUTaintKey, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
 	}
 	return t
 }
@@ -702,9 +666,9 @@ func admits(n *corev1.Node, p *corev1.Pod, tolerations []corev1.Toleration) bool
 
 // placeOnExisting takes room for p on the first existing node it fits and
 // names it, or returns "".
-func placeOnExisting(p *corev1.Pod, req corev1.ResourceList, slots []*slot) string {
+func placeOnExisting(p *corev1.Pod, req corev1.ResourceList, tolerations []corev1.Toleration, slots []*slot) string {
 	for _, s := range slots {
-		if admits(s.node, p, p.Spec.Tolerations) && fitsIn(req, s.free) {
+		if admits(s.node, p, tolerations) && fitsIn(req, s.free) {
 			subtract(s.free, req)
 			return s.node.Name
 		}

@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/gke/nodeshape"
 )
 
 const (
@@ -52,16 +54,15 @@ func a100Pool(t *testing.T, nodes, minN, maxN int32, taints ...*containerpb.Node
 		[]*containerpb.AcceleratorConfig{{AcceleratorType: "nvidia-tesla-a100", AcceleratorCount: 1}}, nodes, minN, maxN, taints...)
 }
 
-// nodesOf are the pool's nodes as the lab makes them: the template, named,
-// Ready, untainted (lab nodes carry no taint).
+// nodesOf are the pool's nodes as the lab makes them: the template, named
+// and Ready.
 func nodesOf(p *nodePool) []corev1.Node {
 	var out []corev1.Node
-	for _, np := range p.nodes("us-west1") {
+	for _, np := range p.nodes() {
 		letter := np.Zone[len(np.Zone)-1:]
 		for _, i := range allIndexes(p, np.Zone) {
-			n := p.template(np).DeepCopy()
+			n := template(np).DeepCopy()
 			n.Name = fmt.Sprintf("gke-c-%s-%s-%d", p.pb.Name, letter, i)
-			n.Spec.Taints = nil
 			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
 			out = append(out, *n)
 		}
@@ -91,7 +92,7 @@ func ofDaemonSet(p *corev1.Pod) {
 func pod(name string, cpu string, gpus int64, opts ...podOpt) corev1.Pod {
 	req := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}
 	if gpus > 0 {
-		req[gpuResource] = *resource.NewQuantity(gpus, resource.DecimalSI)
+		req[nodeshape.GPUResource] = *resource.NewQuantity(gpus, resource.DecimalSI)
 	}
 	p := corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name)},
@@ -269,7 +270,7 @@ func TestDecide(t *testing.T) {
 		name:  "not a node that an unschedulable pod fits on",
 		pools: func(t *testing.T) []*nodePool { return []*nodePool{a100Pool(t, 3, 1, 3)} },
 		pods: func(n []corev1.Node) []corev1.Pod {
-			return []corev1.Pod{pod("p0", "1", 1, onNode(n[0].Name)), pod("two-cpus-short", "12", 1, onNode(n[1].Name)), pod("waits", "12", 1)}
+			return []corev1.Pod{pod("p0", "1", 1, onNode(n[0].Name)), pod("two-cpus-short", "11900m", 1, onNode(n[1].Name)), pod("waits", "11900m", 1)}
 		},
 		want: "none",
 	}, {
@@ -286,7 +287,7 @@ func TestDecide(t *testing.T) {
 			var sps []scaledPool
 			var nodes []corev1.Node
 			for _, p := range pools {
-				sps = append(sps, scaledPoolOf(p, "us-west1"))
+				sps = append(sps, scaledPoolOf(p))
 				nodes = append(nodes, nodesOf(p)...)
 			}
 			pods := tt.pods(nodes)
@@ -306,15 +307,15 @@ func TestDecide(t *testing.T) {
 // node's idleness start when first seen and end when they end.
 func TestDecideRemembers(t *testing.T) {
 	p := a100Pool(t, 2, 1, 3)
-	sps := []scaledPool{scaledPoolOf(p, "us-west1")}
+	sps := []scaledPool{scaledPoolOf(p)}
 	nodes := nodesOf(p)
 	m := fresh()
 	look := func(at time.Duration, pods ...corev1.Pod) string {
 		return describe(decide(sps, nodes, pods, &m, testNow.Add(at), testDelay, testIdle))
 	}
 	busy := pod("busy", "1", 1, onNode(nodes[0].Name))
-	waiting := pod("waiting", "12", 1)
-	blocker := pod("blocker", "12", 1, onNode(nodes[1].Name))
+	waiting := pod("waiting", "11900m", 1) // a whole a2-highgpu-1g: 12 vCPUs less 100m
+	blocker := pod("blocker", "11900m", 1, onNode(nodes[1].Name))
 	for _, step := range []struct {
 		at   time.Duration
 		pods []corev1.Pod

@@ -6,7 +6,10 @@
 // Creating a cluster returns a long-running operation whose work is done by a
 // Provisioner: in tests and the demo that is the lab (NewLabProvisioner),
 // which starts a real control plane with KWOK nodes shaped like the node
-// pools, so the cluster's endpoint, CA and credentials are real.
+// pools, so the cluster's endpoint, CA and credentials are real. Each node
+// is what plan predicts of its pool (gke.NodeShape): GKE's allocatable,
+// labels and taints, GPU taint included, so that a prediction made before a
+// cluster exists is what plan counts once it does.
 //
 // The emulator keeps GKE's API shape and its observable behaviour where a
 // client depends on it: resource names (the modern name/parent fields and the
@@ -36,10 +39,8 @@
 //     maxNodeCount], with an Autoscalable provisioner (the lab's) only.
 //   - Cluster names are unique across the whole emulator, not only within a
 //     project and location, because the lab names control planes by them.
-//   - GPU nodes are not tainted (GKE taints them nvidia.com/gpu=present and
-//     adds the toleration to Pods that request GPUs); lab nodes never are.
-//     The autoscaler does model that taint and toleration, so that it grows
-//     a GPU pool only for pods that GKE would place there.
+//   - A node's capacity is its machine type's vCPUs and memory; a GKE
+//     node's memory capacity is a little less, the kernel's share.
 //
 // Tests inject faults through the Server's Go API: regional quotas
 // (SetQuota), failed operations (FailNextOperation) and apiservers going

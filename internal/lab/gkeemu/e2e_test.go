@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab/gkeemu"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	geofedgke "github.com/geofed-io/kubectl-geofed/pkg/gke"
 )
 
 const (
@@ -59,16 +62,16 @@ func TestEmulatorOnRealLab(t *testing.T) {
 	parent := "projects/" + e2eProject + "/locations/" + e2eRegion
 	name := parent + "/clusters/" + e2eCluster
 
+	pools := []*containerpb.NodePool{
+		{Name: "a100", InitialNodeCount: 2, Config: &containerpb.NodeConfig{
+			MachineType:  "a2-highgpu-1g",
+			Accelerators: []*containerpb.AcceleratorConfig{{AcceleratorType: "nvidia-tesla-a100", AcceleratorCount: 1}},
+		}},
+		{Name: "cpu", InitialNodeCount: 1, Config: &containerpb.NodeConfig{MachineType: "e2-standard-4"}},
+	}
 	start := time.Now()
 	op, err := gke.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{
-		Name: e2eCluster,
-		NodePools: []*containerpb.NodePool{
-			{Name: "a100", InitialNodeCount: 2, Config: &containerpb.NodeConfig{
-				MachineType:  "a2-highgpu-1g",
-				Accelerators: []*containerpb.AcceleratorConfig{{AcceleratorType: "nvidia-tesla-a100", AcceleratorCount: 1}},
-			}},
-			{Name: "cpu", InitialNodeCount: 1, Config: &containerpb.NodeConfig{MachineType: "e2-standard-4"}},
-		},
+		Name: e2eCluster, NodePools: pools,
 	}})
 	if err := waitOp(ctx, gke, op, err); err != nil {
 		t.Fatalf("creating cluster: %v", err)
@@ -92,20 +95,65 @@ func TestEmulatorOnRealLab(t *testing.T) {
 		var got []string
 		for _, n := range nodes.Items {
 			gpu := n.Status.Allocatable["nvidia.com/gpu"]
-			got = append(got, fmt.Sprintf("%s cpu=%s mem=%s gpu=%s accel=%s zone=%s",
-				n.Labels["cloud.google.com/gke-nodepool"], n.Status.Allocatable.Cpu(), n.Status.Allocatable.Memory(),
-				gpu.String(), n.Labels["cloud.google.com/gke-accelerator"], n.Labels["topology.kubernetes.io/zone"]))
+			var taints []string
+			for _, t := range n.Spec.Taints {
+				taints = append(taints, t.ToString())
+			}
+			got = append(got, fmt.Sprintf("%s cpu=%s/%s mem=%s/%s gpu=%s accel=%s zone=%s taints=%v",
+				n.Labels["cloud.google.com/gke-nodepool"],
+				n.Status.Allocatable.Cpu(), n.Status.Capacity.Cpu(), n.Status.Allocatable.Memory(), n.Status.Capacity.Memory(),
+				gpu.String(), n.Labels["cloud.google.com/gke-accelerator"], n.Labels["topology.kubernetes.io/zone"], taints))
 		}
+		// Allocatable is the machine's less GKE's reservations (worked out
+		// in pkg/gke/shape_test.go), capacity the machine's.
 		want := []string{
-			"a100 cpu=12 mem=85Gi gpu=1 accel=nvidia-tesla-a100 zone=us-west1-a",
-			"a100 cpu=12 mem=85Gi gpu=1 accel=nvidia-tesla-a100 zone=us-west1-a",
-			"cpu cpu=4 mem=16Gi gpu=0 accel= zone=us-west1-a",
+			"a100 cpu=11900m/12 mem=80038Mi/85Gi gpu=1 accel=nvidia-tesla-a100 zone=us-west1-a taints=[nvidia.com/gpu=present:NoSchedule]",
+			"a100 cpu=11900m/12 mem=80038Mi/85Gi gpu=1 accel=nvidia-tesla-a100 zone=us-west1-a taints=[nvidia.com/gpu=present:NoSchedule]",
+			"cpu cpu=3920m/4 mem=13621Mi/16Gi gpu=0 accel= zone=us-west1-a taints=[]",
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("nodes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
 
+	// What plan predicts for a pool's nodes before the cluster exists is
+	// what the nodes are once it does.
+	t.Run("nodes are the pools' predicted shapes", func(t *testing.T) {
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pool := range pools {
+			shape, err := geofedgke.NodeShape(pool, e2eRegion, "us-west1-a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := 0
+			for _, n := range nodes.Items {
+				if n.Labels[geofedgke.LabelNodePool] != pool.GetName() {
+					continue
+				}
+				seen++
+				if !maps.EqualFunc(n.Status.Allocatable, shape.Allocatable, func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 }) {
+					t.Errorf("node %s allocatable %v, predicted %v", n.Name, n.Status.Allocatable, shape.Allocatable)
+				}
+				for k, v := range shape.Labels {
+					if n.Labels[k] != v {
+						t.Errorf("node %s label %s=%q, predicted %q", n.Name, k, n.Labels[k], v)
+					}
+				}
+				if !slices.EqualFunc(n.Spec.Taints, shape.Taints, func(a, b corev1.Taint) bool { return a.MatchTaint(&b) && a.Value == b.Value }) {
+					t.Errorf("node %s taints %v, predicted %v", n.Name, n.Spec.Taints, shape.Taints)
+				}
+			}
+			if seen != int(pool.GetInitialNodeCount()) {
+				t.Errorf("pool %s: %d nodes, want %d", pool.GetName(), seen, pool.GetInitialNodeCount())
+			}
+		}
+	})
+
+	// The pods name no toleration: the apiserver's ExtendedResourceToleration
+	// admission gives them the one for GKE's GPU taint, as GKE's does.
 	t.Run("a GPU deployment becomes available", func(t *testing.T) {
 		d := &appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Name: "trainer", Namespace: "default"},

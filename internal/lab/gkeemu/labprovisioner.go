@@ -83,19 +83,23 @@ func (p *labProvisioner) cluster(name string) (*lab.Cluster, error) {
 
 // labNodes maps node pools to lab node groups named like GKE's nodes
 // ("gke-CLUSTER-POOL-..."), with the zone's letter so each zone's nodes of a
-// pool are a group of their own.
+// pool are a group of their own. Each node is the pool's nodeshape.Of, on a
+// capacity of its machine's vCPUs and memory.
 func labNodes(cluster string, pools []NodePoolNodes) []lab.NodeSpec {
 	out := make([]lab.NodeSpec, 0, len(pools))
 	for _, np := range pools {
 		zoneLetter := np.Zone[strings.LastIndex(np.Zone, "-")+1:]
+		gpus := np.Node.Allocatable[lab.GPUResource]
 		out = append(out, lab.NodeSpec{
-			Name:    fmt.Sprintf("gke-%s-%s-%s", cluster, np.Pool, zoneLetter),
-			Count:   np.Count,
-			Indexes: np.Indexes,
-			CPU:     *resource.NewMilliQuantity(np.MilliCPU, resource.DecimalSI),
-			Memory:  *resource.NewQuantity(np.MemoryMiB<<20, resource.BinarySI),
-			GPUs:    np.GPUs,
-			Labels:  np.Labels,
+			Name:        fmt.Sprintf("gke-%s-%s-%s", cluster, np.Pool, zoneLetter),
+			Count:       np.Count,
+			Indexes:     np.Indexes,
+			CPU:         *resource.NewMilliQuantity(np.MilliCPU, resource.DecimalSI),
+			Memory:      *resource.NewQuantity(np.MemoryMiB<<20, resource.BinarySI),
+			GPUs:        gpus.Value(),
+			Allocatable: np.Node.Allocatable,
+			Labels:      np.Node.Labels,
+			Taints:      np.Node.Taints,
 		})
 	}
 	return out

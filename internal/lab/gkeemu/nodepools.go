@@ -351,7 +351,7 @@ func (s *Server) UpdateNodePool(_ context.Context, req *containerpb.UpdateNodePo
 	if v := req.GetDiskSizeGb(); v != 0 {
 		cfg.DiskSizeGb = int32(v)
 	}
-	if next.shape, err = shapeOf(cfg, next.zones[0]); err != nil {
+	if next.shape, err = shapeOf(next.pb, c.place.region, next.zones, []string{c.place.region}); err != nil {
 		return nil, err
 	}
 	if err := s.checkQuotaLocked(ref.project, c.place.region, growth(next, p)); err != nil {

@@ -12,15 +12,16 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/gke/nodeshape"
 )
 
-// GKE's defaults for fields a node pool request leaves empty.
+// GKE's defaults for fields a node pool request leaves empty, beside those
+// that size a node (nodeshape.DefaultMachineType and the rest).
 const (
-	defaultMachineType = "e2-medium"
-	defaultDiskSizeGb  = 100
-	defaultDiskType    = "pd-balanced"
-	defaultImageType   = "COS_CONTAINERD"
+	defaultDiskType  = "pd-balanced"
+	defaultImageType = "COS_CONTAINERD"
 )
 
 // nameRE is GKE's rule for cluster and node pool names.
@@ -38,45 +39,44 @@ func checkName(field, name string) error {
 	return nil
 }
 
-// nodeShape is what every node of a pool looks like.
+// nodeShape is what every node of a pool looks like: its machine, whose
+// vCPUs and memory are a node's capacity, and, by zone, the node as GKE
+// registers it (nodeshape.Of), which the provisioner makes and the
+// autoscaler sizes new nodes by. gpus and gpuType, which quota counts, are
+// those of the nodes.
 type nodeShape struct {
 	machine catalog.Machine
 	gpus    int64
 	gpuType string
+	nodes   map[string]capacity.NodeShape
 }
 
-// shapeOf sizes a node from its config, refusing what GKE refuses. GPUs
-// come from one of two places: machine types with built-in GPUs (a2, a3,
-// a4, g2) have them whether or not the pool lists accelerators (GKE requires
-// listing them for a2; listing them again does not add GPUs); other
-// machines get the listed accelerators attached, which Compute Engine allows
-// only on N1 with the older GPU types. The accelerator rules are the
-// catalogue's, checked in zone's region: shapeOf also sizes updated pools,
-// whose zones may be the emulator's stand-in for a regional cluster's (see
+// shapeOf sizes the nodes of pool pb in each of zones of region, refusing
+// what GKE refuses, with the accelerators checked at each of locations,
+// zones or regions. GPUs come from one of two places (see nodeshape.Of):
+// machine types with built-in GPUs (a2, a3, a4, g2) have them whether or
+// not the pool lists accelerators (GKE requires listing them for a2);
+// other machines get the listed accelerators attached, which Compute
+// Engine allows only on N1 with the older GPU types. The accelerator rules
+// are the catalogue's. An updated pool is checked in its region: its zones
+// may be the emulator's stand-in for a regional cluster's (see
 // acceleratorLocations); newNodePool checks the zones themselves.
-func shapeOf(cfg *containerpb.NodeConfig, zone string) (nodeShape, error) {
-	region, _ := catalog.RegionOfZone(zone)
-	return poolShape(cfg, zone, []string{region})
-}
-
-// poolShape is shapeOf checking the accelerators at each of locations, zones
-// or regions; zone is for the machine type's message.
-func poolShape(cfg *containerpb.NodeConfig, zone string, locations []string) (nodeShape, error) {
+func shapeOf(pb *containerpb.NodePool, region string, zones, locations []string) (nodeShape, error) {
+	cfg := pb.GetConfig()
 	m, ok := catalog.LookupMachine(cfg.GetMachineType())
 	if !ok {
 		return nodeShape{}, status.Errorf(codes.InvalidArgument,
-			"Invalid machine type %q in zone %q: GCE_NOT_FOUND", cfg.GetMachineType(), zone)
+			"Invalid machine type %q in zone %q: GCE_NOT_FOUND", cfg.GetMachineType(), zones[0])
 	}
-	shape := nodeShape{machine: m, gpus: m.GPUs, gpuType: m.GPUType}
 	accs := make([]catalog.AcceleratorConfig, len(cfg.GetAccelerators()))
 	for i, a := range cfg.GetAccelerators() {
 		accs[i] = catalog.AcceleratorConfig{Type: a.GetAcceleratorType(), Count: a.GetAcceleratorCount()}
 	}
 	// GKE fills in its default machine type, and says so, before Compute
 	// Engine sees the accelerators.
-	if len(accs) > 0 && m.Name == defaultMachineType {
+	if len(accs) > 0 && m.Name == nodeshape.DefaultMachineType {
 		return nodeShape{}, status.Errorf(codes.InvalidArgument,
-			"Cannot use default machine type (%s) with GPUs; choose a different machine type.", defaultMachineType)
+			"Cannot use default machine type (%s) with GPUs; choose a different machine type.", nodeshape.DefaultMachineType)
 	}
 	for _, loc := range locations {
 		// GKE answers with one refusal: the first.
@@ -84,9 +84,17 @@ func poolShape(cfg *containerpb.NodeConfig, zone string, locations []string) (no
 			return nodeShape{}, status.Error(codes.InvalidArgument, errs[0].Msg)
 		}
 	}
-	if m.GPUs == 0 && len(accs) > 0 {
-		shape.gpus, shape.gpuType = accs[0].Count, accs[0].Type
+	shape := nodeShape{machine: m, nodes: make(map[string]capacity.NodeShape, len(zones))}
+	for _, z := range zones {
+		n, err := nodeshape.Of(pb, region, z)
+		if err != nil {
+			return nodeShape{}, status.Error(codes.Internal, err.Error())
+		}
+		shape.nodes[z] = n
 	}
+	n := shape.nodes[zones[0]]
+	gpus := n.Allocatable[nodeshape.GPUResource]
+	shape.gpus, shape.gpuType = gpus.Value(), n.Labels[nodeshape.LabelAccelerator]
 	return shape, nil
 }
 
@@ -144,7 +152,10 @@ func newNodePool(req *containerpb.NodePool, c *cluster, field string) (*nodePool
 		zones = slices.Clone(pb.Locations)
 	}
 	pb.Locations = zones
-	shape, err := poolShape(pb.Config, zones[0], acceleratorLocations(c, req, zones))
+	if pb.MaxPodsConstraint == nil {
+		pb.MaxPodsConstraint = &containerpb.MaxPodsConstraint{MaxPodsPerNode: nodeshape.DefaultMaxPodsPerNode}
+	}
+	shape, err := shapeOf(pb, c.place.region, zones, acceleratorLocations(c, req, zones))
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +168,6 @@ func newNodePool(req *containerpb.NodePool, c *cluster, field string) (*nodePool
 	}
 	if pb.Management == nil {
 		pb.Management = &containerpb.NodeManagement{AutoUpgrade: true, AutoRepair: true}
-	}
-	if pb.MaxPodsConstraint == nil {
-		pb.MaxPodsConstraint = &containerpb.MaxPodsConstraint{MaxPodsPerNode: 110}
 	}
 	pb.PodIpv4CidrSize = 24
 	pb.Version = MasterVersion
@@ -174,10 +182,10 @@ func newNodePool(req *containerpb.NodePool, c *cluster, field string) (*nodePool
 
 func fillConfigDefaults(cfg *containerpb.NodeConfig) {
 	if cfg.MachineType == "" {
-		cfg.MachineType = defaultMachineType
+		cfg.MachineType = nodeshape.DefaultMachineType
 	}
 	if cfg.DiskSizeGb == 0 {
-		cfg.DiskSizeGb = defaultDiskSizeGb
+		cfg.DiskSizeGb = nodeshape.DefaultDiskSizeGb
 	}
 	if cfg.DiskType == "" {
 		cfg.DiskType = defaultDiskType
@@ -214,20 +222,22 @@ func boundedSize(n int32, a *containerpb.NodePoolAutoscaling) int32 {
 }
 
 // nodes is what the provisioner must run for this pool, one entry per zone.
-func (p *nodePool) nodes(region string) []NodePoolNodes {
+func (p *nodePool) nodes() []NodePoolNodes {
 	out := make([]NodePoolNodes, 0, len(p.zones))
 	for _, z := range p.zones {
+		n := p.shape.nodes[z]
 		out = append(out, NodePoolNodes{
-			Pool:        p.pb.Name,
-			Zone:        z,
-			Count:       int(p.perZone),
-			Indexes:     p.zoneIndexes(z),
-			MachineType: p.shape.machine.Name,
-			MilliCPU:    p.shape.machine.VCPUs * 1000,
-			MemoryMiB:   p.shape.machine.MemoryMiB,
-			GPUs:        p.shape.gpus,
-			GPUType:     p.shape.gpuType,
-			Labels:      p.nodeLabels(region, z),
+			Pool:      p.pb.Name,
+			Zone:      z,
+			Count:     int(p.perZone),
+			Indexes:   p.zoneIndexes(z),
+			MilliCPU:  p.shape.machine.VCPUs * 1000,
+			MemoryMiB: p.shape.machine.MemoryMiB,
+			Node: capacity.NodeShape{
+				Allocatable: n.Allocatable.DeepCopy(),
+				Labels:      maps.Clone(n.Labels),
+				Taints:      slices.Clone(n.Taints),
+			},
 		})
 	}
 	return out
@@ -255,30 +265,6 @@ func (p *nodePool) zoneIndexes(zone string) []int {
 		}
 	}
 	return nil
-}
-
-// nodeLabels are the configured labels plus the ones GKE puts on every node,
-// which win on conflict as GKE rejects configuring them.
-func (p *nodePool) nodeLabels(region, zone string) map[string]string {
-	l := maps.Clone(p.pb.Config.GetLabels())
-	if l == nil {
-		l = map[string]string{}
-	}
-	l["cloud.google.com/gke-nodepool"] = p.pb.Name
-	l["cloud.google.com/machine-family"] = p.shape.machine.Family
-	l["node.kubernetes.io/instance-type"] = p.shape.machine.Name
-	l["topology.kubernetes.io/region"] = region
-	l["topology.kubernetes.io/zone"] = zone
-	if p.shape.gpus > 0 {
-		l["cloud.google.com/gke-accelerator"] = p.shape.gpuType
-	}
-	if p.pb.Config.GetSpot() {
-		l["cloud.google.com/gke-spot"] = "true"
-	}
-	if p.pb.Config.GetPreemptible() {
-		l["cloud.google.com/gke-preemptible"] = "true"
-	}
-	return l
 }
 
 // nodeCount is the pool's current total over its zones.

@@ -1,6 +1,10 @@
 package gkeemu
 
-import "context"
+import (
+	"context"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
+)
 
 // Provisioner starts and stops the real control plane behind an emulated
 // cluster. The emulator calls it from operation goroutines, never for two
@@ -35,15 +39,15 @@ type NodePoolNodes struct {
 	// Indexes, when not nil, number the nodes instead of 0 to Count-1 (a
 	// provisioner ends each node's name in "-INDEX"): the autoscaler removes
 	// idle nodes, not the last ones.
-	Indexes     []int
-	MachineType string
-	MilliCPU    int64
-	MemoryMiB   int64
-	// GPUs is the nvidia.com/gpu count of each node, GPUType its accelerator
-	// type ("" when GPUs is 0).
-	GPUs    int64
-	GPUType string
-	// Labels are the node labels GKE would set (node pool, zone, instance
-	// type, accelerator, spot) plus the pool's configured labels.
-	Labels map[string]string
+	Indexes []int
+	// MilliCPU and MemoryMiB are each node's CPU and memory capacity: its
+	// machine type's.
+	MilliCPU  int64
+	MemoryMiB int64
+	// Node is each node as GKE registers it (nodeshape.Of, which plan
+	// uses as gke.NodeShape): allocatable (GPUs included, CPU and memory
+	// less GKE's reservations), the labels GKE sets plus the pool's
+	// configured ones, and taints. A node must be exactly this for plan's
+	// prediction of a pool's nodes to be what it counts once they exist.
+	Node capacity.NodeShape
 }

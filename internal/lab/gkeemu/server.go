@@ -192,7 +192,7 @@ func (c *cluster) nodesExcept(skip *nodePool) []NodePoolNodes {
 	var out []NodePoolNodes
 	for _, p := range c.pools {
 		if p != skip {
-			out = append(out, p.nodes(c.place.region)...)
+			out = append(out, p.nodes()...)
 		}
 	}
 	return out

@@ -17,6 +17,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
+	"github.com/geofed-io/kubectl-geofed/pkg/gke/nodeshape"
 )
 
 const project = "proj"
@@ -195,35 +201,53 @@ func TestCreateGetListDelete(t *testing.T) {
 		t.Errorf("createTime %q: %v", got.GetCreateTime(), err)
 	}
 
+	// Allocatable is the machine's less GKE's reservations (see
+	// nodeshape's tests for the arithmetic); capacity the machine's.
 	nodes, _ := fake.clusterNodes("west")
 	wantNodes := []NodePoolNodes{
 		{
-			Pool: "a100", Zone: "us-west1-a", Count: 2, MachineType: "a2-highgpu-1g",
-			MilliCPU: 12000, MemoryMiB: 85 * 1024, GPUs: 1, GPUType: "nvidia-tesla-a100",
-			Labels: map[string]string{
-				"workload":                         "train",
-				"cloud.google.com/gke-nodepool":    "a100",
-				"cloud.google.com/machine-family":  "a2",
-				"node.kubernetes.io/instance-type": "a2-highgpu-1g",
-				"topology.kubernetes.io/region":    "us-west1",
-				"topology.kubernetes.io/zone":      "us-west1-a",
-				"cloud.google.com/gke-accelerator": "nvidia-tesla-a100",
-				"cloud.google.com/gke-spot":        "true",
+			Pool: "a100", Zone: "us-west1-a", Count: 2, MilliCPU: 12000, MemoryMiB: 85 * 1024,
+			Node: capacity.NodeShape{
+				Allocatable: corev1.ResourceList{
+					"cpu": resource.MustParse("11900m"), "memory": resource.MustParse("80038Mi"),
+					"pods": resource.MustParse("110"), "ephemeral-storage": resource.MustParse("100Gi"),
+					"nvidia.com/gpu": resource.MustParse("1"),
+				},
+				Labels: map[string]string{
+					"workload":                         "train",
+					"cloud.google.com/gke-nodepool":    "a100",
+					"cloud.google.com/machine-family":  "a2",
+					"node.kubernetes.io/instance-type": "a2-highgpu-1g",
+					"topology.kubernetes.io/region":    "us-west1",
+					"topology.kubernetes.io/zone":      "us-west1-a",
+					"cloud.google.com/gke-accelerator": "nvidia-tesla-a100",
+					"cloud.google.com/gke-spot":        "true",
+					"kubernetes.io/os":                 "linux",
+					"kubernetes.io/arch":               "amd64",
+				},
+				Taints: []corev1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}},
 			},
 		},
 		{
-			Pool: "cpu", Zone: "us-west1-a", Count: 1, MachineType: "e2-standard-4",
-			MilliCPU: 4000, MemoryMiB: 16 * 1024,
-			Labels: map[string]string{
-				"cloud.google.com/gke-nodepool":    "cpu",
-				"cloud.google.com/machine-family":  "e2",
-				"node.kubernetes.io/instance-type": "e2-standard-4",
-				"topology.kubernetes.io/region":    "us-west1",
-				"topology.kubernetes.io/zone":      "us-west1-a",
+			Pool: "cpu", Zone: "us-west1-a", Count: 1, MilliCPU: 4000, MemoryMiB: 16 * 1024,
+			Node: capacity.NodeShape{
+				Allocatable: corev1.ResourceList{
+					"cpu": resource.MustParse("3920m"), "memory": resource.MustParse("13621Mi"),
+					"pods": resource.MustParse("110"), "ephemeral-storage": resource.MustParse("100Gi"),
+				},
+				Labels: map[string]string{
+					"cloud.google.com/gke-nodepool":    "cpu",
+					"cloud.google.com/machine-family":  "e2",
+					"node.kubernetes.io/instance-type": "e2-standard-4",
+					"topology.kubernetes.io/region":    "us-west1",
+					"topology.kubernetes.io/zone":      "us-west1-a",
+					"kubernetes.io/os":                 "linux",
+					"kubernetes.io/arch":               "amd64",
+				},
 			},
 		},
 	}
-	if diff := cmp.Diff(wantNodes, nodes); diff != "" {
+	if diff := cmp.Diff(wantNodes, nodes, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })); diff != "" {
 		t.Errorf("provisioned nodes (-want +got):\n%s", diff)
 	}
 
@@ -449,7 +473,8 @@ func TestNodePools(t *testing.T) {
 	nodes, _ := fake.clusterNodes("zonal")
 	var summary []string
 	for _, n := range nodes {
-		summary = append(summary, fmt.Sprintf("%s/%s: %d × %dm %s×%d", n.Pool, n.Zone, n.Count, n.MilliCPU, n.GPUType, n.GPUs))
+		gpus := n.Node.Allocatable[nodeshape.GPUResource]
+		summary = append(summary, fmt.Sprintf("%s/%s: %d × %dm %s×%s", n.Pool, n.Zone, n.Count, n.MilliCPU, n.Node.Labels[nodeshape.LabelAccelerator], gpus.String()))
 	}
 	want := []string{
 		"default-pool/us-central1-b: 1 × 2000m ×0",
@@ -547,13 +572,14 @@ func TestUpdates(t *testing.T) {
 	// Vertical scaling: a2-highgpu-1g to 2g doubles the built-in GPUs.
 	op, err = c.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: cl + "/nodePools/a100", MachineType: "a2-highgpu-2g", NodeVersion: "-", ImageType: "COS_CONTAINERD"})
 	mustSucceed(t, c, op, err)
-	if nodes, _ := fake.clusterNodes("west"); nodes[0].GPUs != 2 || nodes[0].MachineType != "a2-highgpu-2g" || len(fakeAccelerators(t, c, cl)) != 0 {
+	if nodes, _ := fake.clusterNodes("west"); ptr.To(nodes[0].Node.Allocatable[nodeshape.GPUResource]).Value() != 2 ||
+		nodes[0].Node.Labels["node.kubernetes.io/instance-type"] != "a2-highgpu-2g" || len(fakeAccelerators(t, c, cl)) != 0 {
 		t.Errorf("after machine type change: %+v", nodes[0])
 	}
 	op, err = c.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: cl + "/nodePools/cpu", Labels: &containerpb.NodeLabels{Labels: map[string]string{"tier": "web"}}})
 	mustSucceed(t, c, op, err)
-	if nodes, _ := fake.clusterNodes("west"); nodes[1].Labels["tier"] != "web" {
-		t.Errorf("after label change: %v", nodes[1].Labels)
+	if nodes, _ := fake.clusterNodes("west"); nodes[1].Node.Labels["tier"] != "web" {
+		t.Errorf("after label change: %v", nodes[1].Node.Labels)
 	}
 
 	for _, tc := range []struct {
