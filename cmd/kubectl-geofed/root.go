@@ -40,6 +40,7 @@ cluster, and explains every decision before it happens.`,
 		NewRenderCommand(flags, streams),
 		NewPlanCommand(flags, streams),
 		NewApplyCommand(flags, streams),
+		NewDestroyCommand(flags, streams),
 	)
 	return cmd
 }

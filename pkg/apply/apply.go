@@ -69,6 +69,12 @@ type Options struct {
 	// Progress hears one line per step (creating a cluster, an operation's
 	// status, readiness); nil discards.
 	Progress io.Writer
+	// Destroy executes a destroy plan (plan.Options.Destroy): no GKE
+	// cluster is created or changed, nothing waited for; once a cluster's
+	// objects are deleted, its inventory is removed when nothing is left to
+	// record, its lock released, and then the GKE clusters the plan marks
+	// for deletion are deleted.
+	Destroy bool
 }
 
 // Run executes the plan on every cluster: provisions GKE clusters, takes
@@ -160,6 +166,10 @@ func (r *runner) runAll(ctx context.Context, clusters []plan.Cluster, out []Outc
 	for _, i := range idx {
 		g.Go(func() error {
 			out[i] = r.cluster(ctx, clusters[i])
+			if c := clusters[i]; r.opts.Destroy && !out[i].Failed() && ctx.Err() == nil &&
+				c.GKE != nil && c.GKE.Action == object.ActionDelete {
+				r.deleteGKE(ctx, &out[i], c)
+			}
 			return nil
 		})
 	}
@@ -195,7 +205,11 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		return out
 	}
 
-	if ref.Cluster.Managed() {
+	if r.opts.Destroy && (errors.Is(conn.Err, member.ErrNotCreated) || !needsWrites(pc) && pc.InventoryVersion == "") {
+		// Nothing geofed owns is there.
+		return out
+	}
+	if ref.Cluster.Managed() && !r.opts.Destroy {
 		live, err := r.provision(ctx, &out, gke.Desired(t, ref), pc.GKE)
 		if err != nil {
 			out.Err = err
@@ -244,7 +258,7 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 			deletes = append(deletes, o)
 		}
 	}
-	if !needsWrites(pc) {
+	if !needsWrites(pc) && !r.opts.Destroy {
 		// Nothing to send or delete: no lock, no inventory write; only
 		// readiness, which is checked on every apply.
 		return r.ready(ctx, &out, dc, conn, retain, nil)
@@ -300,14 +314,20 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		InventoryVersion: pc.InventoryVersion,
 		ForceConflicts:   r.opts.ForceConflicts,
 		Prune:            r.opts.Prune,
+		RemoveInventory:  r.opts.Destroy,
 		Progress:         func(line string) { r.say("%s", line) },
 	})
 	out.Applied, out.Pruned = res.Applied, res.Pruned
+	out.Kept, out.InventoryRemoved = res.Kept, res.InventoryRemoved
 	if err != nil {
 		if cause := context.Cause(work); cause != nil && work.Err() != nil {
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
 		out.Err = err
+		return out
+	}
+	if r.opts.Destroy {
+		r.say("%s: %d objects deleted", pc.Name, res.Pruned)
 		return out
 	}
 	r.say("%s: %d objects applied, %d pruned", pc.Name, res.Applied, res.Pruned)

@@ -77,6 +77,9 @@ type ClusterOptions struct {
 	// saw what was there before).
 	Discovery discovery.ServerResourcesInterfaceWithContext
 	PlannedAt time.Time
+	// RemoveInventory (destroy) deletes the inventory once pruning leaves
+	// nothing in it, instead of writing it empty.
+	RemoveInventory bool
 	// Progress hears one line per step; nil discards.
 	Progress func(string)
 	// Stop closing is an interrupt: Cluster sends nothing more, records
@@ -90,6 +93,11 @@ type ClusterResult struct {
 	Pruned  int
 	// Live holds the objects applied, as the server returned them.
 	Live []*unstructured.Unstructured
+	// Kept counts the objects still recorded after a destroy's prune
+	// (kept because they hold what geofed did not apply);
+	// InventoryRemoved says the inventory was deleted, empty.
+	Kept             int
+	InventoryRemoved bool
 }
 
 // clusterRun carries one cluster's apply: its options and the inventory as
@@ -179,7 +187,34 @@ func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 	if err != nil {
 		return res, errors.Join(err, r.writeInventory(ctx))
 	}
+	if o.RemoveInventory && len(r.entries) == 0 && len(o.Objects) == 0 {
+		if err := r.removeInventory(ctx); err != nil {
+			return res, err
+		}
+		res.InventoryRemoved = true
+		return res, nil
+	}
+	res.Kept = len(r.entries)
 	return res, r.writeInventory(ctx)
+}
+
+// removeInventory deletes the inventory ConfigMap (the ApplySet's parent)
+// as last written: a resourceVersion that moved since means another apply
+// recorded something, and the inventory stays.
+func (r *clusterRun) removeInventory(ctx context.Context) error {
+	name := inventory.ParentName(r.Topology)
+	rc := r.Client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(inventory.ParentNamespace)
+	err := rc.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &r.version}})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("removing inventory ConfigMap %s/%s from cluster %s: %w", inventory.ParentNamespace, name, r.Cluster, ErrInventoryMoved)
+	case err != nil:
+		return fmt.Errorf("removing inventory ConfigMap %s/%s from cluster %s: %w", inventory.ParentNamespace, name, r.Cluster, err)
+	}
+	r.say("removed the inventory ConfigMap %s/%s", inventory.ParentNamespace, name)
+	return nil
 }
 
 // stopped reports whether an interrupt asked to stop.

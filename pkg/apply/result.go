@@ -9,6 +9,7 @@ import (
 const (
 	GKECreated = "created"
 	GKEUpdated = "updated"
+	GKEDeleted = "deleted"
 )
 
 // Outcome is what apply did to one member cluster.
@@ -29,6 +30,11 @@ type Outcome struct {
 	Held []string
 	// Skipped says why nothing was tried on the cluster.
 	Skipped string
+	// Kept counts, for destroy, the objects still recorded because they
+	// hold what geofed did not apply; InventoryRemoved says the cluster's
+	// inventory is gone, nothing being left to record.
+	Kept             int
+	InventoryRemoved bool
 	// Err is why the cluster failed; what was done before it is counted.
 	Err error
 }

@@ -44,6 +44,15 @@ type Options struct {
 	Parallel int
 	// Now stamps the plan; time.Now when nil.
 	Now func() time.Time
+	// Destroy plans to remove everything geofed owns (destroy): no
+	// workload is desired anywhere, so every object the inventory records
+	// is planned for deletion with prune's safety, no GKE cluster is
+	// created or changed, and no capacity is read. The workloads' sources
+	// are not rendered, so a broken app does not stand in the way.
+	Destroy bool
+	// DeleteClusters names the managed clusters destroy deletes from GKE
+	// once their objects are gone (destroy --clusters).
+	DeleteClusters []string
 }
 
 // Result is a plan with what was computed to reach it: the desired state
@@ -63,6 +72,12 @@ type Result struct {
 // can be planned (a workload that cannot be placed or rendered).
 func Compute(ctx context.Context, opts Options) (*Result, error) {
 	t := opts.Topology
+	if opts.Destroy {
+		nothing := *t
+		nothing.Spec.Workloads = nil
+		t = &nothing
+		opts.Topology = t
+	}
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
@@ -82,7 +97,9 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Orphans = gke.Orphans(t, obs.AllLive)
+	if !opts.Destroy {
+		p.Orphans = gke.Orphans(t, obs.AllLive)
+	}
 
 	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity})
 	if err != nil {
@@ -173,6 +190,17 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 		}
 		ch := gke.Diff(st.Desired, st.Live, nodes)
 		c.GKE = &ch
+		if opts.Destroy {
+			// Nothing is created or changed; the cluster is deleted only
+			// when destroy was told to.
+			c.GKE = nil
+			if st.Live != nil {
+				c.GKE = &gke.ClusterChange{Region: ch.Region, Project: ch.Project, Location: ch.Location, Cluster: ch.Cluster, Action: object.ActionNoop}
+				if slices.Contains(opts.DeleteClusters, dc.Name) {
+					c.GKE.Action = object.ActionDelete
+				}
+			}
+		}
 	}
 
 	switch {
@@ -271,6 +299,8 @@ func summarize(p *Plan) Summary {
 					s.ClustersToCreate++
 				case object.ActionUpdate:
 					s.ClustersToChange++
+				case object.ActionDelete:
+					s.ClustersToDelete++
 				case object.ActionAttention:
 					s.Attention++
 				}

@@ -108,6 +108,8 @@ type FieldChange struct {
 type Summary struct {
 	ClustersToCreate int `json:"clustersToCreate"`
 	ClustersToChange int `json:"clustersToChange"`
+	// ClustersToDelete counts the GKE clusters destroy --clusters deletes.
+	ClustersToDelete int `json:"clustersToDelete,omitempty"`
 	ObjectsToCreate  int `json:"objectsToCreate"`
 	ObjectsToChange  int `json:"objectsToChange"`
 	ObjectsToDelete  int `json:"objectsToDelete"`
@@ -123,7 +125,7 @@ type Summary struct {
 
 // HasChanges reports whether applying would change anything.
 func (s Summary) HasChanges() bool {
-	return s.ClustersToCreate+s.ClustersToChange+s.ObjectsToCreate+s.ObjectsToChange+s.ObjectsToDelete > 0
+	return s.ClustersToCreate+s.ClustersToChange+s.ClustersToDelete+s.ObjectsToCreate+s.ObjectsToChange+s.ObjectsToDelete > 0
 }
 
 // Key is the object's identity (object.Key).
