@@ -52,3 +52,11 @@ echo "(exit code ${code}: nothing left to change)"
 
 step geofed-lab status
 "${labctl}" --dir "${state}" status
+
+# Tear it all down: every object geofed applied, then the two GKE clusters
+# it created (named, so --yes may confirm). The joined cluster stays.
+step kubectl geofed destroy -f "${topology}" --clusters training-us,serving-eu --yes
+"${geofed}" destroy -f "${topology}" --clusters training-us,serving-eu --yes
+
+step kubectl geofed destroy -f "${topology}"
+"${geofed}" destroy -f "${topology}"

@@ -87,6 +87,7 @@ something kept because it holds what geofed did not apply.`,
 	cmd.Flags().DurationVar(&o.LockTTL, "lock-ttl", inventory.DefaultLockTTL, "How long a cluster's lock outlives a destroy that died without releasing it")
 	o.clusterFlags.add(cmd, "Clusters destroyed at once")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("clusters", clusterNames(true))
 	return cmd
 }
 

@@ -80,6 +80,7 @@ Like kustomize build, render works offline. Secret values are printed as
 	cmd.Flags().StringVar(&whatIf, "capacity", "", "What-if capacity for divideBy: capacity, in replicas that fit, as CLUSTER=N,... (default: counted on the clusters)")
 	cmd.Flags().DurationVar(&o.Timeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster when reading capacity")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("cluster", clusterNames(false))
 	return cmd
 }
 
