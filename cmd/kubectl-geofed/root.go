@@ -41,6 +41,8 @@ cluster, and explains every decision before it happens.`,
 		NewPlanCommand(flags, streams),
 		NewApplyCommand(flags, streams),
 		NewDestroyCommand(flags, streams),
+		NewJoinCommand(flags, streams),
+		NewKubeconfigCommand(flags, streams),
 	)
 	return cmd
 }

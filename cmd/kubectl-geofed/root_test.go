@@ -63,6 +63,21 @@ func TestRootCommandFlags(t *testing.T) {
 			short:   map[string]string{"f": "filename", "o": "output"},
 		},
 		{
+			command: "destroy",
+			flags:   []string{"filename", "clusters", "yes", "gke-timeout", "lock-timeout", "parallel"},
+			short:   map[string]string{"f": "filename"},
+		},
+		{
+			command: "join",
+			flags:   []string{"filename", "region", "name", "label", "dry-run", "offline", "output"},
+			short:   map[string]string{"f": "filename", "o": "output"},
+		},
+		{
+			command: "kubeconfig",
+			flags:   []string{"filename", "cluster", "merge", "kubeconfig-out"},
+			short:   map[string]string{"f": "filename"},
+		},
+		{
 			command: "version",
 			flags:   []string{"output"},
 			short:   map[string]string{"o": "output"},
