@@ -42,6 +42,11 @@ echo "(exit code ${code}: 0 no changes, 1 error, 2 changes)"
 step kubectl geofed apply -f "${topology}" --yes
 "${geofed}" apply -f "${topology}" --yes
 
+step kubectl geofed status -f "${topology}"
+code=0
+"${geofed}" status -f "${topology}" || code=$?
+echo "(exit code ${code}: 0 everything reachable and ready)"
+
 step kubectl --context serving-us get deployments,pods -n serving
 "${GEOFED_LAB_BIN}/kubectl" --context serving-us get deployments,pods -n serving -o wide
 

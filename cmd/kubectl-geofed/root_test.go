@@ -63,6 +63,11 @@ func TestRootCommandFlags(t *testing.T) {
 			short:   map[string]string{"f": "filename", "o": "output"},
 		},
 		{
+			command: "status",
+			flags:   []string{"filename", "output", "watch", "interval", "refresh"},
+			short:   map[string]string{"f": "filename", "o": "output", "w": "watch"},
+		},
+		{
 			command: "destroy",
 			flags:   []string{"filename", "clusters", "yes", "gke-timeout", "lock-timeout", "parallel"},
 			short:   map[string]string{"f": "filename"},

@@ -2,7 +2,6 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,142 +15,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/readiness"
 )
 
-func TestJobReadiness(t *testing.T) {
-	jobWith := func(spec, status string) *unstructured.Unstructured {
-		return parse(t, "apiVersion: batch/v1\nkind: Job\nmetadata: {name: train, namespace: ml}\nspec: "+spec+"\nstatus: "+status+"\n")
-	}
-	const started = "startTime: '2026-01-01T00:00:00Z'"
-	tests := []struct {
-		name string
-		job  *unstructured.Unstructured
-		// count stands for listing the Job's ready pods; nil when the
-		// status must suffice.
-		count func() (int64, error)
-		want  readiness
-	}{
-		{name: "started, every pod Pending", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2, ready: 0}"),
-			want: readiness{waiting: "0/2 pods running"}},
-		{name: "one of two running", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2, ready: 1}"),
-			want: readiness{waiting: "1/2 pods running"}},
-		{name: "all parallelism pods running", job: jobWith("{parallelism: 2, completions: 8}", "{"+started+", active: 2, ready: 2}"),
-			want: readiness{ready: true}},
-		{name: "parallelism defaults to one", job: jobWith("{completions: 3}", "{"+started+", active: 1, ready: 1}"),
-			want: readiness{ready: true}},
-		{name: "fewer left to run than parallelism", job: jobWith("{parallelism: 4, completions: 5}", "{"+started+", active: 2, ready: 2, succeeded: 3}"),
-			want: readiness{ready: true}},
-		{name: "fewer left, not all of them running", job: jobWith("{parallelism: 4, completions: 5}", "{"+started+", active: 2, ready: 1, succeeded: 3}"),
-			want: readiness{waiting: "1/2 pods running"}},
-		{name: "work queue, one pod succeeded", job: jobWith("{parallelism: 3}", "{"+started+", active: 2, ready: 2, succeeded: 1}"),
-			want: readiness{ready: true}},
-		{name: "work queue, none running", job: jobWith("{parallelism: 3}", "{"+started+", active: 3, ready: 0}"),
-			want: readiness{waiting: "0/3 pods running"}},
-		{name: "succeeded all completions, condition not yet set", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", succeeded: 2}"),
-			want: readiness{ready: true}},
-		{name: "complete", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", conditions: [{type: Complete, status: 'True'}]}"),
-			want: readiness{ready: true}},
-		{name: "failed, with reason and message", job: jobWith("{completions: 1}",
-			"{"+started+", failed: 7, conditions: [{type: Failed, status: 'True', reason: BackoffLimitExceeded, message: Job has reached the specified backoff limit}]}"),
-			want: readiness{failed: "BackoffLimitExceeded: Job has reached the specified backoff limit"}},
-		{name: "failed, reason only", job: jobWith("{completions: 1}", "{"+started+", conditions: [{type: Failed, status: 'True', reason: DeadlineExceeded}]}"),
-			want: readiness{failed: "DeadlineExceeded"}},
-		{name: "condition Failed False is no failure", job: jobWith("{completions: 1}", "{"+started+", active: 1, ready: 0, conditions: [{type: Failed, status: 'False'}]}"),
-			want: readiness{waiting: "0/1 pods running"}},
-		{name: "pods failing and retried", job: jobWith("{completions: 1}", "{"+started+", active: 1, ready: 0, failed: 3}"),
-			want: readiness{waiting: "0/1 pods running, 3 failed"}},
-		{name: "suspended", job: jobWith("{completions: 1, suspend: true}", "{}"),
-			want: readiness{waiting: "suspended"}},
-		{name: "not started: no pods to count", job: jobWith("{parallelism: 2, completions: 2}", "{}"),
-			want: readiness{waiting: "0/2 pods running"}},
-		{name: "no status.ready: pods counted", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2}"),
-			count: func() (int64, error) { return 2, nil }, want: readiness{ready: true}},
-		{name: "no status.ready: too few ready", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2}"),
-			count: func() (int64, error) { return 1, nil }, want: readiness{waiting: "1/2 pods running"}},
-		{name: "no status.ready: counting fails", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2}"),
-			count: func() (int64, error) { return 0, errors.New("pods is forbidden") }, want: readiness{waiting: "counting its ready pods: pods is forbidden"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			count := tt.count
-			if count == nil {
-				count = func() (int64, error) {
-					t.Error("counted pods; the Job's status says enough")
-					return 0, nil
-				}
-			}
-			if got := jobReadiness(tt.job, count); got != tt.want {
-				t.Errorf("jobReadiness = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-
-	// Why the rule exists: kstatus calls a started Job Current however
-	// many of its pods run.
-	res, err := status.Compute(tests[0].job)
-	if err != nil || res.Status != status.CurrentStatus {
-		t.Errorf("kstatus on a started Job with every pod Pending: %v, %v; the rule above assumes Current", res, err)
-	}
-}
-
-func TestUnschedulable(t *testing.T) {
-	pod := func(status string) map[string]any {
-		return parse(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nstatus: "+status+"\n").Object
-	}
-	const noGPU = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
-	tests := []struct {
-		name string
-		pod  map[string]any
-		want string
-		ok   bool
-	}{
-		{"not schedulable", pod("{phase: Pending, conditions: [{type: PodScheduled, status: 'False', reason: Unschedulable, message: '" + noGPU + "'}]}"), noGPU, true},
-		{"without why preemption would not help", pod("{phase: Pending, conditions: [{type: PodScheduled, status: 'False', reason: Unschedulable, message: '" + noGPU +
-			" preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.'}]}"), noGPU, true},
-		{"no message: the reason", pod("{phase: Pending, conditions: [{type: PodScheduled, status: 'False', reason: SchedulingGated}]}"), "SchedulingGated", true},
-		{"scheduled, still starting", pod("{phase: Pending, conditions: [{type: PodScheduled, status: 'True'}]}"), "", false},
-		{"not tried yet", pod("{phase: Pending}"), "", false},
-		{"running", pod("{phase: Running, conditions: [{type: PodScheduled, status: 'True'}, {type: Ready, status: 'True'}]}"), "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := unschedulable(tt.pod)
-			if got != tt.want || ok != tt.ok {
-				t.Errorf("unschedulable = %q, %t; want %q, %t", got, ok, tt.want, tt.ok)
-			}
-		})
-	}
-}
-
-func TestPendingPods(t *testing.T) {
-	const (
-		gpu  = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
-		cpu  = "0/3 nodes are available: 3 Insufficient cpu."
-		gate = "SchedulingGated"
-	)
-	tests := []struct {
-		name    string
-		reasons []string
-		want    string
-	}{
-		{"one", []string{gpu}, "1 pod Pending: " + gpu},
-		{"identical grouped", []string{gpu, gpu}, "2 pods Pending: " + gpu},
-		{"most common first", []string{cpu, gpu, gpu}, "2 pods Pending: " + gpu + "; 1 pod Pending: " + cpu},
-		{"ties in message order", []string{gpu, gate, cpu}, "1 pod Pending: " + cpu + "; 1 pod Pending: " + gpu + "; 1 pod Pending: " + gate},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := pendingPods(tt.reasons); got != tt.want {
-				t.Errorf("pendingPods = %q\nwant %q", got, tt.want)
-			}
-		})
-	}
-}
+// waitingFor is the name apply_test.go's TestWaitingFor knows the rule by;
+// the rule, and its tests, live in package readiness now.
+var waitingFor = readiness.WaitingFor
 
 var jobs = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
 
@@ -233,13 +106,13 @@ func TestWaitReadyOnLab(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pods, err := listPods(ctx, client, live)
+			pods, err := readiness.ListPods(ctx, client, live)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got = got[:0]
 			for _, p := range pods {
-				if m, ok := unschedulable(p); ok {
+				if m, ok := readiness.Unschedulable(p); ok {
 					got = append(got, m)
 				}
 			}

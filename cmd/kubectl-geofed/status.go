@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/status"
+	"github.com/geofed-io/kubectl-geofed/pkg/status/view"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+const statusExample = `  # How every cluster and workload is doing, per region
+  kubectl geofed status -f topology.yaml
+
+  # Keep watching: a new block whenever something changes (Ctrl-C stops)
+  kubectl geofed status -f topology.yaml --watch --interval 10s
+
+  # Count drift exactly, with a server-side dry-run of every object
+  kubectl geofed status -f topology.yaml --refresh=full
+
+  # In CI: exit 0 only when every cluster is reachable and every workload ready
+  kubectl geofed status -f topology.yaml -o json`
+
+// DefaultStatusInterval is how often status --watch reads the fleet again.
+const DefaultStatusInterval = 5 * time.Second
+
+// StatusOptions holds the flags of the status command.
+type StatusOptions struct {
+	Filename string
+	Output   string
+	Watch    bool
+	Interval time.Duration
+	clusterFlags
+	// Color is decided in Complete: a TTY and no NO_COLOR.
+	Color bool
+
+	ConfigFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+}
+
+// NewStatusCommand reports, per region and cluster, how the fleet is doing.
+func NewStatusCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &StatusOptions{ConfigFlags: flags, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "status -f TOPOLOGY",
+		Short: "Show, per region and cluster, whether everything is reachable and ready",
+		Long: `Report, per region and member cluster: whether it can be reached (and why
+not), its server version and endpoint, managed or joined, GKE's status for
+managed clusters, nodes Ready of total, GPUs and other extended resources
+allocatable and requested, how many objects geofed applied were changed
+outside geofed since (drift), and for every workload placed there whether it
+is ready — judged as apply's wait judges it, naming what is not ready and why,
+down to the scheduler's reason for Pending pods — with its replicas desired by
+placement and ready.
+
+Status only reads: a few requests per cluster, LISTs of geofed's objects,
+nodes and pods, and no dry-run. Drift is counted from geofed's inventory (an
+object whose applied-hash or whose geofed field ownership moved since geofed
+applied it); --refresh=full dry-runs every object instead, as plan
+--refresh=full does, to count it exactly.
+
+With --watch, status reads the fleet again every --interval and prints a new
+block when something changed, until interrupted; the topology file is read
+once.
+
+Exit codes: 0 when every cluster is reachable and every workload ready, 1
+otherwise (drift alone does not fail it). Interrupting --watch exits as the
+last block would have.`,
+		Example: statusExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Complete()
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: human-readable text)")
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "Keep reading the fleet and print a new block whenever something changes, until interrupted")
+	cmd.Flags().DurationVar(&o.Interval, "interval", DefaultStatusInterval, "With --watch, how often to read the fleet again")
+	o.clusterFlags.add(cmd, "Clusters read at once")
+	// Shared with plan and apply, where it means something; status takes
+	// nothing over.
+	_ = cmd.Flags().MarkHidden("adopt")
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Complete reads the environment.
+func (o *StatusOptions) Complete() {
+	o.clusterFlags.complete()
+	o.Color = isTerminal(o.IOStreams.Out) && os.Getenv("NO_COLOR") == ""
+}
+
+// Validate checks the flags.
+func (o *StatusOptions) Validate() error {
+	if o.Filename == "" {
+		return errors.New("a topology file is required: -f topology.yaml")
+	}
+	switch o.Output {
+	case "", "json", "yaml":
+	default:
+		return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
+	}
+	if o.Watch && o.Interval < time.Second {
+		return fmt.Errorf("--interval must be at least 1s, not %s: every round reads every cluster", o.Interval)
+	}
+	if o.Adopt {
+		return errors.New("--adopt does not apply to status, which changes nothing")
+	}
+	return o.clusterFlags.validate()
+}
+
+// Run reads the fleet, prints it, and maps it to an exit code; with
+// --watch, again every interval until ctx ends.
+func (o *StatusOptions) Run(ctx context.Context) error {
+	t, err := topology.Load(o.Filename)
+	if err != nil {
+		return err
+	}
+	in := o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags))
+	popts, done, err := planOptions(ctx, t, in)
+	if err != nil {
+		return err
+	}
+	defer done()
+	opts := status.Options{Options: popts.Options, FullRefresh: in.FullRefresh, Parallel: in.Parallel}
+	if o.Watch {
+		return o.watch(ctx, opts)
+	}
+	s, err := status.Compute(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := o.print(s, false); err != nil {
+		return err
+	}
+	return exitFor(s)
+}
+
+// watch prints a block, then reads the fleet every interval and prints a
+// new block whenever what it shows changed, like kubectl get --watch. It
+// sleeps between rounds; the round itself is a handful of requests per
+// cluster. When ctx ends it exits as the last block says.
+func (o *StatusOptions) watch(ctx context.Context, opts status.Options) error {
+	var last *status.Status
+	shown := ""
+	for {
+		s, err := status.Compute(ctx, opts)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		key, err := changeKey(s)
+		if err != nil {
+			return err
+		}
+		if key != shown {
+			if err := o.print(s, last != nil); err != nil {
+				return err
+			}
+			shown = key
+		}
+		last = s
+		if !sleep(ctx, o.Interval) {
+			break
+		}
+	}
+	if last == nil {
+		return ctx.Err()
+	}
+	return exitFor(last)
+}
+
+// sleep waits d, or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+// changeKey is what --watch compares rounds by: everything the status
+// says, except when it was read and what reading it cost.
+func changeKey(s *status.Status) (string, error) {
+	c := *s
+	c.ObservedAt = time.Time{}
+	c.Regions = make([]status.Region, len(s.Regions))
+	for i, r := range s.Regions {
+		c.Regions[i] = r
+		c.Regions[i].Clusters = make([]status.Cluster, len(r.Clusters))
+		for j, cl := range r.Clusters {
+			cl.Requests = 0
+			c.Regions[i].Clusters[j] = cl
+		}
+	}
+	b, err := json.Marshal(&c)
+	return string(b), err
+}
+
+// print writes one block; next says a block was printed before it.
+func (o *StatusOptions) print(s *status.Status, next bool) error {
+	var buf bytes.Buffer
+	var err error
+	switch o.Output {
+	case "json":
+		err = view.JSON(&buf, s)
+	case "yaml":
+		if next {
+			buf.WriteString("---\n")
+		}
+		err = view.YAML(&buf, s)
+	default:
+		if next {
+			buf.WriteString("\n")
+		}
+		err = view.Text(&buf, s, view.TextOptions{Color: o.Color, Stamp: o.Watch})
+	}
+	if err != nil {
+		return err
+	}
+	_, err = o.Out.Write(buf.Bytes())
+	return err
+}
+
+// exitFor is nil when everything is reachable and ready, else exit 1 with
+// what is not.
+func exitFor(s *status.Status) error {
+	if s.OK() {
+		return nil
+	}
+	m := s.Summary
+	var parts []string
+	if m.Unreachable > 0 {
+		parts = append(parts, fmt.Sprintf("%d cluster(s) unreachable", m.Unreachable))
+	}
+	if m.Excluded > 0 {
+		parts = append(parts, fmt.Sprintf("%d cluster(s) excluded from placement", m.Excluded))
+	}
+	if m.WorkloadsNotReady > 0 {
+		parts = append(parts, fmt.Sprintf("%d workload(s) not ready", m.WorkloadsNotReady))
+	}
+	if m.Errors > 0 {
+		parts = append(parts, fmt.Sprintf("%d error(s)", m.Errors))
+	}
+	return &ExitError{Code: 1, Err: fmt.Errorf("not everything is reachable and ready: %s", strings.Join(parts, ", "))}
+}
