@@ -89,8 +89,12 @@ runs after the other, in topology order, stopping at the first region that
 does not become healthy. A cluster that fails never stops the others; the
 summary lists every failure and the exit code is 1.
 
-geofed never deletes a GKE cluster, and does not replace or delete node
-pools: such a plan is refused for that cluster, saying what to do by hand.`,
+Node pools change in place where GKE can (machine type, accelerators: the
+nodes are recreated); what it cannot change in place (spot) replaces the
+pool: a new one is created, its nodes awaited, the old one drained
+(PodDisruptionBudgets respected) and deleted. A pool removed from the file is
+drained and deleted. apply never deletes a GKE cluster; destroy --clusters
+does, when asked by name.`,
 		Example: applyExample,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

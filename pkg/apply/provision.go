@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
@@ -18,11 +19,16 @@ import (
 // it, waits for a create or change already in flight, or changes it in
 // place — and returns the live cluster, running and ready to connect to.
 //
+// In place means GKE operations one after the other (gke.Updates), then
+// the node pools to replace and to delete (nodepools.go), whose nodes are
+// drained through the cluster's own connection, the one plan made.
+//
 // It converges: a cluster another apply began creating is awaited, never
 // created twice, and a cluster the plan would create that exists now is
-// used if it is geofed's. What geofed does not do (replace or delete node
-// pools, touch a cluster that needs attention) is refused before anything
-// is changed.
+// used if it is geofed's; an operation still in flight is awaited, and a
+// replacement left half done is finished. A cluster that needs attention
+// is refused before anything is changed, and so are node pool changes
+// when the cluster's nodes cannot be reached to drain them.
 func (r *runner) provision(ctx context.Context, out *Outcome, desired *containerpb.Cluster, ch *gke.ClusterChange) (*containerpb.Cluster, error) {
 	name := desired.GetName()
 	project, location := gke.Project(desired), desired.GetLocation()
@@ -35,10 +41,27 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 	defer cancel()
 
 	var updates []gke.Update
+	var drained []gke.NodePoolChange
 	if ch != nil {
 		var err error
 		if updates, err = gke.Updates(*ch, desired); err != nil {
 			return nil, err
+		}
+		drained = drainedPools(*ch)
+	}
+	var kube kubernetes.Interface
+	if len(drained) > 0 {
+		conn := r.opts.Result.Observation.Conn(name)
+		if conn == nil || conn.Err != nil {
+			why := "it was not connected to"
+			if conn != nil {
+				why = conn.Err.Error()
+			}
+			return nil, fmt.Errorf("%s: node pools to replace or delete have their nodes drained through the cluster's API, which geofed cannot reach: %s", where, why)
+		}
+		var err error
+		if kube, err = kubernetes.NewForConfig(conn.Config); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}
 
@@ -72,8 +95,8 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 		if live == nil {
 			return nil, fmt.Errorf("%s: GKE reported it created, but it does not exist", where)
 		}
-		// Just created as the topology says: nothing to change in place.
-		updates = nil
+		// Just created as the topology says: nothing to change.
+		updates, drained = nil, nil
 	}
 	// Whatever the plan saw, geofed acts only on a cluster it owns and GKE
 	// reports healthy; the node counts are not needed for that.
@@ -84,12 +107,12 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 		return nil, fmt.Errorf("%s is %s, not RUNNING", where, s)
 	}
 
-	if len(updates) == 0 {
+	if len(updates) == 0 && len(drained) == 0 {
 		return live, nil
 	}
 	for _, u := range updates {
 		r.say("%s: updating: %s", name, u.Description)
-		op, err := r.opts.GKE.StartUpdate(ctx, desired, u)
+		op, err := r.opts.GKE.StartUpdate(ctx, desired, live, u)
 		if err != nil {
 			return nil, err
 		}
@@ -97,6 +120,16 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 			return nil, fmt.Errorf("updating %s: %s: %w", where, u.Description, causeOf(ctx, err))
 		}
 		out.GKE = GKEUpdated
+	}
+	if len(drained) > 0 {
+		p := &pools{r: r, desired: desired, project: project, location: location, where: where, kube: kube, progress: progress}
+		err := p.run(ctx, drained)
+		if p.changed {
+			out.GKE = GKEUpdated
+		}
+		if err != nil {
+			return nil, causeOf(ctx, err)
+		}
 	}
 	live, err = r.opts.GKE.GetCluster(ctx, project, location, name)
 	if err == nil && live == nil {

@@ -30,13 +30,50 @@ func (c ClusterChange) Symbol() string { return c.Action.Symbol() }
 
 // NodePoolChange is what would happen to one node pool of a cluster.
 type NodePoolChange struct {
+	// Name is the pool's name in the topology; for a pool to delete, which
+	// the topology no longer has, its name in GKE.
 	Name   string        `json:"name"`
 	Action object.Action `json:"action"`
 	Fields []FieldChange `json:"fields,omitempty"`
+	// Pool is the pool's name in GKE when it is not Name: the pool that
+	// replaced one (see Replacement) is named apart from it and carries
+	// Name in its LabelPoolName resource label.
+	Pool string `json:"pool,omitempty"`
+	// Replacement says how a pool GKE cannot change in place is replaced
+	// (ActionReplace only).
+	Replacement *Replacement `json:"replacement,omitempty"`
 }
 
 // Symbol is the mark of the change's action.
 func (c NodePoolChange) Symbol() string { return c.Action.Symbol() }
+
+// GKEName is the pool's name in GKE.
+func (c NodePoolChange) GKEName() string {
+	if c.Pool != "" {
+		return c.Pool
+	}
+	return c.Name
+}
+
+// Replacement is how a node pool is replaced, as GKE's documentation
+// migrates workloads between pools and terraform's create_before_destroy
+// does: the new pool is created beside the old, its nodes are waited for
+// until Ready, the old pools' nodes are cordoned and drained (evictions
+// that respect PodDisruptionBudgets), and the old pools are deleted. An
+// old pool is never deleted before the new one's nodes are Ready.
+type Replacement struct {
+	// Pool is the new pool's name in GKE: the topology's when no live pool
+	// has it, else the topology's with a hash of the new configuration
+	// (ReplacementName). Either way it carries the topology's name in its
+	// LabelPoolName resource label, so the next plan knows it as the
+	// topology's pool and has nothing left to do.
+	Pool string `json:"pool"`
+	// Exists says the new pool is there already: an apply was interrupted
+	// after creating it, and the next one carries on from there.
+	Exists bool `json:"exists,omitempty"`
+	// Old are the pools it replaces, by their names in GKE.
+	Old []string `json:"old"`
+}
 
 // FieldChange is one field's value before and after, rendered as text
 // ("e2-standard-8", "nvidia-tesla-a100 x1", "min 0, max 8"). Before is empty
@@ -47,6 +84,10 @@ type FieldChange struct {
 	After  string `json:"after,omitempty"`
 	// Replace marks a field whose change forces the pool to be replaced.
 	Replace bool `json:"replace,omitempty"`
+	// RecreatesNodes marks a field GKE changes in place by recreating the
+	// pool's nodes, with the pool's surge or blue-green upgrade settings
+	// (machine type, accelerators): pods move, the pool stays.
+	RecreatesNodes bool `json:"recreatesNodes,omitempty"`
 }
 
 // SortChanges orders changes by region, location, cluster name and project,

@@ -1,7 +1,10 @@
 package gke
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,12 +38,24 @@ const ReasonNodesUnknown = "node counts not compared: the cluster's nodes could 
 //   - update, when the release channel or any node pool differs;
 //   - noop otherwise.
 //
-// Node pools are compared by name. A pool missing live is created; a pool
-// live but not in the topology is deleted ("-", as GKE allows, and since
-// the cluster is geofed's, the file is its whole truth) — except pools GKE's
-// node auto-provisioning created, which belong to GKE and are left alone.
-// Machine type, accelerators and spot cannot change in place: the pool is
-// replaced. Autoscaling and node count change in place.
+// Node pools are paired by the topology's name: a live pool stands for the
+// topology pool its LabelPoolName resource label names, else for the pool
+// of its own name (a pool that replaced another is named apart from it; see
+// Replacement). A pool missing live is created; a live pool the topology
+// does not name is deleted ("-": its nodes drained first; since the cluster
+// is geofed's, the file is its whole truth) — except pools GKE's node
+// auto-provisioning created, which belong to GKE and are left alone.
+//
+// What GKE's UpdateNodePool takes changes in place ("~"): the machine type
+// and the accelerators, GKE recreating the nodes with the pool's upgrade
+// settings (RecreatesNodes); autoscaling and node count too. What it does
+// not take forces a replacement ("-/+", Replace): spot, which
+// UpdateNodePoolRequest has no field for, and removing every accelerator of
+// a machine that has none built in, which its repeated accelerators field
+// cannot say (an empty list is no change). The replacement is created
+// beside the old pool, which is drained and deleted once the new one's nodes
+// are Ready; a replacement an apply left half done (both pools there) is
+// shown with the new pool existing, so that the next apply finishes it.
 //
 // The node count is per zone, as in GKE and the topology, and is compared
 // with the nodes the pool has in each of its zones (see NodeCounts for why
@@ -148,23 +163,98 @@ func conditionMessages(c *containerpb.Cluster) string {
 	return strings.Join(msgs, "; ")
 }
 
-// diffPools pairs pools by name; the result is sorted by pool name.
-func diffPools(desired, live []*containerpb.NodePool, nodes NodeCounts) []NodePoolChange {
-	liveByName := make(map[string]*containerpb.NodePool, len(live))
+// LabelPoolName is the GKE resource label, on a node pool's config (and so
+// on its VMs), naming the topology pool it stands for when its own name is
+// another: the pool that replaced one. GKE label keys allow no '/', hence
+// no geofed.io/ prefix.
+const LabelPoolName = "geofed-node-pool"
+
+// TopologyName is the topology pool a live pool stands for: the one its
+// LabelPoolName resource label names, else the one of its own name.
+func TopologyName(p *containerpb.NodePool) string {
+	if n := p.GetConfig().GetResourceLabels()[LabelPoolName]; n != "" {
+		return n
+	}
+	return p.GetName()
+}
+
+// ReplacementName is the name in GKE of a pool created for the topology's
+// pool desired while a live pool has its name: the topology's name, cut to
+// leave room (GKE names are 40 characters at most), a dash and eight hex
+// digits of a hash of what the new pool's nodes are. Replacing the pool
+// again, its topology name is free once more and is used, so names never
+// grow; the hash keeps the name the same for the same configuration, so an
+// interrupted apply's re-run finds the pool it created.
+func ReplacementName(desired *containerpb.NodePool) string {
+	m := desired.GetConfig().GetMachineType()
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%s|spot=%t", m, formatAccelerators(m, desired.GetConfig().GetAccelerators()), desired.GetConfig().GetSpot()))
+	base := desired.GetName()
+	if len(base) > 31 {
+		base = strings.TrimRight(base[:31], "-")
+	}
+	return base + "-" + hex.EncodeToString(sum[:4])
+}
+
+// LivePool is the live pool that is the topology's pool desired, or stays
+// it once apply has run: of the live pools standing for its name, the one
+// GKE can change into it in place. It is nil when apply creates the pool,
+// also as a replacement.
+func LivePool(desired *containerpb.NodePool, live *containerpb.Cluster) *containerpb.NodePool {
+	keep, _ := pairPool(desired, candidates(live.GetNodePools())[desired.GetName()])
+	return keep
+}
+
+// candidates groups live pools by the topology name they stand for, those
+// of that very name first, then by name.
+func candidates(live []*containerpb.NodePool) map[string][]*containerpb.NodePool {
+	out := map[string][]*containerpb.NodePool{}
 	for _, p := range live {
-		liveByName[p.GetName()] = p
+		n := TopologyName(p)
+		out[n] = append(out[n], p)
+	}
+	for n, ps := range out {
+		sort.SliceStable(ps, func(i, j int) bool {
+			if a, b := ps[i].GetName() == n, ps[j].GetName() == n; a != b {
+				return a
+			}
+			return ps[i].GetName() < ps[j].GetName()
+		})
+	}
+	return out
+}
+
+// pairPool picks, of the live pools standing for desired, the one to keep
+// (the first GKE can change into desired in place) and the old ones, which
+// a replacement drains and deletes.
+func pairPool(desired *containerpb.NodePool, cands []*containerpb.NodePool) (keep *containerpb.NodePool, old []*containerpb.NodePool) {
+	for _, c := range cands {
+		if keep == nil && !forcesReplacement(desired, c) {
+			keep = c
+			continue
+		}
+		old = append(old, c)
+	}
+	return keep, old
+}
+
+// diffPools pairs pools by topology name; the result is sorted by name.
+func diffPools(desired, live []*containerpb.NodePool, nodes NodeCounts) []NodePoolChange {
+	byName := candidates(live)
+	taken := make(map[string]bool, len(live))
+	for _, p := range live {
+		taken[p.GetName()] = true
 	}
 	var out []NodePoolChange
 	for _, d := range sortedPools(desired) {
-		l, ok := liveByName[d.GetName()]
-		delete(liveByName, d.GetName())
-		if !ok {
-			out = append(out, NodePoolChange{Name: d.GetName(), Action: object.ActionCreate, Fields: poolFields(d)})
-			continue
-		}
-		out = append(out, diffPool(d, l, nodes))
+		cands := byName[d.GetName()]
+		delete(byName, d.GetName())
+		out = append(out, diffPool(d, cands, taken, nodes))
 	}
-	for _, l := range liveByName {
+	var gone []*containerpb.NodePool
+	for _, ls := range byName {
+		gone = append(gone, ls...)
+	}
+	for _, l := range sortedPools(gone) {
 		if l.GetAutoscaling().GetAutoprovisioned() {
 			continue
 		}
@@ -177,35 +267,108 @@ func diffPools(desired, live []*containerpb.NodePool, nodes NodeCounts) []NodePo
 		}
 		out = append(out, NodePoolChange{Name: l.GetName(), Action: object.ActionDelete, Fields: fields})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	// Stable: a pool created under another name sorts before the pool of
+	// its name deleted.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-func diffPool(d, l *containerpb.NodePool, nodes NodeCounts) NodePoolChange {
-	ch := NodePoolChange{Name: d.GetName(), Action: object.ActionNoop}
-	replace := func(path, before, after string) {
-		if before != after {
-			ch.Fields = append(ch.Fields, FieldChange{Path: path, Before: before, After: after, Replace: true})
-			ch.Action = object.ActionReplace
+// diffPool is what happens to the topology's pool d, given the live pools
+// standing for it and the names live pools have taken.
+func diffPool(d *containerpb.NodePool, cands []*containerpb.NodePool, taken map[string]bool, nodes NodeCounts) NodePoolChange {
+	ch := NodePoolChange{Name: d.GetName()}
+	keep, old := pairPool(d, cands)
+	switch {
+	case len(cands) == 0:
+		ch.Action, ch.Fields = object.ActionCreate, poolFields(d)
+		if n := freeName(d, taken); n != d.GetName() {
+			ch.Pool = n
+		}
+	case len(old) == 0:
+		ch.Action = object.ActionNoop
+		if keep.GetName() != d.GetName() {
+			ch.Pool = keep.GetName()
+		}
+		ch.Fields = poolDiff(d, keep, nodes)
+		if len(ch.Fields) > 0 {
+			ch.Action = object.ActionUpdate
+		}
+	default:
+		ch.Action = object.ActionReplace
+		ch.Fields = poolDiff(d, old[0], nodes)
+		r := &Replacement{}
+		for _, o := range old {
+			r.Old = append(r.Old, o.GetName())
+		}
+		if keep != nil {
+			r.Pool, r.Exists = keep.GetName(), true
+		} else {
+			r.Pool = freeName(d, taken)
+		}
+		ch.Replacement = r
+	}
+	return ch
+}
+
+// freeName is the name in GKE a new pool for d gets: the topology's unless
+// a live pool has it.
+func freeName(d *containerpb.NodePool, taken map[string]bool) string {
+	if !taken[d.GetName()] {
+		return d.GetName()
+	}
+	return ReplacementName(d)
+}
+
+// forcesReplacement reports whether GKE cannot change pool l into d in
+// place (see Diff).
+func forcesReplacement(d, l *containerpb.NodePool) bool {
+	for _, f := range poolDiff(d, l, nil) {
+		if f.Replace {
+			return true
 		}
 	}
-	update := func(path, before, after string) {
+	return false
+}
+
+// poolDiff lists the fields of live pool l that differ from d, each marked
+// as changed in place by recreating the nodes or as forcing a replacement;
+// a field that forces one leaves the others unmarked, since the new pool is
+// made with all of them. The node count is compared when nodes are known
+// and d does not autoscale (the autoscaler owns the size of a pool that
+// does).
+func poolDiff(d, l *containerpb.NodePool, nodes NodeCounts) []FieldChange {
+	var out []FieldChange
+	add := func(path, before, after string, recreates, replace bool) {
 		if before != after {
-			ch.Fields = append(ch.Fields, FieldChange{Path: path, Before: before, After: after})
-			if ch.Action == object.ActionNoop {
-				ch.Action = object.ActionUpdate
-			}
+			out = append(out, FieldChange{Path: path, Before: before, After: after, RecreatesNodes: recreates && !replace, Replace: replace})
 		}
 	}
 	dm, lm := d.GetConfig().GetMachineType(), l.GetConfig().GetMachineType()
-	replace("machineType", lm, dm)
-	replace("accelerators", formatAccelerators(lm, l.GetConfig().GetAccelerators()), formatAccelerators(dm, d.GetConfig().GetAccelerators()))
-	replace("spot", strconv.FormatBool(l.GetConfig().GetSpot()), strconv.FormatBool(d.GetConfig().GetSpot()))
+	add("machineType", lm, dm, true, false)
+	add("accelerators", formatAccelerators(lm, l.GetConfig().GetAccelerators()), formatAccelerators(dm, d.GetConfig().GetAccelerators()),
+		true, cannotClearAccelerators(d, l))
+	add("spot", strconv.FormatBool(l.GetConfig().GetSpot()), strconv.FormatBool(d.GetConfig().GetSpot()), false, true)
 	if !d.GetAutoscaling().GetEnabled() && nodes != nil {
-		update("nodeCount", currentSize(l, nodes), itoa(d.GetInitialNodeCount()))
+		add("nodeCount", currentSize(l, nodes), itoa(d.GetInitialNodeCount()), false, false)
 	}
-	update("autoscaling", formatAutoscaling(l.GetAutoscaling()), formatAutoscaling(d.GetAutoscaling()))
-	return ch
+	add("autoscaling", formatAutoscaling(l.GetAutoscaling()), formatAutoscaling(d.GetAutoscaling()), false, false)
+	if slices.ContainsFunc(out, func(f FieldChange) bool { return f.Replace }) {
+		for i := range out {
+			out[i].RecreatesNodes = false
+		}
+	}
+	return out
+}
+
+// cannotClearAccelerators reports whether d drops every accelerator l has
+// attached, on a machine without built-in GPUs: UpdateNodePoolRequest's
+// accelerators are a repeated field, where an empty list is no change.
+func cannotClearAccelerators(d, l *containerpb.NodePool) bool {
+	if len(d.GetConfig().GetAccelerators()) > 0 || len(l.GetConfig().GetAccelerators()) == 0 {
+		return false
+	}
+	m, ok := catalog.LookupMachine(d.GetConfig().GetMachineType())
+	return !ok || m.GPUs == 0
 }
 
 // comparesNodeCount reports whether Diff would compare a node count given
@@ -213,7 +376,7 @@ func diffPool(d, l *containerpb.NodePool, nodes NodeCounts) NodePoolChange {
 func comparesNodeCount(desired, live *containerpb.Cluster) bool {
 	liveNames := make(map[string]bool)
 	for _, p := range live.GetNodePools() {
-		liveNames[p.GetName()] = true
+		liveNames[TopologyName(p)] = true
 	}
 	for _, p := range desired.GetNodePools() {
 		if liveNames[p.GetName()] && !p.GetAutoscaling().GetEnabled() {

@@ -226,7 +226,7 @@ func TestDiff(t *testing.T) {
 			}),
 		},
 		{
-			name: "machine type replaces the pool",
+			name: "machine type changes in place, the nodes recreated",
 			desired: func(d *containerpb.Cluster) {
 				pool(d, "cpu").Config.MachineType = "e2-standard-16"
 				pool(d, "cpu").InitialNodeCount = 2
@@ -235,15 +235,15 @@ func TestDiff(t *testing.T) {
 				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
 					{Name: "a100", Action: object.ActionNoop},
-					{Name: "cpu", Action: object.ActionReplace, Fields: []FieldChange{
-						{Path: "machineType", Before: "e2-standard-8", After: "e2-standard-16", Replace: true},
+					{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{
+						{Path: "machineType", Before: "e2-standard-8", After: "e2-standard-16", RecreatesNodes: true},
 						{Path: "nodeCount", Before: "1", After: "2"},
 					}},
 				}
 			}),
 		},
 		{
-			name: "accelerators replace the pool",
+			name: "accelerators change in place, the nodes recreated",
 			desired: func(d *containerpb.Cluster) {
 				pool(d, "cpu").Config.Accelerators = []*containerpb.AcceleratorConfig{
 					{AcceleratorType: "nvidia-tesla-t4", AcceleratorCount: 1},
@@ -254,9 +254,28 @@ func TestDiff(t *testing.T) {
 				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
 					{Name: "a100", Action: object.ActionNoop},
-					{Name: "cpu", Action: object.ActionReplace, Fields: []FieldChange{
-						{Path: "accelerators", Before: "none", After: "nvidia-l4 x2, nvidia-tesla-t4 x1", Replace: true},
+					{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{
+						{Path: "accelerators", Before: "none", After: "nvidia-l4 x2, nvidia-tesla-t4 x1", RecreatesNodes: true},
 					}},
+				}
+			}),
+		},
+		{
+			name: "every accelerator dropped from a machine without built-in GPUs: replaced",
+			desired: func(d *containerpb.Cluster) {
+				pool(d, "cpu").Config.MachineType = "n1-standard-8"
+			},
+			live: func(l *containerpb.Cluster) {
+				pool(l, "cpu").Config.MachineType = "n1-standard-8"
+				pool(l, "cpu").Config.Accelerators = []*containerpb.AcceleratorConfig{{AcceleratorType: "nvidia-tesla-t4", AcceleratorCount: 1}}
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = object.ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionReplace, Fields: []FieldChange{
+						{Path: "accelerators", Before: "nvidia-tesla-t4 x1", After: "none", Replace: true},
+					}, Replacement: &Replacement{Pool: "cpu-318f4cf6", Old: []string{"cpu"}}},
 				}
 			}),
 		},
@@ -284,7 +303,7 @@ func TestDiff(t *testing.T) {
 			want: with(func(c *ClusterChange) { c.Action = object.ActionNoop; c.NodePools = noopPools() }),
 		},
 		{
-			name: "accelerator count replaces the pool",
+			name: "machine type and accelerator count change together in place",
 			live: func(l *containerpb.Cluster) {
 				pool(l, "a100").Config.Accelerators[0].AcceleratorCount = 2
 				pool(l, "a100").Config.MachineType = "a2-highgpu-2g"
@@ -292,9 +311,9 @@ func TestDiff(t *testing.T) {
 			want: with(func(c *ClusterChange) {
 				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
-					{Name: "a100", Action: object.ActionReplace, Fields: []FieldChange{
-						{Path: "machineType", Before: "a2-highgpu-2g", After: "a2-highgpu-1g", Replace: true},
-						{Path: "accelerators", Before: "nvidia-tesla-a100 x2", After: "nvidia-tesla-a100 x1", Replace: true},
+					{Name: "a100", Action: object.ActionUpdate, Fields: []FieldChange{
+						{Path: "machineType", Before: "a2-highgpu-2g", After: "a2-highgpu-1g", RecreatesNodes: true},
+						{Path: "accelerators", Before: "nvidia-tesla-a100 x2", After: "nvidia-tesla-a100 x1", RecreatesNodes: true},
 					}},
 					{Name: "cpu", Action: object.ActionNoop},
 				}
@@ -304,15 +323,107 @@ func TestDiff(t *testing.T) {
 			name: "spot replaces the pool, even with an in-place change alongside",
 			live: func(l *containerpb.Cluster) {
 				pool(l, "a100").Config.Spot = false
+				pool(l, "a100").Config.MachineType = "a2-highgpu-2g"
 				pool(l, "a100").Autoscaling.MinNodeCount = 1
 			},
 			want: with(func(c *ClusterChange) {
 				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
 					{Name: "a100", Action: object.ActionReplace, Fields: []FieldChange{
+						{Path: "machineType", Before: "a2-highgpu-2g", After: "a2-highgpu-1g"},
 						{Path: "spot", Before: "false", After: "true", Replace: true},
 						{Path: "autoscaling", Before: "min 1, max 8", After: "min 0, max 8"},
-					}},
+					}, Replacement: &Replacement{Pool: "a100-9b076c5c", Old: []string{"a100"}}},
+					{Name: "cpu", Action: object.ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "replacement under way: the new pool beside the old one",
+			live: func(l *containerpb.Cluster) {
+				next := proto.Clone(pool(l, "a100")).(*containerpb.NodePool)
+				next.Name, next.Config.ResourceLabels = "a100-9b076c5c", map[string]string{LabelPoolName: "a100"}
+				l.NodePools = append(l.NodePools, next)
+				pool(l, "a100").Config.Spot = false
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = object.ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: object.ActionReplace, Fields: []FieldChange{
+						{Path: "spot", Before: "false", After: "true", Replace: true},
+					}, Replacement: &Replacement{Pool: "a100-9b076c5c", Exists: true, Old: []string{"a100"}}},
+					{Name: "cpu", Action: object.ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "a pool that replaced one is the topology's: nothing to do",
+			live: func(l *containerpb.Cluster) {
+				for _, p := range l.NodePools {
+					p.Config.ResourceLabels = map[string]string{LabelPoolName: p.Name}
+					p.Name += "-0a1b2c3d"
+				}
+			},
+			nodes: func(n NodeCounts) {
+				n["cpu-0a1b2c3d"], n["a100-0a1b2c3d"] = n["cpu"], n["a100"]
+				delete(n, "cpu")
+				delete(n, "a100")
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = object.ActionNoop
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: object.ActionNoop, Pool: "a100-0a1b2c3d"},
+					{Name: "cpu", Action: object.ActionNoop, Pool: "cpu-0a1b2c3d"},
+				}
+			}),
+		},
+		{
+			name: "a pool that replaced one changes in place under its GKE name",
+			live: func(l *containerpb.Cluster) {
+				p := pool(l, "cpu")
+				p.Name, p.Config.ResourceLabels = "cpu-0a1b2c3d", map[string]string{LabelPoolName: "cpu"}
+			},
+			nodes: func(n NodeCounts) {
+				n["cpu-0a1b2c3d"] = map[string]int32{"us-west1-a": 2, "us-west1-b": 2}
+				delete(n, "cpu")
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = object.ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionUpdate, Pool: "cpu-0a1b2c3d", Fields: []FieldChange{{Path: "nodeCount", Before: "2", After: "1"}}},
+				}
+			}),
+		},
+		{
+			name: "replacing a pool that replaced one takes the topology's name back",
+			live: func(l *containerpb.Cluster) {
+				p := pool(l, "a100")
+				p.Name, p.Config.ResourceLabels, p.Config.Spot = "a100-0a1b2c3d", map[string]string{LabelPoolName: "a100"}, false
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = object.ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: object.ActionReplace, Fields: []FieldChange{
+						{Path: "spot", Before: "false", After: "true", Replace: true},
+					}, Replacement: &Replacement{Pool: "a100", Old: []string{"a100-0a1b2c3d"}}},
+					{Name: "cpu", Action: object.ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "the file changed back during a replacement: the old pool is kept, the new one goes",
+			live: func(l *containerpb.Cluster) {
+				next := proto.Clone(pool(l, "a100")).(*containerpb.NodePool)
+				next.Name, next.Config.ResourceLabels, next.Config.Spot = "a100-0a1b2c3d", map[string]string{LabelPoolName: "a100"}, false
+				l.NodePools = append(l.NodePools, next)
+			},
+			want: with(func(c *ClusterChange) {
+				c.Action = object.ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: object.ActionReplace, Fields: []FieldChange{
+						{Path: "spot", Before: "false", After: "true", Replace: true},
+					}, Replacement: &Replacement{Pool: "a100", Exists: true, Old: []string{"a100-0a1b2c3d"}}},
 					{Name: "cpu", Action: object.ActionNoop},
 				}
 			}),
@@ -355,6 +466,64 @@ func TestDiff(t *testing.T) {
 						{Path: "autoscaling", Before: "off"},
 					}},
 					{Name: "cpu", Action: object.ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "a pool standing for a name the file no longer has is deleted by its GKE name",
+			live: func(l *containerpb.Cluster) {
+				l.NodePools = append(l.NodePools, &containerpb.NodePool{
+					Name: "big-0a1b2c3d", InitialNodeCount: 1, Locations: []string{"us-west1-a"},
+					Config: &containerpb.NodeConfig{MachineType: "n2-standard-32", ResourceLabels: map[string]string{LabelPoolName: "big"}},
+				})
+			},
+			nodes: func(n NodeCounts) { n["big-0a1b2c3d"] = map[string]int32{"us-west1-a": 1} },
+			want: with(func(c *ClusterChange) {
+				c.Action = object.ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "big-0a1b2c3d", Action: object.ActionDelete, Fields: []FieldChange{
+						{Path: "machineType", Before: "n2-standard-32"},
+						{Path: "accelerators", Before: "none"},
+						{Path: "spot", Before: "false"},
+						{Path: "nodeCount", Before: "1"},
+						{Path: "autoscaling", Before: "off"},
+					}},
+					{Name: "cpu", Action: object.ActionNoop},
+				}
+			}),
+		},
+		{
+			name: "a new pool whose name a pool of another topology name holds is created under another",
+			desired: func(d *containerpb.Cluster) {
+				d.NodePools = append(d.NodePools, &containerpb.NodePool{Name: "web", InitialNodeCount: 1, Config: &containerpb.NodeConfig{MachineType: "e2-standard-4"}})
+			},
+			live: func(l *containerpb.Cluster) {
+				l.NodePools = append(l.NodePools, &containerpb.NodePool{
+					Name: "web", InitialNodeCount: 1, Locations: []string{"us-west1-a"},
+					Config: &containerpb.NodeConfig{MachineType: "e2-standard-4", ResourceLabels: map[string]string{LabelPoolName: "api"}},
+				})
+			},
+			nodes: func(n NodeCounts) { n["web"] = map[string]int32{"us-west1-a": 1} },
+			want: with(func(c *ClusterChange) {
+				c.Action = object.ActionUpdate
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: object.ActionNoop},
+					{Name: "cpu", Action: object.ActionNoop},
+					{Name: "web", Action: object.ActionCreate, Pool: "web-4c4f4583", Fields: []FieldChange{
+						{Path: "machineType", After: "e2-standard-4"},
+						{Path: "accelerators", After: "none"},
+						{Path: "spot", After: "false"},
+						{Path: "nodeCount", After: "1"},
+						{Path: "autoscaling", After: "off"},
+					}},
+					{Name: "web", Action: object.ActionDelete, Fields: []FieldChange{
+						{Path: "machineType", Before: "e2-standard-4"},
+						{Path: "accelerators", Before: "none"},
+						{Path: "spot", Before: "false"},
+						{Path: "nodeCount", Before: "1"},
+						{Path: "autoscaling", Before: "off"},
+					}},
 				}
 			}),
 		},
@@ -598,6 +767,7 @@ func TestChangesJSON(t *testing.T) {
 	nodes := nodesOf()
 	nodes["cpu"] = map[string]int32{"us-west1-a": 3, "us-west1-b": 3}
 	pool(live, "a100").Config.Spot = false
+	pool(live, "cpu").Config.MachineType = "e2-standard-4"
 	live.ReleaseChannel.Channel = containerpb.ReleaseChannel_STABLE
 
 	zonal := exampleDesired()
@@ -634,5 +804,63 @@ func TestChangesJSON(t *testing.T) {
 	}
 	if d := cmp.Diff(changes, back); d != "" {
 		t.Errorf("JSON round trip mismatch (-want +got):\n%s", d)
+	}
+}
+
+// TestReplacementName pins the names replacements get: an apply's re-run
+// must find the pool an interrupted one created, also across versions.
+func TestReplacementName(t *testing.T) {
+	np := func(name, machine string, spot bool, accs ...*containerpb.AcceleratorConfig) *containerpb.NodePool {
+		return &containerpb.NodePool{Name: name, Config: &containerpb.NodeConfig{MachineType: machine, Spot: spot, Accelerators: accs}}
+	}
+	t4 := &containerpb.AcceleratorConfig{AcceleratorType: "nvidia-tesla-t4", AcceleratorCount: 1}
+	long := "a-pool-with-a-very-long-name-of-forty-c"
+	for _, tt := range []struct {
+		pool *containerpb.NodePool
+		want string
+	}{
+		{np("cpu", "e2-standard-8", false), "cpu-22732729"},
+		{np("cpu", "e2-standard-8", true), "cpu-dc4874cd"},
+		{np("cpu", "n1-standard-8", false, t4), "cpu-e0dd8e06"},
+		{np("gpu", "n1-standard-8", false, t4), "gpu-e0dd8e06"},
+		// Cut to 31 characters, a trailing dash dropped: 40 in all at most.
+		{np(long, "e2-standard-8", false), "a-pool-with-a-very-long-name-of-22732729"},
+		{np("a-pool-with-a-very-long-name-o-forty", "e2-standard-8", false), "a-pool-with-a-very-long-name-o-22732729"},
+	} {
+		got := ReplacementName(tt.pool)
+		if got != tt.want || len(got) > 40 {
+			t.Errorf("ReplacementName(%s, %s, spot %t) = %q, want %q", tt.pool.Name, tt.pool.Config.MachineType, tt.pool.Config.Spot, got, tt.want)
+		}
+	}
+}
+
+func TestLivePool(t *testing.T) {
+	desired := pool(exampleDesired(), "a100") // spot
+	np := func(name, label string, spot bool) *containerpb.NodePool {
+		p := proto.Clone(desired).(*containerpb.NodePool)
+		p.Name, p.Config.Spot = name, spot
+		if label != "" {
+			p.Config.ResourceLabels = map[string]string{LabelPoolName: label}
+		}
+		return p
+	}
+	for _, tt := range []struct {
+		name string
+		live []*containerpb.NodePool
+		want string // "" for none
+	}{
+		{"by its name", []*containerpb.NodePool{np("a100", "", true)}, "a100"},
+		{"by its label", []*containerpb.NodePool{np("a100-0a1b2c3d", "a100", true)}, "a100-0a1b2c3d"},
+		{"the one GKE can change into it", []*containerpb.NodePool{np("a100", "", false), np("a100-0a1b2c3d", "a100", true)}, "a100-0a1b2c3d"},
+		{"its own name first when both can", []*containerpb.NodePool{np("a100-0a1b2c3d", "a100", true), np("a100", "", true)}, "a100"},
+		{"none can: a replacement is created", []*containerpb.NodePool{np("a100", "", false)}, ""},
+		{"labelled for another pool", []*containerpb.NodePool{np("a100", "gpu", true)}, ""},
+		{"missing", nil, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := LivePool(desired, &containerpb.Cluster{NodePools: tt.live}).GetName(); got != tt.want {
+				t.Errorf("LivePool = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package gke
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -232,6 +233,65 @@ func (c *Client) CreateNodePool(ctx context.Context, cluster *containerpb.Cluste
 	return op, nil
 }
 
+// UpdateNodePool changes pool (its name in GKE) of cluster in place into
+// desired: its machine type and accelerators, which GKE makes by recreating
+// the pool's nodes with the pool's surge or blue-green upgrade settings, as
+// `gcloud container node-pools update --machine-type` does. GKE requires a
+// node version and an image type; the live pool's are sent, so that
+// nothing else changes (the "-" alias would upgrade nodes that lag behind
+// the control plane).
+func (c *Client) UpdateNodePool(ctx context.Context, cluster *containerpb.Cluster, pool string, desired, live *containerpb.NodePool) (*containerpb.Operation, error) {
+	req := &containerpb.UpdateNodePoolRequest{
+		Name:        poolName(cluster, pool),
+		NodeVersion: live.GetVersion(),
+		ImageType:   live.GetConfig().GetImageType(),
+		MachineType: desired.GetConfig().GetMachineType(),
+	}
+	if req.NodeVersion == "" {
+		req.NodeVersion = "-"
+	}
+	for _, a := range desired.GetConfig().GetAccelerators() {
+		req.Accelerators = append(req.Accelerators, proto.Clone(a).(*containerpb.AcceleratorConfig))
+	}
+	op, err := c.cm.UpdateNodePool(ctx, req)
+	if err != nil {
+		return nil, c.apiError(fmt.Sprintf("changing the machine of node pool %s of GKE cluster %s to %s", pool, cluster.GetName(),
+			strings.TrimSuffix(req.MachineType+" with "+formatAccelerators(req.MachineType, req.Accelerators), " with none")), err)
+	}
+	return op, nil
+}
+
+// DeleteNodePool deletes pool (its name in GKE) of cluster, and its nodes.
+// GKE does not wait for PodDisruptionBudgets: apply drains the nodes first.
+func (c *Client) DeleteNodePool(ctx context.Context, cluster *containerpb.Cluster, pool string) (*containerpb.Operation, error) {
+	op, err := c.cm.DeleteNodePool(ctx, &containerpb.DeleteNodePoolRequest{Name: poolName(cluster, pool)})
+	if err != nil {
+		return nil, c.apiError(fmt.Sprintf("deleting node pool %s of GKE cluster %s", pool, cluster.GetName()), err)
+	}
+	return op, nil
+}
+
+// PoolNamed is the topology's pool desired to create under name in GKE,
+// with nodes per zone: a name other than the topology's is recorded in the
+// LabelPoolName resource label, so that Diff knows the pool as the
+// topology's.
+func PoolNamed(desired *containerpb.NodePool, name string, nodes int32) *containerpb.NodePool {
+	p := proto.Clone(desired).(*containerpb.NodePool)
+	p.Name, p.InitialNodeCount = name, nodes
+	if name != desired.GetName() {
+		if p.Config == nil {
+			p.Config = &containerpb.NodeConfig{}
+		}
+		labels := maps.Clone(p.Config.ResourceLabels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[LabelPoolName] = desired.GetName()
+		p.Config.ResourceLabels = labels
+	}
+	return p
+}
+
 // UpdateKind is one kind of in-place change apply makes to a live cluster.
 type UpdateKind string
 
@@ -240,28 +300,42 @@ const (
 	UpdateCreateNodePool      UpdateKind = "createNodePool"
 	UpdateNodePoolAutoscaling UpdateKind = "nodePoolAutoscaling"
 	UpdateNodePoolSize        UpdateKind = "nodePoolSize"
+	// UpdateNodePoolMachine changes a pool's machine type and
+	// accelerators; GKE recreates its nodes.
+	UpdateNodePoolMachine UpdateKind = "nodePoolMachine"
 )
 
 // Update is one in-place change, one GKE operation: GKE runs one operation
 // per cluster at a time, so apply starts them one after the other.
 type Update struct {
 	Kind UpdateKind
-	// Pool is the node pool changed, "" for a cluster-level change.
+	// Pool is the node pool changed, by its topology name; "" for a
+	// cluster-level change.
 	Pool string
+	// LivePool is the pool's name in GKE when it is not Pool (see
+	// NodePoolChange.Pool).
+	LivePool string
 	// Description says what changes, for progress lines and errors.
 	Description string
+}
+
+// GKEName is the changed pool's name in GKE.
+func (u Update) GKEName() string {
+	if u.LivePool != "" {
+		return u.LivePool
+	}
+	return u.Pool
 }
 
 // Updates turns a planned ClusterChange into the in-place changes that make
 // the live cluster match desired, in the order to make them: the release
 // channel, new node pools, then per pool autoscaling before size (so a pool
-// leaving autoscaling is not clamped by its old bounds).
+// leaving autoscaling is not clamped by its old bounds), then the machine
+// type and accelerators, which recreate the nodes (at their new count).
+// Node pools to replace or delete are not in-place changes: they need the
+// cluster's nodes drained, which apply does itself.
 //
-// It refuses what geofed does not do, before anything is touched: a change
-// that needs attention, a node pool to replace (GKE cannot change machine
-// type, accelerators or spot in place) and a node pool to delete. Deleting a
-// pool deletes its nodes and what runs on them; that stays a person's
-// decision until geofed can show and confirm it.
+// It refuses a change that needs attention before anything is touched.
 func Updates(ch ClusterChange, desired *containerpb.Cluster) ([]Update, error) {
 	switch ch.Action {
 	case object.ActionAttention:
@@ -270,29 +344,6 @@ func Updates(ch ClusterChange, desired *containerpb.Cluster) ([]Update, error) {
 	default:
 		return nil, nil
 	}
-	var refused []string
-	for _, p := range ch.NodePools {
-		switch p.Action {
-		case object.ActionReplace:
-			var why []string
-			for _, f := range p.Fields {
-				if f.Replace {
-					why = append(why, fmt.Sprintf("%s %s → %s", f.Path, f.Before, f.After))
-				}
-			}
-			refused = append(refused, fmt.Sprintf("node pool %s must be replaced (%s); geofed does not delete node pools yet: do it by hand "+
-				"(gcloud container node-pools delete %s --cluster %s --location %s), then apply again to create it",
-				p.Name, strings.Join(why, ", "), p.Name, ch.Cluster, ch.Location))
-		case object.ActionDelete:
-			refused = append(refused, fmt.Sprintf("node pool %s is not in the topology; geofed does not delete node pools yet: do it by hand "+
-				"(gcloud container node-pools delete %s --cluster %s --location %s), or add it to the topology",
-				p.Name, p.Name, ch.Cluster, ch.Location))
-		}
-	}
-	if len(refused) > 0 {
-		return nil, fmt.Errorf("GKE cluster %s: %s", ch.Cluster, strings.Join(refused, "; "))
-	}
-
 	var out []Update
 	for _, f := range ch.Fields {
 		if f.Path == "releaseChannel" {
@@ -301,7 +352,11 @@ func Updates(ch ClusterChange, desired *containerpb.Cluster) ([]Update, error) {
 	}
 	for _, p := range ch.NodePools {
 		if p.Action == object.ActionCreate {
-			out = append(out, Update{Kind: UpdateCreateNodePool, Pool: p.Name, Description: "create node pool " + p.Name})
+			d := "create node pool " + p.Name
+			if p.Pool != "" {
+				d += " as " + p.Pool + " (a pool is named " + p.Name + " already)"
+			}
+			out = append(out, Update{Kind: UpdateCreateNodePool, Pool: p.Name, LivePool: p.Pool, Description: d})
 		}
 	}
 	for _, p := range ch.NodePools {
@@ -313,16 +368,26 @@ func Updates(ch ClusterChange, desired *containerpb.Cluster) ([]Update, error) {
 				if f.Path != path {
 					continue
 				}
-				u := Update{Kind: UpdateNodePoolAutoscaling, Pool: p.Name, Description: fmt.Sprintf("node pool %s: autoscaling %s → %s", p.Name, f.Before, f.After)}
+				u := Update{Kind: UpdateNodePoolAutoscaling, Pool: p.Name, LivePool: p.Pool, Description: fmt.Sprintf("node pool %s: autoscaling %s → %s", p.Name, f.Before, f.After)}
 				if path == "nodeCount" {
-					u = Update{Kind: UpdateNodePoolSize, Pool: p.Name, Description: fmt.Sprintf("node pool %s: nodes %s → %s", p.Name, f.Before, f.After)}
+					u = Update{Kind: UpdateNodePoolSize, Pool: p.Name, LivePool: p.Pool, Description: fmt.Sprintf("node pool %s: nodes %s → %s", p.Name, f.Before, f.After)}
 				}
 				out = append(out, u)
 			}
 		}
+		var machine []string
+		for _, f := range p.Fields {
+			if f.RecreatesNodes {
+				machine = append(machine, fmt.Sprintf("%s %s → %s", f.Path, f.Before, f.After))
+			}
+		}
+		if len(machine) > 0 {
+			out = append(out, Update{Kind: UpdateNodePoolMachine, Pool: p.Name, LivePool: p.Pool,
+				Description: fmt.Sprintf("node pool %s: %s (nodes recreated)", p.Name, strings.Join(machine, ", "))})
+		}
 	}
 	for _, u := range out {
-		if u.Pool != "" && desiredPool(desired, u.Pool) == nil {
+		if u.Pool != "" && findPool(desired, u.Pool) == nil {
 			return nil, fmt.Errorf("GKE cluster %s: the plan changes node pool %s, which the topology does not have", ch.Cluster, u.Pool)
 		}
 	}
@@ -330,29 +395,37 @@ func Updates(ch ClusterChange, desired *containerpb.Cluster) ([]Update, error) {
 }
 
 // StartUpdate starts the GKE operation that makes u on cluster, with the
-// values desired (from Desired) asks for.
-func (c *Client) StartUpdate(ctx context.Context, desired *containerpb.Cluster, u Update) (*containerpb.Operation, error) {
+// values desired (from Desired) asks for; live is the cluster as GKE
+// reports it now, whose pools a machine change reads its versions from.
+func (c *Client) StartUpdate(ctx context.Context, desired, live *containerpb.Cluster, u Update) (*containerpb.Operation, error) {
 	switch u.Kind {
 	case UpdateReleaseChannel:
 		return c.SetReleaseChannel(ctx, desired, channelOf(desired))
-	case UpdateCreateNodePool, UpdateNodePoolAutoscaling, UpdateNodePoolSize:
-		p := desiredPool(desired, u.Pool)
+	case UpdateCreateNodePool, UpdateNodePoolAutoscaling, UpdateNodePoolSize, UpdateNodePoolMachine:
+		p := findPool(desired, u.Pool)
 		if p == nil {
 			return nil, fmt.Errorf("GKE cluster %s has no node pool %s in the topology", desired.GetName(), u.Pool)
 		}
 		switch u.Kind {
 		case UpdateCreateNodePool:
-			return c.CreateNodePool(ctx, desired, p)
+			return c.CreateNodePool(ctx, desired, PoolNamed(p, u.GKEName(), p.GetInitialNodeCount()))
 		case UpdateNodePoolAutoscaling:
-			return c.SetNodePoolAutoscaling(ctx, desired, u.Pool, p.GetAutoscaling())
+			return c.SetNodePoolAutoscaling(ctx, desired, u.GKEName(), p.GetAutoscaling())
+		case UpdateNodePoolSize:
+			return c.SetNodePoolSize(ctx, desired, u.GKEName(), p.GetInitialNodeCount())
 		default:
-			return c.SetNodePoolSize(ctx, desired, u.Pool, p.GetInitialNodeCount())
+			lp := findPool(live, u.GKEName())
+			if lp == nil {
+				return nil, fmt.Errorf("GKE cluster %s has no node pool %s", desired.GetName(), u.GKEName())
+			}
+			return c.UpdateNodePool(ctx, desired, u.GKEName(), p, lp)
 		}
 	}
 	return nil, fmt.Errorf("unknown GKE update %q", u.Kind)
 }
 
-func desiredPool(c *containerpb.Cluster, name string) *containerpb.NodePool {
+// findPool is c's pool called name, or nil.
+func findPool(c *containerpb.Cluster, name string) *containerpb.NodePool {
 	for _, p := range c.GetNodePools() {
 		if p.GetName() == name {
 			return p

@@ -188,6 +188,7 @@ func TestUpdatesInPlace(t *testing.T) {
 
 	gc := tp.Spec.Regions[0].Clusters[0].GKE
 	gc.NodePools[0].NodeCount = ptr(int32(3))
+	gc.NodePools[0].MachineType = "e2-standard-16"
 	gc.NodePools[1].Autoscaling.MinNodes, gc.NodePools[1].Autoscaling.MaxNodes = 1, 4
 	gc.NodePools = append(gc.NodePools, tp.Spec.Regions[0].Clusters[0].GKE.NodePools[0])
 	gc.NodePools[2].Name, gc.NodePools[2].NodeCount = "cpu2", ptr(int32(2))
@@ -209,12 +210,13 @@ func TestUpdatesInPlace(t *testing.T) {
 		{Kind: UpdateCreateNodePool, Pool: "cpu2", Description: "create node pool cpu2"},
 		{Kind: UpdateNodePoolAutoscaling, Pool: "a100", Description: "node pool a100: autoscaling min 0, max 8 → min 1, max 4"},
 		{Kind: UpdateNodePoolSize, Pool: "cpu", Description: "node pool cpu: nodes 1 → 3"},
+		{Kind: UpdateNodePoolMachine, Pool: "cpu", Description: "node pool cpu: machineType e2-standard-8 → e2-standard-16 (nodes recreated)"},
 	}
 	if d := cmp.Diff(want, updates); d != "" {
 		t.Fatalf("Updates (-want +got):\n%s", d)
 	}
 	for _, u := range updates {
-		op, err := c.StartUpdate(ctx, desired, u)
+		op, err := c.StartUpdate(ctx, desired, live, u)
 		if err != nil {
 			t.Fatalf("%s: %v", u.Description, err)
 		}
@@ -232,6 +234,86 @@ func TestUpdatesInPlace(t *testing.T) {
 	}
 	if ch := Diff(desired, live, NodeCounts{"cpu": {zone: 3}, "a100": {zone: 1}, "cpu2": {zone: 2}}); ch.Action != object.ActionNoop {
 		t.Errorf("Diff after the updates = %+v, want noop", ch)
+	}
+	// The machine change kept what it did not name: GKE requires a node
+	// version and an image type, and the live pool's were sent.
+	if p := pool(live, "cpu"); p.GetConfig().GetMachineType() != "e2-standard-16" || p.GetVersion() != gkeemu.MasterVersion || p.GetConfig().GetImageType() != "COS_CONTAINERD" {
+		t.Errorf("pool cpu after the machine change: %s, version %s, image %s", p.GetConfig().GetMachineType(), p.GetVersion(), p.GetConfig().GetImageType())
+	}
+}
+
+// TestPoolOperations creates a pool under another name than the
+// topology's, as a replacement is, changes its machine and deletes it
+// through the Client: GKE keeps the topology's name in the pool's label,
+// Diff knows the pool by it, and once the pool is gone it is to create.
+func TestPoolOperations(t *testing.T) {
+	_, c := startSlowEmulator(t)
+	ctx := t.Context()
+	tp := exampleTopology()
+	desired := Desired(tp, tp.Clusters()[0])
+	createAndWait(t, c, desired)
+	wait := func(op *containerpb.Operation, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitOperation(ctx, "acme-ml", "us-west1", op, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func() *containerpb.Cluster {
+		t.Helper()
+		live, err := c.GetCluster(ctx, "acme-ml", "us-west1", "training-us")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return live
+	}
+
+	// The cpu pool becomes spot: a replacement is created beside it.
+	pool(desired, "cpu").Config.Spot = true
+	live := get()
+	zone := live.GetLocations()[0]
+	ch := Diff(desired, live, NodeCounts{"cpu": {zone: 1}, "a100": {zone: 0}})
+	np := ch.NodePools[1]
+	if np.Action != object.ActionReplace || np.Replacement == nil || np.Replacement.Pool != ReplacementName(pool(desired, "cpu")) {
+		t.Fatalf("Diff of a spot change: %+v, want a replacement", np)
+	}
+	wait(c.CreateNodePool(ctx, desired, PoolNamed(pool(desired, "cpu"), np.Replacement.Pool, 2)))
+	live = get()
+	next := LivePool(pool(desired, "cpu"), live)
+	if next.GetName() != np.Replacement.Pool || next.GetConfig().GetResourceLabels()[LabelPoolName] != "cpu" || next.GetInitialNodeCount() != 2 {
+		t.Fatalf("LivePool after creating the replacement = %s, labels %v, %d nodes; want %s labelled cpu with 2",
+			next.GetName(), next.GetConfig().GetResourceLabels(), next.GetInitialNodeCount(), np.Replacement.Pool)
+	}
+	ch = Diff(desired, live, NodeCounts{"cpu": {zone: 1}, "a100": {zone: 0}, next.GetName(): {zone: 2}})
+	if r := ch.NodePools[1].Replacement; r == nil || !r.Exists || r.Pool != next.GetName() || len(r.Old) != 1 || r.Old[0] != "cpu" {
+		t.Errorf("Diff with both pools = %+v, want the replacement under way, replacing cpu", ch.NodePools[1])
+	}
+
+	wait(c.DeleteNodePool(ctx, desired, "cpu"))
+	live = get()
+	pool(desired, "cpu").InitialNodeCount = 2
+	if ch := Diff(desired, live, NodeCounts{"a100": {zone: 0}, next.GetName(): {zone: 2}}); ch.Action != object.ActionNoop || ch.NodePools[1].Pool != next.GetName() {
+		t.Errorf("Diff once the old pool is gone = %+v, want noop with cpu as %s", ch, next.GetName())
+	}
+
+	// In place, under its name in GKE.
+	pool(desired, "cpu").Config.MachineType = "e2-standard-16"
+	wait(c.UpdateNodePool(ctx, desired, next.GetName(), pool(desired, "cpu"), next))
+	live = get()
+	if got := LivePool(pool(desired, "cpu"), live).GetConfig().GetMachineType(); got != "e2-standard-16" {
+		t.Errorf("machine type after UpdateNodePool = %s, want e2-standard-16", got)
+	}
+
+	wait(c.DeleteNodePool(ctx, desired, next.GetName()))
+	ch = Diff(desired, get(), NodeCounts{"a100": {zone: 0}})
+	if np := ch.NodePools[1]; np.Action != object.ActionCreate || np.Pool != "" {
+		t.Errorf("Diff once every cpu pool is gone = %+v, want create under the topology's name", np)
+	}
+	_, err := c.DeleteNodePool(ctx, desired, next.GetName())
+	if want := "deleting node pool " + next.GetName() + " of GKE cluster training-us: Not found: "; err == nil || !strings.HasPrefix(err.Error(), want) || status.Code(err) != codes.NotFound {
+		t.Errorf("deleting it again: %v, want NotFound starting %q", err, want)
 	}
 }
 
@@ -260,29 +342,45 @@ func TestUpdates(t *testing.T) {
 			wantErr: "GKE cluster training-us needs attention, geofed leaves it alone: GKE reports status ERROR: out of capacity",
 		},
 		{
-			name: "replace refused",
+			name: "pools to replace or delete are not in-place updates",
 			change: with(func(c *ClusterChange) {
 				c.Action = object.ActionUpdate
 				c.NodePools = []NodePoolChange{
 					{Name: "a100", Action: object.ActionReplace, Fields: []FieldChange{
-						{Path: "machineType", Before: "a2-highgpu-1g", After: "a2-highgpu-2g", Replace: true},
-						{Path: "autoscaling", Before: "min 0, max 8", After: "min 0, max 4"},
-					}},
+						{Path: "spot", Before: "false", After: "true", Replace: true},
+					}, Replacement: &Replacement{Pool: "a100-0a1b2c3d", Old: []string{"a100"}}},
 					{Name: "cpu", Action: object.ActionUpdate, Fields: []FieldChange{{Path: "nodeCount", Before: "1", After: "2"}}},
+					{Name: "old", Action: object.ActionDelete},
 				}
 			}),
-			wantErr: "GKE cluster training-us: node pool a100 must be replaced (machineType a2-highgpu-1g → a2-highgpu-2g); " +
-				"geofed does not delete node pools yet: do it by hand (gcloud container node-pools delete a100 --cluster training-us --location us-west1-b), " +
-				"then apply again to create it",
+			want: []Update{{Kind: UpdateNodePoolSize, Pool: "cpu", Description: "node pool cpu: nodes 1 → 2"}},
 		},
 		{
-			name: "delete refused",
+			name: "machine and accelerators last, once, under the pool's GKE name",
 			change: with(func(c *ClusterChange) {
 				c.Action = object.ActionUpdate
-				c.NodePools = []NodePoolChange{{Name: "old", Action: object.ActionDelete}}
+				c.NodePools = []NodePoolChange{
+					{Name: "a100", Action: object.ActionUpdate, Pool: "a100-0a1b2c3d", Fields: []FieldChange{
+						{Path: "machineType", Before: "a2-highgpu-2g", After: "a2-highgpu-1g", RecreatesNodes: true},
+						{Path: "accelerators", Before: "nvidia-tesla-a100 x2", After: "nvidia-tesla-a100 x1", RecreatesNodes: true},
+						{Path: "autoscaling", Before: "min 0, max 4", After: "min 0, max 8"},
+					}},
+				}
 			}),
-			wantErr: "GKE cluster training-us: node pool old is not in the topology; geofed does not delete node pools yet: do it by hand " +
-				"(gcloud container node-pools delete old --cluster training-us --location us-west1-b), or add it to the topology",
+			want: []Update{
+				{Kind: UpdateNodePoolAutoscaling, Pool: "a100", LivePool: "a100-0a1b2c3d", Description: "node pool a100: autoscaling min 0, max 4 → min 0, max 8"},
+				{Kind: UpdateNodePoolMachine, Pool: "a100", LivePool: "a100-0a1b2c3d",
+					Description: "node pool a100: machineType a2-highgpu-2g → a2-highgpu-1g, accelerators nvidia-tesla-a100 x2 → nvidia-tesla-a100 x1 (nodes recreated)"},
+			},
+		},
+		{
+			name: "a new pool under another name",
+			change: with(func(c *ClusterChange) {
+				c.Action = object.ActionUpdate
+				c.NodePools = []NodePoolChange{{Name: "cpu", Action: object.ActionCreate, Pool: "cpu-0a1b2c3d"}}
+			}),
+			want: []Update{{Kind: UpdateCreateNodePool, Pool: "cpu", LivePool: "cpu-0a1b2c3d",
+				Description: "create node pool cpu as cpu-0a1b2c3d (a pool is named cpu already)"}},
 		},
 		{
 			name: "autoscaling before size, release channel first",

@@ -419,18 +419,18 @@ func readCluster(ctx context.Context, ref topology.ClusterRef, conn *member.Conn
 func nodePools(ref topology.ClusterRef, st *GKEState) ([]capacity.Pool, error) {
 	var out []capacity.Pool
 	for _, dp := range st.Desired.GetNodePools() {
-		var lp *containerpb.NodePool
-		for _, p := range st.Live.GetNodePools() {
-			if p.GetName() == dp.GetName() {
-				lp = p
-			}
-		}
+		// A replaced pool lives under another GKE name, labelled with
+		// the topology's.
+		lp := gke.LivePool(dp, st.Live)
 		zones := poolZones(st, dp, lp)
 		shape, err := gke.NodeShape(dp, ref.Region, zones[0])
 		if err != nil {
 			return nil, fmt.Errorf("node pool %s: %w", dp.GetName(), err)
 		}
 		p := capacity.Pool{Name: dp.GetName(), Label: gke.LabelNodePool, Value: dp.GetName(), Shape: shape}
+		if lp != nil {
+			p.Value = lp.GetName()
+		}
 		if lp == nil {
 			p.Planned = int(dp.GetInitialNodeCount()) * len(zones)
 		}

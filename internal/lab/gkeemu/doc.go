@@ -41,6 +41,9 @@
 //     project and location, because the lab names control planes by them.
 //   - A node's capacity is its machine type's vCPUs and memory; a GKE
 //     node's memory capacity is a little less, the kernel's share.
+//   - UpdateNodePool that recreates nodes drains every old node first,
+//     then recreates them all (GKE with maxSurge 0), as lab node groups are
+//     one shape each.
 //
 // Tests inject faults through the Server's Go API: regional quotas
 // (SetQuota), failed operations (FailNextOperation) and apiservers going

@@ -5,11 +5,16 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/drain"
+	"github.com/geofed-io/kubectl-geofed/pkg/gke/nodeshape"
 )
 
 // change is an operation that changes a running cluster: one of its node
@@ -26,7 +31,17 @@ type change struct {
 	next *nodePool
 	// commit records what else changes, on success only.
 	commit func()
+	// recreate says pool's nodes are made anew (next numbers them afresh):
+	// the nodes there now are cordoned and drained first, as GKE's
+	// upgrade does, when the emulator can reach the cluster (an
+	// Autoscalable provisioner's).
+	recreate bool
 }
+
+// upgradeDrainTimeout bounds the drain before nodes are recreated. GKE
+// respects PodDisruptionBudgets for up to an hour in an upgrade, then
+// deletes the nodes anyway; the lab waits a minute, then does the same.
+const upgradeDrainTimeout = time.Minute
 
 // startChangeLocked records ch and starts its operation, which reshapes the
 // cluster's nodes through the provisioner when they differ. The cluster is
@@ -60,7 +75,14 @@ func (s *Server) startChangeLocked(c *cluster, ch change) *containerpb.Operation
 
 	var work func(context.Context) error
 	if !reflect.DeepEqual(before, after) {
+		var drained string
+		if ch.recreate {
+			drained = p.pb.Name
+		}
 		work = func(ctx context.Context) error {
+			if drained != "" {
+				s.drainForUpgrade(ctx, c, drained)
+			}
 			return opError("resizing the cluster's nodes", s.opts.Provisioner.Resize(ctx, c.ref.cluster, after))
 		}
 	}
@@ -98,6 +120,55 @@ func (s *Server) startChangeLocked(c *cluster, ch change) *containerpb.Operation
 			}
 		},
 	})
+}
+
+// drainForUpgrade cordons the nodes of pool and evicts their pods, with
+// PodDisruptionBudgets respected for upgradeDrainTimeout, before the nodes
+// are recreated. Where the lab is simpler than GKE: GKE's surge upgrade
+// adds a new node before it drains an old one (maxSurge 1 by default), so
+// that evicted pods find room in the pool; the lab makes a pool's nodes in
+// a zone of one shape, so it drains every old node first and then
+// recreates them all, as GKE does with maxSurge 0. Evicted pods wait
+// Pending meanwhile unless another pool has room. A drain that gives up is
+// logged, and the nodes recreated anyway, as GKE does.
+func (s *Server) drainForUpgrade(ctx context.Context, c *cluster, pool string) {
+	prov, ok := s.opts.Provisioner.(Autoscalable)
+	if !ok {
+		return
+	}
+	cfg, err := prov.RESTConfig(c.ref.cluster)
+	var cs kubernetes.Interface
+	if err == nil {
+		cs, err = kubernetes.NewForConfig(cfg)
+	}
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, upgradeDrainTimeout)
+		defer cancel()
+		_, err = drain.Drain(ctx, cs, drain.Options{
+			Selector: nodeshape.LabelNodePool + "=" + pool,
+			Progress: func(line string) { s.logf("%s: upgrading node pool %s: %s", c.ref, pool, line) },
+		})
+	}
+	if err != nil {
+		s.logf("%s: upgrading node pool %s: gave up draining its nodes, recreating them anyway: %v", c.ref, pool, err)
+	}
+}
+
+// renumbered is p with its nodes in each zone numbered after those there
+// now: recreated nodes have new names, as GKE's new instances do, so that
+// nothing of an old node is left.
+func (p *nodePool) renumbered() map[string][]int {
+	out := make(map[string][]int, len(p.zones))
+	for _, z := range p.zones {
+		next := 0
+		if cur := allIndexes(p, z); len(cur) > 0 {
+			next = slices.Max(cur) + 1
+		}
+		for i := range int(p.perZone) {
+			out[z] = append(out[z], next+i)
+		}
+	}
+	return out
 }
 
 func (p *nodePool) clone() *nodePool {
@@ -303,8 +374,10 @@ func (s *Server) SetNodePoolAutoscaling(_ context.Context, req *containerpb.SetN
 // upgrade: machine type (vertical scaling), accelerators, node labels and
 // disks. Changing the machine type without listing accelerators drops the
 // listed ones, so a pool can move off a GPU machine type; built-in GPUs
-// follow the machine type either way. Fields the emulator does not model
-// are refused as UNIMPLEMENTED.
+// follow the machine type either way. A new machine, accelerators, disk or
+// image recreates the nodes under new names, drained first (see
+// drainForUpgrade); labels change on the nodes there. Fields the emulator
+// does not model are refused as UNIMPLEMENTED.
 func (s *Server) UpdateNodePool(_ context.Context, req *containerpb.UpdateNodePoolRequest) (*containerpb.Operation, error) {
 	ref, err := parsePoolAt(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId())
 	if err != nil {
@@ -326,6 +399,7 @@ func (s *Server) UpdateNodePool(_ context.Context, req *containerpb.UpdateNodePo
 	}
 	next := p.clone()
 	cfg := next.pb.Config
+	was := proto.Clone(cfg).(*containerpb.NodeConfig)
 	if mt := req.GetMachineType(); mt != "" && mt != cfg.MachineType {
 		cfg.MachineType = mt
 		cfg.Accelerators = nil
@@ -357,7 +431,16 @@ func (s *Server) UpdateNodePool(_ context.Context, req *containerpb.UpdateNodePo
 	if err := s.checkQuotaLocked(ref.project, c.place.region, growth(next, p)); err != nil {
 		return nil, err
 	}
+	// GKE changes labels in place; a new machine, accelerators, disk or
+	// image make new nodes.
+	recreate := cfg.MachineType != was.MachineType || cfg.DiskType != was.DiskType || cfg.DiskSizeGb != was.DiskSizeGb ||
+		cfg.ImageType != was.ImageType || !slices.EqualFunc(cfg.Accelerators, was.Accelerators, func(a, b *containerpb.AcceleratorConfig) bool {
+		return proto.Equal(a, b)
+	})
+	if recreate {
+		next.kept = p.renumbered()
+	}
 	return s.startChangeLocked(c, change{
-		kind: containerpb.Operation_UPGRADE_NODES, target: p.pb.SelfLink, pool: p, next: next,
+		kind: containerpb.Operation_UPGRADE_NODES, target: p.pb.SelfLink, pool: p, next: next, recreate: recreate,
 	}), nil
 }

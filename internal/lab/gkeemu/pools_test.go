@@ -2,6 +2,7 @@ package gkeemu
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/gke/nodeshape"
 )
 
 // gpuPool is a one-pool cluster of machine, with acc if it names a type.
@@ -139,4 +141,67 @@ func TestAcceleratorLocations(t *testing.T) {
 	_, err = c.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: cl + "/nodePools/p", MachineType: "e2-standard-8",
 		Accelerators: []*containerpb.AcceleratorConfig{{AcceleratorType: "nvidia-tesla-t4", AcceleratorCount: 1}}})
 	wantCode(t, err, codes.InvalidArgument, "[e2-standard-8, nvidia-tesla-t4] features are not compatible for creating instance.")
+}
+
+// TestUpdateNodePoolRecreatesNodes: a new machine type, accelerators, disk
+// or image make the pool's nodes anew, under new names and of the new
+// shape, as GKE's upgrade makes new instances; new labels change the nodes
+// there. A resize afterwards numbers its nodes apart from those.
+func TestUpdateNodePoolRecreatesNodes(t *testing.T) {
+	fake := newFake()
+	_, c := startServer(t, fake, Options{})
+	ctx := t.Context()
+	cl := clusterName("us-central1-b", "zonal")
+	op, err := c.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent("us-central1-b"), Cluster: &containerpb.Cluster{
+		Name: "zonal", Locations: []string{"us-central1-b", "us-central1-c"},
+		NodePools: []*containerpb.NodePool{{Name: "web", InitialNodeCount: 2, Config: &containerpb.NodeConfig{MachineType: "e2-standard-4"}}},
+	}})
+	mustSucceed(t, c, op, err)
+	pool := cl + "/nodePools/web"
+	t4 := []*containerpb.AcceleratorConfig{{AcceleratorType: "nvidia-tesla-t4", AcceleratorCount: 1}}
+	for _, step := range []struct {
+		name    string
+		call    func() (*containerpb.Operation, error)
+		indexes []int // per zone
+		shape   string
+	}{
+		{"created", nil, nil, "e2-standard-4 0 GPUs"},
+		{"new machine type: new nodes", func() (*containerpb.Operation, error) {
+			return c.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: pool, MachineType: "n1-standard-8", NodeVersion: "-", ImageType: "COS_CONTAINERD"})
+		}, []int{2, 3}, "n1-standard-8 0 GPUs"},
+		{"labels: the same nodes", func() (*containerpb.Operation, error) {
+			return c.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: pool, Labels: &containerpb.NodeLabels{Labels: map[string]string{"tier": "web"}}})
+		}, []int{2, 3}, "n1-standard-8 0 GPUs"},
+		{"accelerators: new nodes", func() (*containerpb.Operation, error) {
+			return c.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: pool, MachineType: "n1-standard-8", Accelerators: t4})
+		}, []int{4, 5}, "n1-standard-8 1 GPUs"},
+		{"the same machine again: the same nodes", func() (*containerpb.Operation, error) {
+			return c.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: pool, MachineType: "n1-standard-8", Accelerators: t4})
+		}, []int{4, 5}, "n1-standard-8 1 GPUs"},
+		{"disk size: new nodes", func() (*containerpb.Operation, error) {
+			return c.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: pool, DiskSizeGb: 200})
+		}, []int{6, 7}, "n1-standard-8 1 GPUs"},
+		{"grown: the lowest free numbers", func() (*containerpb.Operation, error) {
+			return c.SetNodePoolSize(ctx, &containerpb.SetNodePoolSizeRequest{Name: pool, NodeCount: 3})
+		}, []int{0, 6, 7}, "n1-standard-8 1 GPUs"},
+	} {
+		if step.call != nil {
+			op, err := step.call()
+			mustSucceed(t, c, op, err)
+		}
+		nodes, _ := fake.clusterNodes("zonal")
+		if len(nodes) != 2 {
+			t.Fatalf("%s: %d node groups, want one per zone: %+v", step.name, len(nodes), nodes)
+		}
+		for _, n := range nodes {
+			gpus := n.Node.Allocatable[nodeshape.GPUResource]
+			shape := fmt.Sprintf("%s %d GPUs", n.Node.Labels["node.kubernetes.io/instance-type"], gpus.Value())
+			if !slices.Equal(n.Indexes, step.indexes) || shape != step.shape {
+				t.Errorf("%s: %s nodes %v of %s, want %v of %s", step.name, n.Zone, n.Indexes, shape, step.indexes, step.shape)
+			}
+		}
+	}
+	if nodes, _ := fake.clusterNodes("zonal"); nodes[0].Node.Labels["tier"] != "web" {
+		t.Errorf("a recreation lost the pool's labels: %v", nodes[0].Node.Labels)
+	}
 }

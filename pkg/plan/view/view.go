@@ -265,29 +265,55 @@ func (p *printer) gke(ch *gke.ClusterChange) {
 		if np.Action == object.ActionNoop {
 			continue
 		}
-		p.line(3, p.sym(np.Symbol()), "node pool "+np.Name+": "+poolSummary(np))
+		name := "node pool " + np.Name
+		if np.Pool != "" {
+			name += " (" + np.Pool + " in GKE)"
+		}
+		p.line(3, p.sym(np.Symbol()), name+": "+poolSummary(np))
 	}
 }
 
 // poolSummary renders a node pool change on one line: every field for a
-// create or delete, before → after for the rest.
+// create or delete, before → after for the rest, then what apply does to
+// the nodes when that is more than a GKE operation: "(nodes recreated)"
+// after the fields GKE changes by recreating the nodes, and the steps of a
+// replacement. (A pool to delete is drained first too; its "-" says it.)
 func poolSummary(np gke.NodePoolChange) string {
 	var parts []string
-	for _, f := range np.Fields {
+	for i, f := range np.Fields {
+		var s string
 		switch {
 		case f.Before == "" && f.After != "":
-			parts = append(parts, f.Path+" "+f.After)
+			s = f.Path + " " + f.After
 		case f.After == "" && f.Before != "":
-			parts = append(parts, f.Path+" "+f.Before)
+			s = f.Path + " " + f.Before
 		default:
-			s := fmt.Sprintf("%s %s → %s", f.Path, f.Before, f.After)
-			if f.Replace {
-				s += " (forces replacement)"
-			}
-			parts = append(parts, s)
+			s = fmt.Sprintf("%s %s → %s", f.Path, f.Before, f.After)
 		}
+		switch {
+		case f.Replace:
+			s += " (forces replacement)"
+		case f.RecreatesNodes && (i+1 == len(np.Fields) || !np.Fields[i+1].RecreatesNodes):
+			// Once after a run of such fields: it is one recreation.
+			s += " (nodes recreated)"
+		}
+		parts = append(parts, s)
 	}
-	return strings.Join(parts, ", ")
+	out := strings.Join(parts, ", ")
+	var steps string
+	switch r := np.Replacement; {
+	case r != nil && r.Exists:
+		steps = fmt.Sprintf("%s exists: wait for its nodes, drain and delete %s", r.Pool, strings.Join(r.Old, ", "))
+	case r != nil:
+		steps = fmt.Sprintf("create %s, wait for its nodes, drain and delete %s", r.Pool, strings.Join(r.Old, ", "))
+	}
+	switch {
+	case steps == "":
+		return out
+	case out == "":
+		return steps
+	}
+	return out + "; " + steps
 }
 
 func (p *printer) orphan(ch gke.ClusterChange) {
