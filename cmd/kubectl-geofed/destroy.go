@@ -33,6 +33,10 @@ const destroyExample = `  # Remove every object geofed applied, on every member;
 // DestroyOptions holds the flags of the destroy command.
 type DestroyOptions struct {
 	Filename string
+	// Output is "" for text, or json|yaml: the destroy plan as plan -o
+	// prints it on standard output, everything meant for people (the
+	// prompt, progress, the summary) on standard error.
+	Output string
 	// Clusters are the managed clusters to delete from GKE.
 	Clusters   []string
 	Yes        bool
@@ -80,6 +84,8 @@ something kept because it holds what geofed did not apply.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Print the destroy plan as json or yaml (people's lines go to standard error)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().StringSliceVar(&o.Clusters, "clusters", nil, "Managed clusters to delete from GKE once their objects are gone")
 	cmd.Flags().BoolVar(&o.Yes, "yes", false, "Destroy without asking; only together with --clusters")
 	cmd.Flags().DurationVar(&o.GKETimeout, "gke-timeout", apply.DefaultGKETimeout, "How long GKE may take to delete one cluster")
@@ -102,6 +108,11 @@ func (o *DestroyOptions) Complete() {
 func (o *DestroyOptions) Validate() error {
 	if o.Filename == "" {
 		return errors.New("a topology file is required: destroy -f topology.yaml")
+	}
+	switch o.Output {
+	case "", "json", "yaml":
+	default:
+		return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
 	}
 	if o.Yes && len(o.Clusters) == 0 {
 		return errors.New("--yes is accepted only together with --clusters: it must name what it deletes. " +
@@ -133,7 +144,13 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 		return err
 	}
 	p := computed.Plan
-	if err := view.Text(o.Out, p, view.TextOptions{Color: o.Color}); err != nil {
+	// People's lines go where the plan is not: stdout for text, stderr
+	// when stdout is for machines.
+	human := o.Out
+	if o.Output != "" {
+		human = o.ErrOut
+	}
+	if err := writePlan(o.Out, p, o.Output, view.TextOptions{Color: o.Color}); err != nil {
 		return err
 	}
 	var deleting []string
@@ -141,27 +158,27 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 		for _, c := range r.Clusters {
 			if c.GKE != nil && c.GKE.Action == object.ActionDelete {
 				deleting = append(deleting, c.Name)
-				fmt.Fprintf(o.Out, "- GKE cluster %s (%s/%s) is deleted once its objects are gone.\n", c.Name, c.GKE.Project, c.GKE.Location)
+				fmt.Fprintf(human, "- GKE cluster %s (%s/%s) is deleted once its objects are gone.\n", c.Name, c.GKE.Project, c.GKE.Location)
 			}
 		}
 	}
 	for _, name := range o.Clusters {
 		if !slices.Contains(deleting, name) {
-			fmt.Fprintf(o.Out, "GKE cluster %s does not exist: nothing to delete.\n", name)
+			fmt.Fprintf(human, "GKE cluster %s does not exist: nothing to delete.\n", name)
 		}
 	}
 	if p.Failed() {
 		fmt.Fprintf(o.ErrOut, "Warning: the plan is incomplete (%s): destroy leaves those clusters alone and exits 1.\n", failureSummary(p))
 	}
 	if !p.Summary.HasChanges() && !hasInventory(p) {
-		fmt.Fprintln(o.Out, "Nothing to destroy: no member holds anything geofed applied.")
+		fmt.Fprintln(human, "Nothing to destroy: no member holds anything geofed applied.")
 		if p.Failed() {
 			return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", failureSummary(p))}
 		}
 		return nil
 	}
 	if !o.Yes {
-		if err := o.confirm(deleting); err != nil {
+		if err := o.confirm(human, deleting); err != nil {
 			return err
 		}
 	}
@@ -182,7 +199,7 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(o.Out, "\n"+res.DestroySummary())
+	fmt.Fprint(human, "\n"+res.DestroySummary())
 	switch {
 	case res.Failed():
 		failed := res.FailedClusters()
@@ -231,7 +248,7 @@ func hasInventory(p *plan.Plan) bool {
 
 // confirm asks on the terminal: "yes" for objects only; the names of the
 // clusters, as typed, when GKE clusters are deleted too.
-func (o *DestroyOptions) confirm(clusters []string) error {
+func (o *DestroyOptions) confirm(human io.Writer, clusters []string) error {
 	if !o.Interactive {
 		what := "refusing to destroy without confirmation: standard input is not a terminal. Review the plan above and confirm at a terminal"
 		if len(clusters) > 0 {
@@ -245,7 +262,7 @@ func (o *DestroyOptions) confirm(clusters []string) error {
 		want = strings.Join(clusters, ",")
 		prompt = fmt.Sprintf("This also deletes GKE clusters %s and everything in them. Type their names (%s) to confirm: ", strings.Join(clusters, ", "), want)
 	}
-	fmt.Fprint(o.Out, "\n"+prompt)
+	fmt.Fprint(human, "\n"+prompt)
 	answer, err := bufio.NewReader(o.In).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("reading the confirmation: %w", err)

@@ -17,6 +17,8 @@ func TestDestroyValidate(t *testing.T) {
 		{"--yes alone", DestroyOptions{Filename: "t.yaml", Yes: true}, "--yes is accepted only together with --clusters"},
 		{"--yes with --clusters", DestroyOptions{Filename: "t.yaml", Yes: true, Clusters: []string{"a"}}, ""},
 		{"no --yes", DestroyOptions{Filename: "t.yaml"}, ""},
+		{"-o json", DestroyOptions{Filename: "t.yaml", Output: "json"}, ""},
+		{"-o wide", DestroyOptions{Filename: "t.yaml", Output: "wide"}, `--output must be json or yaml, not "wide"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

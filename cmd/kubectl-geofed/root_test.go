@@ -69,8 +69,8 @@ func TestRootCommandFlags(t *testing.T) {
 		},
 		{
 			command: "destroy",
-			flags:   []string{"filename", "clusters", "yes", "gke-timeout", "lock-timeout", "parallel"},
-			short:   map[string]string{"f": "filename"},
+			flags:   []string{"filename", "output", "clusters", "yes", "gke-timeout", "lock-timeout", "parallel"},
+			short:   map[string]string{"f": "filename", "o": "output"},
 		},
 		{
 			command: "join",

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -148,10 +149,12 @@ spec:
 
 	// Named and confirmed with --yes: its objects (none left now) then
 	// the cluster.
-	r = e.run("destroy", "-f", file, "--clusters", "scratch", "--yes")
-	if r.code != 0 || !strings.Contains(r.stdout, "1 GKE clusters deleted") {
-		t.Fatalf("destroy --clusters scratch --yes: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	// As JSON: the destroy plan on stdout, people's lines on stderr.
+	r = e.run("destroy", "-f", file, "--clusters", "scratch", "--yes", "-o", "json")
+	if r.code != 0 || !strings.Contains(r.stderr, "1 GKE clusters deleted") {
+		t.Fatalf("destroy --clusters scratch --yes -o json: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	golden(t, "destroy-gke.json.golden", stableJSON(t, r.stdout))
 	if e.gkeClusterExists("scratch") {
 		t.Error("GKE cluster scratch still exists after destroy --clusters scratch")
 	}
@@ -249,4 +252,36 @@ var destroyVarying = regexp.MustCompile(`v1\.\d+\.\d+`)
 func maskDestroy(file, out string) string {
 	out = strings.ReplaceAll(out, filepath.Dir(file), "DIR")
 	return fmt.Sprint(destroyVarying.ReplaceAllString(out, "vX.Y.Z"))
+}
+
+// stableJSON is a plan's JSON without what differs between runs: times,
+// digests, resource versions, UIDs, request counts, paths, versions.
+func stableJSON(t *testing.T, s string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+	var strip func(any)
+	strip = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, k := range []string{"createdAt", "sourceDigest", "uid", "liveResourceVersion", "inventoryVersion", "requests", "serverVersion", "topologyFile"} {
+				delete(v, k)
+			}
+			for _, x := range v {
+				strip(x)
+			}
+		case []any:
+			for _, x := range v {
+				strip(x)
+			}
+		}
+	}
+	strip(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
 }
