@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/yaml"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
@@ -83,37 +82,6 @@ func TestThrottle(t *testing.T) {
 		if got := th.ok(t0.Add(s.at), s.line); got != s.want {
 			t.Errorf("at %s, %q: ok = %t, want %t", s.at, s.line, got, s.want)
 		}
-	}
-}
-
-func TestWaitingFor(t *testing.T) {
-	deploy := func(spec, status string) *unstructured.Unstructured {
-		return parse(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, generation: 2}\nspec: "+spec+"\nstatus: "+status+"\n")
-	}
-	tests := []struct {
-		name string
-		obj  *unstructured.Unstructured
-		want string
-	}{
-		{"none yet", deploy("{replicas: 4}", "{observedGeneration: 2}"), "0/4 replicas available"},
-		{"some", deploy("{replicas: 4}", "{observedGeneration: 2, replicas: 4, updatedReplicas: 4, readyReplicas: 2, availableReplicas: 2}"), "2/4 replicas available"},
-		{"default of one", deploy("{}", "{observedGeneration: 2}"), "0/1 replicas available"},
-		{"all available, rollout not observed", deploy("{replicas: 2}", "{observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2}"),
-			"Deployment generation is 2, but latest observed generation is 1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := status.Compute(tt.obj)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status == status.CurrentStatus {
-				t.Fatalf("kstatus says %s is Current; the case is meant to wait", tt.name)
-			}
-			if got := waitingFor(tt.obj, res); got != tt.want {
-				t.Errorf("waitingFor = %q, want %q", got, tt.want)
-			}
-		})
 	}
 }
 

@@ -22,10 +22,6 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/readiness"
 )
 
-// waitingFor is the name apply_test.go's TestWaitingFor knows the rule by;
-// the rule, and its tests, live in package readiness now.
-var waitingFor = readiness.WaitingFor
-
 var jobs = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
 
 // job is a Job manifest whose spec has the given fields ("parallelism: 2")

@@ -10,6 +10,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/geofed-io/kubectl-geofed/internal/textout"
+
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
@@ -38,9 +40,9 @@ type TextOptions struct {
 // Text writes the plan grouped by region then cluster, with terraform's
 // symbols, a placement section and a summary line.
 func Text(w io.Writer, p *plan.Plan, o TextOptions) error {
-	pr := &printer{w: w, color: o.Color}
+	pr := &printer{textout.Printer{W: w, Color: o.Color}}
 	for _, r := range p.Regions {
-		pr.line(0, "", pr.bold("Region "+r.Name))
+		pr.Line(0, "", pr.Bold("Region "+r.Name))
 		for _, c := range r.Clusters {
 			pr.cluster(c, o)
 		}
@@ -49,7 +51,7 @@ func Text(w io.Writer, p *plan.Plan, o TextOptions) error {
 				pr.orphan(orphan)
 			}
 		}
-		pr.blank()
+		pr.Blank()
 	}
 	// Orphans in regions the topology no longer has.
 	known := map[string]bool{}
@@ -64,33 +66,33 @@ func Text(w io.Writer, p *plan.Plan, o TextOptions) error {
 		}
 		if orphan.Region != current {
 			if current != "" {
-				pr.blank()
+				pr.Blank()
 			}
-			pr.line(0, "", pr.bold("Region "+orphan.Region))
+			pr.Line(0, "", pr.Bold("Region "+orphan.Region))
 			current = orphan.Region
 		}
 		pr.orphan(orphan)
 	}
 	if current != "" {
-		pr.blank()
+		pr.Blank()
 	}
 
 	if len(p.Placements) > 0 {
-		pr.line(0, "", pr.bold("Placement"))
+		pr.Line(0, "", pr.Bold("Placement"))
 		for _, pl := range p.Placements {
-			pr.line(1, "", pl.Workload+" ("+pl.Mode+")")
+			pr.Line(1, "", pl.Workload+" ("+pl.Mode+")")
 			for _, e := range pl.Explanation {
-				pr.line(2, "", e)
+				pr.Line(2, "", e)
 			}
 		}
-		pr.blank()
+		pr.Blank()
 	}
 	if len(p.Warnings) > 0 {
-		pr.line(0, "", pr.bold("Warnings"))
+		pr.Line(0, "", pr.Bold("Warnings"))
 		for _, wn := range p.Warnings {
-			pr.line(1, pr.sym("!"), wn)
+			pr.Line(1, pr.Sym("!"), wn)
 		}
-		pr.blank()
+		pr.Blank()
 	}
 	s := p.Summary
 	summary := fmt.Sprintf("Plan: %d clusters to create, %d to change · %d objects to create, %d to change, %d to delete.",
@@ -114,68 +116,13 @@ func Text(w io.Writer, p *plan.Plan, o TextOptions) error {
 	if !s.HasChanges() && len(extra) == 0 {
 		summary = "No changes. The clusters match the topology. " + summary
 	}
-	pr.line(0, "", pr.bold(summary))
-	return pr.err
+	pr.Line(0, "", pr.Bold(summary))
+	return pr.Err
 }
 
+// printer is the shared line printer with this view's methods.
 type printer struct {
-	w     io.Writer
-	color bool
-	err   error
-}
-
-func (p *printer) line(indent int, symbol, text string) {
-	if p.err != nil {
-		return
-	}
-	if symbol == "" {
-		symbol = " "
-	}
-	pad := strings.Repeat("  ", indent)
-	if indent == 0 && symbol == " " {
-		_, p.err = fmt.Fprintf(p.w, "%s\n", text)
-		return
-	}
-	_, p.err = fmt.Fprintf(p.w, "%s%s %s\n", pad, symbol, text)
-}
-
-func (p *printer) blank() {
-	if p.err == nil {
-		_, p.err = fmt.Fprintln(p.w)
-	}
-}
-
-const (
-	ansiReset  = "\x1b[0m"
-	ansiBold   = "\x1b[1m"
-	ansiGreen  = "\x1b[32m"
-	ansiYellow = "\x1b[33m"
-	ansiRed    = "\x1b[31m"
-	ansiCyan   = "\x1b[36m"
-)
-
-func (p *printer) paint(code, s string) string {
-	if !p.color || s == "" {
-		return s
-	}
-	return code + s + ansiReset
-}
-
-func (p *printer) bold(s string) string { return p.paint(ansiBold, s) }
-
-// sym colours a symbol the way terraform does.
-func (p *printer) sym(s string) string {
-	switch s {
-	case "+":
-		return p.paint(ansiGreen, s)
-	case "~":
-		return p.paint(ansiYellow, s)
-	case "-", "!":
-		return p.paint(ansiRed, s)
-	case "-/+":
-		return p.paint(ansiYellow, s)
-	}
-	return s
+	textout.Printer
 }
 
 func (p *printer) cluster(c plan.Cluster, o TextOptions) {
@@ -193,7 +140,7 @@ func (p *printer) cluster(c plan.Cluster, o TextOptions) {
 	symbol := clusterSymbol(c)
 	switch {
 	case c.Unreachable != "":
-		p.line(1, p.sym("!"), head+": unreachable: "+c.Unreachable)
+		p.Line(1, p.Sym("!"), head+": unreachable: "+c.Unreachable)
 		return
 	case c.GKE != nil && c.GKE.Action == object.ActionCreate:
 		head += ": create"
@@ -202,9 +149,9 @@ func (p *printer) cluster(c plan.Cluster, o TextOptions) {
 	case c.GKE != nil && c.GKE.Action == object.ActionAttention:
 		head += ": needs attention"
 	}
-	p.line(1, p.sym(symbol), head)
+	p.Line(1, p.Sym(symbol), head)
 	if c.Error != "" {
-		p.line(3, p.sym("!"), c.Error)
+		p.Line(3, p.Sym("!"), c.Error)
 	}
 	if c.GKE != nil {
 		p.gke(c.GKE)
@@ -224,10 +171,10 @@ func (p *printer) cluster(c plan.Cluster, o TextOptions) {
 		if unchanged == 1 {
 			noun = "object"
 		}
-		p.line(3, " ", fmt.Sprintf("(%d %s unchanged)", unchanged, noun))
+		p.Line(3, " ", fmt.Sprintf("(%d %s unchanged)", unchanged, noun))
 	}
 	if len(c.Objects) == 0 && c.Error == "" {
-		p.line(3, " ", "(no objects)")
+		p.Line(3, " ", "(no objects)")
 	}
 }
 
@@ -253,13 +200,13 @@ func clusterSymbol(c plan.Cluster) string {
 
 func (p *printer) gke(ch *gke.ClusterChange) {
 	for _, r := range ch.Reasons {
-		p.line(3, p.sym("!"), r)
+		p.Line(3, p.Sym("!"), r)
 	}
 	for _, f := range ch.Fields {
 		if ch.Action == object.ActionCreate {
 			continue
 		}
-		p.line(3, p.sym("~"), fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
+		p.Line(3, p.Sym("~"), fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
 	}
 	for _, np := range ch.NodePools {
 		if np.Action == object.ActionNoop {
@@ -269,7 +216,7 @@ func (p *printer) gke(ch *gke.ClusterChange) {
 		if np.Pool != "" {
 			name += " (" + np.Pool + " in GKE)"
 		}
-		p.line(3, p.sym(np.Symbol()), name+": "+poolSummary(np))
+		p.Line(3, p.Sym(np.Symbol()), name+": "+poolSummary(np))
 	}
 }
 
@@ -317,7 +264,7 @@ func poolSummary(np gke.NodePoolChange) string {
 }
 
 func (p *printer) orphan(ch gke.ClusterChange) {
-	p.line(1, p.sym("!"), fmt.Sprintf("cluster %s (GKE %s/%s): %s", ch.Cluster, ch.Project, ch.Location, strings.Join(ch.Reasons, "; ")))
+	p.Line(1, p.Sym("!"), fmt.Sprintf("cluster %s (GKE %s/%s): %s", ch.Cluster, ch.Project, ch.Location, strings.Join(ch.Reasons, "; ")))
 }
 
 func (p *printer) object(o plan.Object, opts TextOptions) {
@@ -337,24 +284,24 @@ func (p *printer) object(o plan.Object, opts TextOptions) {
 	case o.Reason != "" && o.Action != object.ActionCreate:
 		text += " (" + o.Reason + ")"
 	}
-	p.line(3, p.sym(o.Action.Symbol()), text)
+	p.Line(3, p.Sym(o.Action.Symbol()), text)
 	if o.Action != object.ActionUpdate && o.Action != object.ActionConflict {
 		return
 	}
 	if opts.Diff && o.Diff != "" {
 		for _, l := range strings.Split(strings.TrimRight(o.Diff, "\n"), "\n") {
-			p.line(5, " ", p.diffLine(l))
+			p.Line(5, " ", p.diffLine(l))
 		}
 		return
 	}
 	for _, f := range o.Changes {
 		switch {
 		case f.Before == "":
-			p.line(5, p.sym("+"), fmt.Sprintf("%s: %s", f.Path, f.After))
+			p.Line(5, p.Sym("+"), fmt.Sprintf("%s: %s", f.Path, f.After))
 		case f.After == "":
-			p.line(5, p.sym("-"), fmt.Sprintf("%s: %s", f.Path, f.Before))
+			p.Line(5, p.Sym("-"), fmt.Sprintf("%s: %s", f.Path, f.Before))
 		default:
-			p.line(5, p.sym("~"), fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
+			p.Line(5, p.Sym("~"), fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
 		}
 	}
 }
@@ -362,13 +309,13 @@ func (p *printer) object(o plan.Object, opts TextOptions) {
 func (p *printer) diffLine(l string) string {
 	switch {
 	case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
-		return p.bold(l)
+		return p.Bold(l)
 	case strings.HasPrefix(l, "+"):
-		return p.paint(ansiGreen, l)
+		return p.Paint(textout.Green, l)
 	case strings.HasPrefix(l, "-"):
-		return p.paint(ansiRed, l)
+		return p.Paint(textout.Red, l)
 	case strings.HasPrefix(l, "@@"):
-		return p.paint(ansiCyan, l)
+		return p.Paint(textout.Cyan, l)
 	}
 	return l
 }

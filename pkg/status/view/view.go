@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geofed-io/kubectl-geofed/internal/textout"
+
 	"sigs.k8s.io/yaml"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
@@ -59,26 +61,26 @@ const notReadyShown = 3
 // below, and a summary line. Marks: "!" needs a look (unreachable, not
 // ready, an error), "~" changed outside geofed.
 func Text(w io.Writer, s *status.Status, o TextOptions) error {
-	p := &printer{w: w, color: o.Color}
+	p := &printer{textout.Printer{W: w, Color: o.Color}}
 	if o.Stamp {
-		p.line(0, "", p.bold(fmt.Sprintf("Status of %s at %s", s.Topology, s.ObservedAt.UTC().Format(time.RFC3339))))
+		p.Line(0, "", p.Bold(fmt.Sprintf("Status of %s at %s", s.Topology, s.ObservedAt.UTC().Format(time.RFC3339))))
 	}
 	for _, r := range s.Regions {
-		p.line(0, "", p.bold("Region "+r.Name))
+		p.Line(0, "", p.Bold("Region "+r.Name))
 		for _, c := range r.Clusters {
 			p.cluster(c)
 		}
-		p.blank()
+		p.Blank()
 	}
 	if len(s.Warnings) > 0 {
-		p.line(0, "", p.bold("Warnings"))
+		p.Line(0, "", p.Bold("Warnings"))
 		for _, wn := range s.Warnings {
-			p.line(1, p.sym("!"), wn)
+			p.Line(1, p.Sym("!"), wn)
 		}
-		p.blank()
+		p.Blank()
 	}
-	p.line(0, "", p.bold(summaryLine(s.Summary)))
-	return p.err
+	p.Line(0, "", p.Bold(summaryLine(s.Summary)))
+	return p.Err
 }
 
 // summaryLine is "Status: 3 clusters reachable, 1 unreachable · 4
@@ -124,7 +126,7 @@ func (p *printer) cluster(c status.Cluster) {
 	}
 	head += ")"
 	if !c.Reachable {
-		p.line(1, p.sym("!"), head+": unreachable: "+c.Unreachable)
+		p.Line(1, p.Sym("!"), head+": unreachable: "+c.Unreachable)
 		return
 	}
 	if c.Endpoint != "" {
@@ -140,24 +142,24 @@ func (p *printer) cluster(c status.Cluster) {
 	if c.Drift != nil {
 		figures = append(figures, fmt.Sprintf("drift %d", c.Drift.Count))
 	}
-	p.line(1, p.sym(clusterSymbol(c)), strings.Join(figures, " · "))
+	p.Line(1, p.Sym(clusterSymbol(c)), strings.Join(figures, " · "))
 
 	if c.Excluded != "" {
-		p.line(3, p.sym("!"), "excluded from placement: "+c.Excluded)
+		p.Line(3, p.Sym("!"), "excluded from placement: "+c.Excluded)
 	}
 	for _, e := range c.Errors {
-		p.line(3, p.sym("!"), e)
+		p.Line(3, p.Sym("!"), e)
 	}
 	if c.Drift != nil {
 		for _, d := range c.Drift.Objects {
-			p.line(3, p.sym("~"), "drifted: "+object.Name(d.Group, d.Kind, d.Namespace, d.Name)+" ("+d.Reason+")")
+			p.Line(3, p.Sym("~"), "drifted: "+object.Name(d.Group, d.Kind, d.Namespace, d.Name)+" ("+d.Reason+")")
 		}
 	}
 	for _, w := range c.Workloads {
 		p.workload(w)
 	}
 	if c.Workloads != nil && len(c.Workloads) == 0 {
-		p.line(3, " ", "(no workloads)")
+		p.Line(3, " ", "(no workloads)")
 	}
 }
 
@@ -170,17 +172,17 @@ func (p *printer) workload(w status.Workload) {
 	if r := w.Replicas; r != nil {
 		text += fmt.Sprintf(" · replicas %d desired, %d ready", r.Desired, r.Ready)
 	}
-	p.line(3, p.sym(symbol), text)
+	p.Line(3, p.Sym(symbol), text)
 	for i, nr := range w.NotReady {
 		if i == notReadyShown {
-			p.line(5, " ", fmt.Sprintf("(and %d more not ready)", len(w.NotReady)-notReadyShown))
+			p.Line(5, " ", fmt.Sprintf("(and %d more not ready)", len(w.NotReady)-notReadyShown))
 			break
 		}
 		what := nr.Object + ": "
 		if nr.Failed {
 			what += "failed: "
 		}
-		p.line(5, p.sym("!"), what+nr.Reason)
+		p.Line(5, p.Sym("!"), what+nr.Reason)
 	}
 }
 
@@ -201,56 +203,7 @@ func clusterSymbol(c status.Cluster) string {
 	return " "
 }
 
+// printer is the shared line printer with this view's methods.
 type printer struct {
-	w     io.Writer
-	color bool
-	err   error
-}
-
-// line prints text at an indent (two spaces a step) after a one-column
-// mark, as plan's view does; at indent 0 with no mark, flush left.
-func (p *printer) line(indent int, symbol, text string) {
-	if p.err != nil {
-		return
-	}
-	if symbol == "" {
-		symbol = " "
-	}
-	if indent == 0 && symbol == " " {
-		_, p.err = fmt.Fprintf(p.w, "%s\n", text)
-		return
-	}
-	_, p.err = fmt.Fprintf(p.w, "%s%s %s\n", strings.Repeat("  ", indent), symbol, text)
-}
-
-func (p *printer) blank() {
-	if p.err == nil {
-		_, p.err = fmt.Fprintln(p.w)
-	}
-}
-
-const (
-	ansiReset  = "\x1b[0m"
-	ansiBold   = "\x1b[1m"
-	ansiYellow = "\x1b[33m"
-	ansiRed    = "\x1b[31m"
-)
-
-func (p *printer) paint(code, s string) string {
-	if !p.color || s == "" {
-		return s
-	}
-	return code + s + ansiReset
-}
-
-func (p *printer) bold(s string) string { return p.paint(ansiBold, s) }
-
-func (p *printer) sym(s string) string {
-	switch s {
-	case "!":
-		return p.paint(ansiRed, s)
-	case "~":
-		return p.paint(ansiYellow, s)
-	}
-	return s
+	textout.Printer
 }
