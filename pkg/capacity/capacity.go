@@ -44,7 +44,7 @@ type Template struct {
 // exactly what the same pod is charged once it runs; they include the pod
 // slot.
 func TemplateOf(spec corev1.PodSpec) Template {
-	reqs := podRequests(asCreated(spec))
+	reqs := PodRequests(asCreated(spec))
 	reqs[corev1.ResourcePods] = *resource.NewQuantity(1, resource.DecimalSI)
 	return Template{
 		Requests:     reqs,
@@ -218,7 +218,7 @@ func terminated(p *corev1.Pod) bool {
 // charge adds to used what pod takes of the resources the template asks
 // for; other resources cannot limit the count.
 func (m *matcher) charge(used amounts, pod *corev1.Pod) {
-	reqs := podRequests(pod)
+	reqs := PodRequests(pod)
 	for name := range m.requests {
 		if name == corev1.ResourcePods {
 			used[name]++
@@ -302,7 +302,7 @@ func asCreated(spec corev1.PodSpec) *corev1.Pod {
 // podRequests is what the scheduler charges a node for pod, with the options
 // kube-scheduler runs with under the default feature gates: resized requests
 // while a resize is in flight, pod-level requests where set, overhead added.
-func podRequests(pod *corev1.Pod) corev1.ResourceList {
+func PodRequests(pod *corev1.Pod) corev1.ResourceList {
 	return resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{
 		UseStatusResources: true,
 		InPlacePodLevelResourcesVerticalScalingEnabled: true,

@@ -226,8 +226,8 @@ func sortObjects(objs []Object) {
 }
 
 // NeedsCapacity reports whether some workload has a replicas policy, the
-// only reason rendering reads the clusters: capacity divides by the
-// replicas that fit, and every division warns when a cluster gets more.
+// only reason plan reads the clusters' nodes and pods: capacity divides by
+// the replicas that fit, and every division warns when a cluster gets more.
 func NeedsCapacity(t *topology.Topology) bool {
 	for _, w := range t.Spec.Workloads {
 		if w.Placement.Replicas != nil {

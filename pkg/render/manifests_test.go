@@ -78,11 +78,11 @@ func TestExampleManifests(t *testing.T) {
 				Source:   top.SourceDir(w),
 				Cluster:  ref.Cluster.Name,
 				Region:   ref.Region,
-				Replicas: &want.replicas,
 			})
 			if err != nil {
 				t.Fatalf("Workload(): %v", err)
 			}
+			setReplicas(t, out.Objects, &want.replicas)
 			overlay, err := filepath.Rel(manifestsDir, out.Overlay)
 			if err != nil {
 				t.Fatal(err)

@@ -69,11 +69,6 @@ type Options struct {
 	Source  string
 	Cluster string
 	Region  string
-	// Replicas is the cluster's share of the workload's replicas: it sets
-	// spec.replicas of every Deployment, StatefulSet and ReplicaSet (group
-	// apps) and spec.parallelism of every Job (group batch). Nil leaves the
-	// objects as rendered.
-	Replicas *int32
 }
 
 // Output is what one cluster receives of one workload.
@@ -86,8 +81,9 @@ type Output struct {
 
 // Workload renders the workload for the cluster: the chosen overlay's
 // kustomize output with the ownership labels on every object's
-// metadata.labels (overriding any the app sets itself) and, when
-// opts.Replicas is set, the cluster's replica share. Nothing else changes:
+// metadata.labels (overriding any the app sets itself); the cluster's
+// replica share is the caller's to set (SetReplicas), once placement
+// has counted the rendered pod templates. Nothing else changes:
 // selectors and pod templates in particular are left alone, because
 // selectors are immutable once applied and kustomize's commonLabels would
 // rewrite them.
@@ -124,11 +120,6 @@ func Workload(opts Options) (Output, error) {
 			return Output{}, wrap(fmt.Errorf("%s: %w", r.CurId(), err))
 		}
 		labelOwned(obj, opts.Topology, opts.Workload)
-		if opts.Replicas != nil {
-			if err := SetReplicas(obj, *opts.Replicas); err != nil {
-				return Output{}, wrap(fmt.Errorf("%s: %w", object.KeyOf(obj), err))
-			}
-		}
 		out.Objects = append(out.Objects, obj)
 	}
 	object.Sort(out.Objects)
@@ -147,9 +138,6 @@ func (o Options) validate() error {
 		if f.value == "" {
 			errs = append(errs, fmt.Errorf("no %s name", f.name))
 		}
-	}
-	if o.Replicas != nil && *o.Replicas < 0 {
-		errs = append(errs, fmt.Errorf("negative replicas %d", *o.Replicas))
 	}
 	return errors.Join(errs...)
 }
@@ -184,9 +172,14 @@ func Scalable(obj *unstructured.Unstructured) bool {
 	return replicaField(gvk.Group, gvk.Kind) != nil
 }
 
-// SetReplicas sets a scalable object's replica count (a Job's
-// parallelism); other kinds are left alone.
+// SetReplicas sets a scalable object's replica count, the cluster's share
+// of the workload's replicas: spec.replicas of a Deployment, StatefulSet or
+// ReplicaSet (group apps), spec.parallelism of a Job (group batch); other
+// kinds are left alone.
 func SetReplicas(obj *unstructured.Unstructured, n int32) error {
+	if n < 0 {
+		return fmt.Errorf("negative replicas %d", n)
+	}
 	gvk := obj.GroupVersionKind()
 	field := replicaField(gvk.Group, gvk.Kind)
 	if field == nil {

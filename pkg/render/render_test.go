@@ -314,11 +314,12 @@ func TestWorkloadReplicas(t *testing.T) {
 			fs := scalableFS(t)
 			out, err := Workload(Options{
 				FS: fs, Topology: "ai-platform", Workload: "web", Source: "/topo/apps/web",
-				Cluster: "serving-eu", Region: "europe-west1", Replicas: tc.replicas,
+				Cluster: "serving-eu", Region: "europe-west1",
 			})
 			if err != nil {
 				t.Fatalf("Workload() error = %v", err)
 			}
+			setReplicas(t, out.Objects, tc.replicas)
 			byKey := map[string]*unstructured.Unstructured{}
 			for _, o := range out.Objects {
 				byKey[object.KeyOf(o)] = o
@@ -371,11 +372,12 @@ func objectMaps(objs []*unstructured.Unstructured) []map[string]any {
 func TestWorkloadLabels(t *testing.T) {
 	out, err := Workload(Options{
 		FS: scalableFS(t), Topology: "ai-platform", Workload: "web", Source: "/topo/apps/web",
-		Cluster: "serving-eu", Region: "europe-west1", Replicas: ptr(3),
+		Cluster: "serving-eu", Region: "europe-west1",
 	})
 	if err != nil {
 		t.Fatalf("Workload() error = %v", err)
 	}
+	setReplicas(t, out.Objects, ptr(3))
 	if len(out.Objects) != 8 {
 		t.Fatalf("Workload() rendered %d objects, want 8: %v", len(out.Objects), keys(out.Objects))
 	}
@@ -525,12 +527,6 @@ func TestWorkloadErrors(t *testing.T) {
 			reason: "file '/topo/apps/trainer/patch.yaml' is not in or below '/topo/apps/trainer/overlays/us-west1'",
 		},
 		{
-			name:   "negative replicas",
-			files:  kustomizations("kustomization.yaml", "/topo/apps/trainer"),
-			modify: func(o *Options) { o.Replicas = ptr(-1) },
-			want:   "rendering workload trainer for cluster training-us: negative replicas -1",
-		},
-		{
 			name:   "missing names",
 			files:  kustomizations("kustomization.yaml", "/topo/apps/trainer"),
 			modify: func(o *Options) { o.Topology, o.Region = "", "" },
@@ -568,4 +564,27 @@ func TestWorkloadErrors(t *testing.T) {
 			t.Errorf("Workload() error = %v, want %q", err, want)
 		}
 	})
+}
+
+// setReplicas gives the rendered objects a share, as desired does after
+// placing the workload; nil leaves them as rendered.
+func setReplicas(t *testing.T, objs []*unstructured.Unstructured, n *int32) {
+	t.Helper()
+	if n == nil {
+		return
+	}
+	for _, o := range objs {
+		if err := SetReplicas(o, *n); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSetReplicasNegative(t *testing.T) {
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion("apps/v1")
+	obj.SetKind("Deployment")
+	if err := SetReplicas(obj, -1); err == nil || err.Error() != "negative replicas -1" {
+		t.Errorf("SetReplicas(-1) = %v, want negative replicas -1", err)
+	}
 }

@@ -4,9 +4,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	resourcehelper "k8s.io/component-helpers/resource"
 )
 
 // nodeCounts counts the nodes and those whose Ready condition is True.
@@ -57,11 +58,7 @@ func extendedResources(nodes []corev1.Node, pods []corev1.Pod) []Resource {
 		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		reqs := resourcehelper.PodRequests(p, resourcehelper.PodResourcesOptions{
-			UseStatusResources: true,
-			InPlacePodLevelResourcesVerticalScalingEnabled: true,
-		})
-		for name, q := range reqs {
+		for name, q := range capacity.PodRequests(p) {
 			add(requested, name, q)
 		}
 	}
