@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -34,6 +36,26 @@ cluster, and explains every decision before it happens.`,
 	cmd.SetErr(streams.ErrOut)
 	flags.AddFlags(cmd.PersistentFlags())
 	addVerbosityFlag(cmd)
+	prof := addProfilingFlags(cmd)
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if err := prof.start(); err != nil {
+			return err
+		}
+		// Written when the command returns, whatever it returns: cobra
+		// skips a PersistentPostRun after an error, and the profile of a
+		// plan that found changes (exit 2) or failed is often the one
+		// wanted.
+		if run := c.RunE; run != nil {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				err := run(c, args)
+				if perr := prof.stop(); perr != nil {
+					return errors.Join(err, fmt.Errorf("writing the profile: %w", perr))
+				}
+				return err
+			}
+		}
+		return nil
+	}
 
 	cmd.AddCommand(
 		NewVersionCommand(streams),

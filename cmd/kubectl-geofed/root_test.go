@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -189,5 +191,34 @@ func TestRootCommandRunsRender(t *testing.T) {
 	}
 	if _, _, err := executeRoot(t, "version", "-o", "table"); err == nil {
 		t.Error("version -o table = nil, want an error")
+	}
+}
+
+// TestProfile checks kubectl's --profile: a profile is written when the
+// command ends, also when it fails, and a bad name is refused.
+func TestProfile(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"cpu", []string{"version"}},
+		{"heap", []string{"version"}},
+		{"allocs", []string{"render", "-f", "no-such-topology.yaml"}}, // fails
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "p.pprof")
+			_, _, _ = executeRoot(t, append(tt.args, "--profile", tt.name, "--profile-output", path)...)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// pprof writes gzipped protocol buffers.
+			if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+				t.Errorf("%s profile: %d bytes, not a gzipped pprof profile", tt.name, len(data))
+			}
+		})
+	}
+	if _, _, err := executeRoot(t, "version", "--profile", "bogus"); err == nil || !strings.Contains(err.Error(), `--profile "bogus"`) {
+		t.Errorf("--profile bogus: %v, want a refusal", err)
 	}
 }
