@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -41,12 +42,15 @@ $` + lab.BinDirEnv + `.`,
 
 // clusterFlags are the flags that say which clusters a lab runs.
 type clusterFlags struct {
-	clusters []string
+	clusters      []string
+	apiserverOnly bool
 }
 
 func (f *clusterFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.clusters, "cluster", []string{labd.DefaultCluster},
 		"a cluster to run, NAME[@REGION][:GPUS] (repeatable): two CPU nodes and GPUS nodes with one nvidia.com/gpu each, labelled for REGION (default us-east1)")
+	cmd.Flags().BoolVar(&f.apiserverOnly, "apiserver-only", false,
+		"run each cluster's kube-apiserver alone: no controllers, scheduler, KWOK or nodes, so that many clusters fit on one machine (objects are stored and served; nothing runs them)")
 }
 
 func (f *clusterFlags) specs() ([]lab.ClusterSpec, error) {
@@ -56,6 +60,12 @@ func (f *clusterFlags) specs() ([]lab.ClusterSpec, error) {
 		spec, err := labd.ParseCluster(c)
 		if err != nil {
 			return nil, err
+		}
+		if f.apiserverOnly {
+			if strings.Contains(c, ":") {
+				return nil, fmt.Errorf("cluster %q: --apiserver-only clusters have no nodes, so no GPUS", c)
+			}
+			spec.Nodes, spec.APIServerOnly = nil, true
 		}
 		if err := spec.Validate(); err != nil {
 			return nil, err
@@ -95,6 +105,9 @@ state directory exports KUBECONFIG (and the addresses of lab services).`,
 			command := []string{exe, "run", "--dir", *dir}
 			for _, c := range flags.clusters {
 				command = append(command, "--cluster", c)
+			}
+			if flags.apiserverOnly {
+				command = append(command, "--apiserver-only")
 			}
 			return labd.Up(cmd.Context(), labd.UpOptions{Dir: *dir, Command: command, Out: streams.Out})
 		},

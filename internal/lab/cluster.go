@@ -35,6 +35,12 @@ type ClusterSpec struct {
 	Name string
 	// Nodes are the cluster's KWOK nodes.
 	Nodes []NodeSpec
+	// APIServerOnly runs the apiserver alone: no controller manager, no
+	// scheduler, no KWOK, no nodes. Objects are stored and served, but
+	// nothing acts on them (no Pods, no Namespace finalization), which is
+	// what a benchmark of planning and applying needs from a cluster, at a
+	// fraction of the memory and CPU, so that many fit on one machine.
+	APIServerOnly bool
 }
 
 // Validate reports what AddCluster would refuse in spec.
@@ -44,6 +50,9 @@ func (spec ClusterSpec) Validate() error {
 	}
 	if err := validateNodes(spec.Nodes); err != nil {
 		return fmt.Errorf("cluster %s: %w", spec.Name, err)
+	}
+	if spec.APIServerOnly && len(spec.Nodes) > 0 {
+		return fmt.Errorf("cluster %s: an apiserver-only cluster has no KWOK to run nodes; give it none", spec.Name)
 	}
 	return nil
 }
@@ -73,6 +82,8 @@ type Cluster struct {
 	// kubelet's, as nodes of a real cluster at that version do.
 	version string
 	ready   bool // guarded by lab.mu: the cluster has started and not stopped
+	// apiserverOnly: no controllers, scheduler or KWOK (ClusterSpec).
+	apiserverOnly bool
 
 	mu        sync.Mutex // guards the processes and stopped
 	apiserver *process
@@ -156,6 +167,10 @@ func (c *Cluster) start(ctx context.Context, spec ClusterSpec) error {
 		return fmt.Errorf("reading the apiserver's version: %w", err)
 	}
 	c.version = v.GitVersion
+	c.apiserverOnly = spec.APIServerOnly
+	if spec.APIServerOnly {
+		return nil
+	}
 
 	if err := c.startControllers(); err != nil {
 		return err

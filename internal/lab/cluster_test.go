@@ -15,6 +15,8 @@ func TestClusterSpecValidate(t *testing.T) {
 		{spec: ClusterSpec{Name: ""}, err: `cluster name ""`},
 		{spec: ClusterSpec{Name: "Serving_US"}, err: `cluster name "Serving_US"`},
 		{spec: ClusterSpec{Name: "ok", Nodes: []NodeSpec{{Name: "a", Count: 1}, {Name: "a", Count: 1}}}, err: "cluster ok: nodes[1]"},
+		{spec: ClusterSpec{Name: "bare", APIServerOnly: true}},
+		{spec: ClusterSpec{Name: "bare-nodes", APIServerOnly: true, Nodes: []NodeSpec{{Name: "a", Count: 1}}}, err: "no KWOK"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec.Name, func(t *testing.T) {

@@ -495,3 +495,34 @@ func TestStartWithoutBinaries(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIServerOnly checks that an apiserver-only cluster is a real
+// apiserver that stores objects, runs no other process, and refuses nodes.
+func TestAPIServerOnly(t *testing.T) {
+	t.Parallel()
+	l := startLab(t)
+	c, err := l.AddCluster(t.Context(), ClusterSpec{Name: "bare", APIServerOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pids := c.pids(); len(pids) != 1 {
+		t.Errorf("apiserver-only cluster runs %d processes, want the apiserver alone", len(pids))
+	}
+	cs := clientFor(t, c.RESTConfig())
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: metav1.NamespaceDefault}, Data: map[string]string{"k": "v"}}
+	if _, err := cs.CoreV1().ConfigMaps(metav1.NamespaceDefault).Create(t.Context(), cm, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating a ConfigMap: %v", err)
+	}
+	got, err := cs.CoreV1().ConfigMaps(metav1.NamespaceDefault).Get(t.Context(), "kept", metav1.GetOptions{})
+	if err != nil || got.Data["k"] != "v" {
+		t.Fatalf("reading the ConfigMap back: %v %v", got, err)
+	}
+	err = c.SetNodes(t.Context(), []NodeSpec{{Name: "n", Count: 1}})
+	if err == nil || !strings.Contains(err.Error(), "apiserver only") {
+		t.Errorf("SetNodes on an apiserver-only cluster: %v, want a refusal", err)
+	}
+	nodes, err := cs.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(nodes.Items) != 0 {
+		t.Errorf("nodes: %d, %v; want none", len(nodes.Items), err)
+	}
+}

@@ -210,6 +210,9 @@ func (c *Cluster) SetNodes(ctx context.Context, specs []NodeSpec) error {
 	if err := validateNodes(specs); err != nil {
 		return fmt.Errorf("setting nodes of cluster %s: %w", c.Name, err)
 	}
+	if c.apiserverOnly && len(specs) > 0 {
+		return fmt.Errorf("setting nodes of cluster %s: it runs its apiserver only, with no KWOK to run nodes", c.Name)
+	}
 	c.nodesMu.Lock()
 	defer c.nodesMu.Unlock()
 	cs, err := c.client()
