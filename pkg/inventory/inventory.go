@@ -7,6 +7,8 @@ package inventory
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -16,13 +18,11 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
-	kubectlapply "k8s.io/kubectl/pkg/cmd/apply"
 )
 
 const (
@@ -40,20 +40,24 @@ var configMapGVR = schema.GroupVersionResource{Version: "v1", Resource: "configm
 // ParentName is the name of the parent ConfigMap of a topology.
 func ParentName(topology string) string { return "geofed-" + topology }
 
+// The ApplySet parent's annotations (KEP-3659), as kubectl names them.
+const (
+	AnnotationTooling              = "applyset.kubernetes.io/tooling"
+	AnnotationContainsGroupKinds   = "applyset.kubernetes.io/contains-group-kinds"
+	AnnotationAdditionalNamespaces = "applyset.kubernetes.io/additional-namespaces"
+)
+
 // ID is the ApplySet id of a topology's parent: the label value that marks
-// its members. Computed by kubectl's implementation of the specification so
-// kubectl and geofed agree on it.
+// its members. The specification's rule, as kubectl computes it (a test
+// holds the two together): "applyset-" + base64url(sha256 of
+// name.namespace.kind.group) + "-v1". Not kubectl's function itself:
+// importing kubectl's apply command costs every geofed run its
+// translations and command tables at start-up, a third of the time a
+// small plan takes.
 func ID(topology string) string {
-	parent := &kubectlapply.ApplySetParentRef{
-		Name:      ParentName(topology),
-		Namespace: ParentNamespace,
-		RESTMapping: &meta.RESTMapping{
-			Resource:         configMapGVR,
-			GroupVersionKind: schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
-			Scope:            meta.RESTScopeNamespace,
-		},
-	}
-	return kubectlapply.NewApplySet(parent, kubectlapply.ApplySetTooling{}, nil, nil).ID()
+	parent := strings.Join([]string{ParentName(topology), ParentNamespace, "ConfigMap", ""}, ".")
+	sum := sha256.Sum256([]byte(parent))
+	return "applyset-" + base64.RawURLEncoding.EncodeToString(sum[:]) + "-v1"
 }
 
 // Entry is one object geofed applied, with what it knew after applying it.
@@ -109,7 +113,7 @@ func Read(ctx context.Context, client dynamic.Interface, topology string) (*Inve
 	if err != nil {
 		return nil, fmt.Errorf("reading inventory ConfigMap %s/%s: %w", ParentNamespace, ParentName(topology), err)
 	}
-	if tool := obj.GetAnnotations()[kubectlapply.ApplySetToolingAnnotation]; tool != "" && !strings.HasPrefix(tool, "kubectl-geofed/") {
+	if tool := obj.GetAnnotations()[AnnotationTooling]; tool != "" && !strings.HasPrefix(tool, "kubectl-geofed/") {
 		return nil, fmt.Errorf("inventory ConfigMap %s/%s belongs to %q, not kubectl-geofed: refusing to use it", ParentNamespace, ParentName(topology), tool)
 	}
 	inv.Exists = true
@@ -157,9 +161,9 @@ func Parent(topology string, entries []Entry) (*unstructured.Unstructured, error
 				object.LabelTopology:   topology,
 			},
 			"annotations": map[string]interface{}{
-				kubectlapply.ApplySetToolingAnnotation:              Tooling,
-				kubectlapply.ApplySetGKsAnnotation:                  strings.Join(slices.Sorted(maps.Keys(gks)), ","),
-				kubectlapply.ApplySetAdditionalNamespacesAnnotation: strings.Join(slices.Sorted(maps.Keys(nss)), ","),
+				AnnotationTooling:              Tooling,
+				AnnotationContainsGroupKinds:   strings.Join(slices.Sorted(maps.Keys(gks)), ","),
+				AnnotationAdditionalNamespaces: strings.Join(slices.Sorted(maps.Keys(nss)), ","),
 			},
 		},
 		"data": map[string]interface{}{dataKey: string(data)},

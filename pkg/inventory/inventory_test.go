@@ -9,8 +9,11 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
+	kubectlapply "k8s.io/kubectl/pkg/cmd/apply"
 )
 
 // applySetID is the ApplySet specification's (KEP-3659) parent id, written
@@ -28,6 +31,20 @@ func TestID(t *testing.T) {
 			got := ID(topology)
 			if want := applySetID("geofed-"+topology, "kube-system"); got != want {
 				t.Errorf("ID(%q) = %q, want %q", topology, got, want)
+			}
+			// kubectl's own implementation agrees, so `kubectl apply
+			// --applyset` and geofed name the same set.
+			parent := &kubectlapply.ApplySetParentRef{
+				Name:      ParentName(topology),
+				Namespace: ParentNamespace,
+				RESTMapping: &meta.RESTMapping{
+					Resource:         configMapGVR,
+					GroupVersionKind: schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
+					Scope:            meta.RESTScopeNamespace,
+				},
+			}
+			if want := kubectlapply.NewApplySet(parent, kubectlapply.ApplySetTooling{}, nil, nil).ID(); got != want {
+				t.Errorf("ID(%q) = %q, kubectl's %q", topology, got, want)
 			}
 			// It is a label value on every member.
 			if errs := validation.IsValidLabelValue(got); len(errs) > 0 {
