@@ -34,7 +34,10 @@ const planExample = `  # What would change, per region
   kubectl geofed plan -f topology.yaml --out plan.json --detailed-exitcode
 
   # Machine-readable
-  kubectl geofed plan -f topology.yaml -o json`
+  kubectl geofed plan -f topology.yaml -o json
+
+  # A pull-request comment, and the plan to apply once it merges
+  kubectl geofed plan -f topology.yaml --out plan.json -o markdown > plan.md`
 
 // PlanOptions holds the flags of the plan command.
 type PlanOptions struct {
@@ -79,14 +82,14 @@ Exit codes: 0 success, 1 error (including an unreachable cluster); with
 		},
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: human-readable text)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, or markdown for a pull-request comment (default: human-readable text)")
 	cmd.Flags().StringVar(&o.SaveTo, "out", "", "Save the plan as JSON to this file, for apply")
 	cmd.Flags().BoolVar(&o.Diff, "diff", false, "Show full unified diffs of changed objects")
 	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "Exit 0 when nothing changes, 1 on error, 2 when there are changes")
 	cmd.Flags().BoolVar(&o.Verbose, "show-unchanged", false, "List unchanged objects too")
 	o.clusterFlags.add(cmd, "Clusters planned at once")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "markdown"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -108,9 +111,9 @@ func (o *PlanOptions) Validate() error {
 		return errors.New("a topology file is required: -f topology.yaml")
 	}
 	switch o.Output {
-	case "", "json", "yaml":
+	case "", "json", "yaml", "markdown":
 	default:
-		return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
+		return fmt.Errorf("--output must be json, yaml or markdown, not %q", o.Output)
 	}
 	return o.clusterFlags.validate()
 }
@@ -145,6 +148,8 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 				_, err = o.IOStreams.Out.Write(y)
 			}
 		}
+	case "markdown":
+		err = view.Markdown(o.IOStreams.Out, p, view.MarkdownOptions{Diff: o.Diff, Verbose: o.Verbose})
 	default:
 		err = view.Text(o.IOStreams.Out, p, view.TextOptions{Color: o.Color, Diff: o.Diff, Verbose: o.Verbose})
 	}

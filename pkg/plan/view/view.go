@@ -1,7 +1,8 @@
 // Package view renders Plans for people (terraform-style text, optionally
-// coloured and with full diffs) and for machines (the versioned JSON the
-// saved plan also uses). Computing a plan and showing it are separate: the
-// same Plan value is printed, saved and applied.
+// coloured and with full diffs; markdown for a pull-request comment) and
+// for machines (the versioned JSON the saved plan also uses). Computing a
+// plan and showing it are separate: the same Plan value is printed, saved
+// and applied.
 package view
 
 import (
@@ -94,7 +95,12 @@ func Text(w io.Writer, p *plan.Plan, o TextOptions) error {
 		}
 		pr.Blank()
 	}
-	s := p.Summary
+	pr.Line(0, "", pr.Bold(summaryLine(p.Summary)))
+	return pr.Err
+}
+
+// summaryLine is the plan's last line in text, its first in markdown.
+func summaryLine(s plan.Summary) string {
 	summary := fmt.Sprintf("Plan: %d clusters to create, %d to change · %d objects to create, %d to change, %d to delete.",
 		s.ClustersToCreate, s.ClustersToChange, s.ObjectsToCreate, s.ObjectsToChange, s.ObjectsToDelete)
 	var extra []string
@@ -116,8 +122,7 @@ func Text(w io.Writer, p *plan.Plan, o TextOptions) error {
 	if !s.HasChanges() && len(extra) == 0 {
 		summary = "No changes. The clusters match the topology. " + summary
 	}
-	pr.Line(0, "", pr.Bold(summary))
-	return pr.Err
+	return summary
 }
 
 // printer is the shared line printer with this view's methods.
@@ -126,6 +131,27 @@ type printer struct {
 }
 
 func (p *printer) cluster(c plan.Cluster, o TextOptions) {
+	head := clusterHead(c)
+	if c.Unreachable != "" {
+		p.Line(1, p.Sym("!"), head)
+		return
+	}
+	p.Line(1, p.Sym(clusterSymbol(c)), head)
+	if c.Error != "" {
+		p.Line(3, p.Sym("!"), c.Error)
+	}
+	for _, l := range changeLines(c, o.Diff, o.Verbose) {
+		text := l.text
+		if l.diff {
+			text = p.diffLine(text)
+		}
+		p.Line(3+2*l.depth, p.Sym(l.symbol), text)
+	}
+}
+
+// clusterHead names a cluster and how it is reached, with what happens to
+// it: "cluster training-us (GKE acme-ml/us-west1, v1.33.2): update in place".
+func clusterHead(c plan.Cluster) string {
 	head := "cluster " + c.Name
 	switch {
 	case c.GKE != nil:
@@ -137,45 +163,124 @@ func (p *printer) cluster(c plan.Cluster, o TextOptions) {
 		head += ", " + c.ServerVersion
 	}
 	head += ")"
-	symbol := clusterSymbol(c)
 	switch {
 	case c.Unreachable != "":
-		p.Line(1, p.Sym("!"), head+": unreachable: "+c.Unreachable)
-		return
-	case c.GKE != nil && c.GKE.Action == object.ActionCreate:
-		head += ": create"
-	case c.GKE != nil && c.GKE.Action == object.ActionUpdate:
-		head += ": update in place"
-	case c.GKE != nil && c.GKE.Action == object.ActionAttention:
-		head += ": needs attention"
+		head += ": unreachable: " + c.Unreachable
+	case c.GKE != nil:
+		if a := gkeAction(c.GKE.Action); a != "" {
+			head += ": " + a
+		}
 	}
-	p.Line(1, p.Sym(symbol), head)
-	if c.Error != "" {
-		p.Line(3, p.Sym("!"), c.Error)
+	return head
+}
+
+// gkeAction says what apply does to a GKE cluster, "" for nothing.
+func gkeAction(a object.Action) string {
+	switch a {
+	case object.ActionCreate:
+		return "create"
+	case object.ActionUpdate:
+		return "update in place"
+	case object.ActionAttention:
+		return "needs attention"
+	}
+	return ""
+}
+
+// change is one line under a cluster, as the text and markdown views list
+// it: at depth 0 the GKE reasons, fields and node pools, the objects and
+// the count of the unchanged; at depth 1 an object's field changes or,
+// when diff is set, a line of its unified diff.
+type change struct {
+	depth  int
+	symbol string
+	text   string
+	diff   bool
+}
+
+// changeLines lists a cluster's changes, its Error apart; withDiff puts an
+// object's unified diff in place of its field changes, verbose lists
+// unchanged objects instead of counting them.
+func changeLines(c plan.Cluster, withDiff, verbose bool) []change {
+	var out []change
+	add := func(depth int, symbol, text string) {
+		out = append(out, change{depth: depth, symbol: symbol, text: text})
 	}
 	if c.GKE != nil {
-		p.gke(c.GKE)
+		for _, r := range c.GKE.Reasons {
+			add(0, "!", r)
+		}
+		for _, f := range c.GKE.Fields {
+			if c.GKE.Action == object.ActionCreate {
+				continue
+			}
+			add(0, "~", fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
+		}
+		for _, np := range c.GKE.NodePools {
+			if np.Action == object.ActionNoop {
+				continue
+			}
+			name := "node pool " + np.Name
+			if np.Pool != "" {
+				name += " (" + np.Pool + " in GKE)"
+			}
+			add(0, np.Symbol(), name+": "+poolSummary(np))
+		}
 	}
 	unchanged := 0
 	for _, obj := range c.Objects {
 		if obj.Action == object.ActionNoop {
 			unchanged++
-			if !o.Verbose {
+			if !verbose {
 				continue
 			}
 		}
-		p.object(obj, o)
+		add(0, obj.Action.Symbol(), objectLine(obj))
+		if obj.Action != object.ActionUpdate && obj.Action != object.ActionConflict {
+			continue
+		}
+		if withDiff && obj.Diff != "" {
+			for _, l := range strings.Split(strings.TrimRight(obj.Diff, "\n"), "\n") {
+				out = append(out, change{depth: 1, text: l, diff: true})
+			}
+			continue
+		}
+		for _, f := range obj.Changes {
+			switch {
+			case f.Before == "":
+				add(1, "+", fmt.Sprintf("%s: %s", f.Path, f.After))
+			case f.After == "":
+				add(1, "-", fmt.Sprintf("%s: %s", f.Path, f.Before))
+			default:
+				add(1, "~", fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
+			}
+		}
 	}
-	if unchanged > 0 && !o.Verbose {
+	if unchanged > 0 && !verbose {
 		noun := "objects"
 		if unchanged == 1 {
 			noun = "object"
 		}
-		p.Line(3, " ", fmt.Sprintf("(%d %s unchanged)", unchanged, noun))
+		add(0, " ", fmt.Sprintf("(%d %s unchanged)", unchanged, noun))
 	}
 	if len(c.Objects) == 0 && c.Error == "" {
-		p.Line(3, " ", "(no objects)")
+		add(0, " ", "(no objects)")
 	}
+	return out
+}
+
+// objectLine names an object with why it is listed.
+func objectLine(o plan.Object) string {
+	text := o.String()
+	switch {
+	case o.Reason != "" && o.Action.NeedsAttention():
+		// What a person has to act on reads as a sentence:
+		// "! Namespace ml: kept — holds 2 objects geofed did not apply: …".
+		text += ": " + o.Reason
+	case o.Reason != "" && o.Action != object.ActionCreate:
+		text += " (" + o.Reason + ")"
+	}
+	return text
 }
 
 func clusterSymbol(c plan.Cluster) string {
@@ -196,28 +301,6 @@ func clusterSymbol(c plan.Cluster) string {
 		return "!"
 	}
 	return " "
-}
-
-func (p *printer) gke(ch *gke.ClusterChange) {
-	for _, r := range ch.Reasons {
-		p.Line(3, p.Sym("!"), r)
-	}
-	for _, f := range ch.Fields {
-		if ch.Action == object.ActionCreate {
-			continue
-		}
-		p.Line(3, p.Sym("~"), fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
-	}
-	for _, np := range ch.NodePools {
-		if np.Action == object.ActionNoop {
-			continue
-		}
-		name := "node pool " + np.Name
-		if np.Pool != "" {
-			name += " (" + np.Pool + " in GKE)"
-		}
-		p.Line(3, p.Sym(np.Symbol()), name+": "+poolSummary(np))
-	}
 }
 
 // poolSummary renders a node pool change on one line: every field for a
@@ -263,47 +346,12 @@ func poolSummary(np gke.NodePoolChange) string {
 	return out + "; " + steps
 }
 
-func (p *printer) orphan(ch gke.ClusterChange) {
-	p.Line(1, p.Sym("!"), fmt.Sprintf("cluster %s (GKE %s/%s): %s", ch.Cluster, ch.Project, ch.Location, strings.Join(ch.Reasons, "; ")))
-}
+func (p *printer) orphan(ch gke.ClusterChange) { p.Line(1, p.Sym("!"), orphanLine(ch)) }
 
-func (p *printer) object(o plan.Object, opts TextOptions) {
-	name := o.Kind + " " + o.Name
-	if o.Namespace != "" {
-		name = o.Kind + " " + o.Namespace + "/" + o.Name
-	}
-	if o.Group != "" {
-		name = o.Group + "/" + name
-	}
-	text := name
-	switch {
-	case o.Reason != "" && o.Action.NeedsAttention():
-		// What a person has to act on reads as a sentence:
-		// "! Namespace ml: kept — holds 2 objects geofed did not apply: …".
-		text += ": " + o.Reason
-	case o.Reason != "" && o.Action != object.ActionCreate:
-		text += " (" + o.Reason + ")"
-	}
-	p.Line(3, p.Sym(o.Action.Symbol()), text)
-	if o.Action != object.ActionUpdate && o.Action != object.ActionConflict {
-		return
-	}
-	if opts.Diff && o.Diff != "" {
-		for _, l := range strings.Split(strings.TrimRight(o.Diff, "\n"), "\n") {
-			p.Line(5, " ", p.diffLine(l))
-		}
-		return
-	}
-	for _, f := range o.Changes {
-		switch {
-		case f.Before == "":
-			p.Line(5, p.Sym("+"), fmt.Sprintf("%s: %s", f.Path, f.After))
-		case f.After == "":
-			p.Line(5, p.Sym("-"), fmt.Sprintf("%s: %s", f.Path, f.Before))
-		default:
-			p.Line(5, p.Sym("~"), fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
-		}
-	}
+// orphanLine is a managed GKE cluster no longer in the topology, and why
+// it is listed.
+func orphanLine(ch gke.ClusterChange) string {
+	return fmt.Sprintf("cluster %s (GKE %s/%s): %s", ch.Cluster, ch.Project, ch.Location, strings.Join(ch.Reasons, "; "))
 }
 
 func (p *printer) diffLine(l string) string {
