@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,7 +88,16 @@ type ClusterOptions struct {
 	// Stop closing is an interrupt: Cluster sends nothing more, records
 	// what it did in the inventory and returns ErrInterrupted.
 	Stop <-chan struct{}
+	// Concurrency bounds the objects of one tier sent at once (default
+	// DefaultConcurrency); the client's QPS bounds the rate.
+	Concurrency int
 }
+
+// DefaultConcurrency is how many objects of a tier are applied to one
+// cluster at once. A server-side apply is a round trip of a few
+// milliseconds, most of it the server's: one at a time, a cluster of a
+// thousand objects takes seconds that the apiserver spends mostly idle.
+const DefaultConcurrency = 8
 
 // ClusterResult is what happened on one cluster.
 type ClusterResult struct {
@@ -104,6 +116,8 @@ type ClusterResult struct {
 // last written.
 type clusterRun struct {
 	ClusterOptions
+	// mu guards entries while a tier's objects are applied at once.
+	mu      sync.Mutex
 	entries map[string]inventory.Entry
 	// version is the inventory's resourceVersion as last read or written.
 	version string
@@ -139,38 +153,8 @@ func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 		return res, err
 	}
 
-	reset := false
-	for _, d := range o.Objects {
-		if !reset && object.Tier(d.Object.GroupVersionKind().Group, d.Object.GetKind()) == object.TierRest {
-			// Kinds defined by the CRDs just applied resolve from here on.
-			o.Mapper.Reset()
-			reset = true
-		}
-		key := object.KeyOf(d.Object)
-		if o.Skip[key] {
-			continue
-		}
-		if r.stopped() {
-			return res, r.interrupted(ctx)
-		}
-		live, err := r.applyObject(ctx, d.Object)
-		if err != nil {
-			// Record what was applied so far; the failure is the error.
-			return res, errors.Join(err, r.writeInventory(ctx))
-		}
-		e := r.entries[key]
-		e.AppliedHash = inventory.RecordedHash(d.Object, d.Hash)
-		e.FieldsDigest = inventory.FieldsDigest(live, object.FieldManager)
-		e.Version = d.Object.GroupVersionKind().Version
-		e.UID = live.GetUID()
-		r.entries[key] = e
-		res.Applied++
-		res.Live = append(res.Live, live)
-		if object.IsCRD(d.Object.GroupVersionKind().Group, d.Object.GetKind()) {
-			if err := r.waitEstablished(ctx, d.Object.GetName()); err != nil {
-				return res, errors.Join(err, r.writeInventory(ctx))
-			}
-		}
+	if err := r.applyTiers(ctx, &res); err != nil {
+		return res, err
 	}
 	if !o.Prune {
 		return res, r.writeInventory(ctx)
@@ -196,6 +180,114 @@ func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 	}
 	res.Kept = len(r.entries)
 	return res, r.writeInventory(ctx)
+}
+
+// applyTiers sends the objects not skipped, tier by tier (Namespaces, then
+// CRDs, then the rest), each tier's objects up to Concurrency at once: an
+// object never needs another of its own tier to exist first (a Deployment
+// accepts a ServiceAccount that is not there yet), but a namespaced object
+// needs its Namespace and a custom resource its CRD, Established. Each
+// object's UID and digest are recorded as it is applied; on a failure or
+// an interrupt the objects in flight finish, nothing more is sent, and
+// what was applied is written to the inventory.
+func (r *clusterRun) applyTiers(ctx context.Context, res *ClusterResult) error {
+	concurrency := r.Concurrency
+	if concurrency <= 0 {
+		concurrency = DefaultConcurrency
+	}
+	for _, tier := range splitTiers(r.Objects) {
+		if tier[0].tier == object.TierRest {
+			// Kinds defined by the CRDs just applied resolve from here on.
+			r.Mapper.Reset()
+		}
+		lives := make([]*unstructured.Unstructured, len(tier))
+		errs := make([]error, len(tier))
+		var failed atomic.Bool
+		var g errgroup.Group
+		g.SetLimit(concurrency)
+		interrupted := false
+		for i, t := range tier {
+			if r.Skip[object.KeyOf(t.d.Object)] {
+				continue
+			}
+			if failed.Load() {
+				break
+			}
+			if r.stopped() {
+				interrupted = true
+				break
+			}
+			g.Go(func() error {
+				live, err := r.applyObject(ctx, t.d.Object)
+				if err != nil {
+					errs[i] = err
+					failed.Store(true)
+					return nil
+				}
+				r.record(t.d.Object, t.d.Hash, live)
+				lives[i] = live
+				return nil
+			})
+		}
+		_ = g.Wait()
+		var crds []string
+		for i, live := range lives {
+			if live == nil {
+				continue
+			}
+			res.Applied++
+			res.Live = append(res.Live, live)
+			if obj := tier[i].d.Object; object.IsCRD(obj.GroupVersionKind().Group, obj.GetKind()) {
+				crds = append(crds, obj.GetName())
+			}
+		}
+		// Failures in apply order: the first is the one a re-run meets first.
+		if err := errors.Join(errs...); err != nil {
+			return errors.Join(err, r.writeInventory(ctx))
+		}
+		if interrupted {
+			return r.interrupted(ctx)
+		}
+		for _, name := range crds {
+			if err := r.waitEstablished(ctx, name); err != nil {
+				return errors.Join(err, r.writeInventory(ctx))
+			}
+		}
+	}
+	return nil
+}
+
+// record notes what geofed knows of an object right after applying it.
+func (r *clusterRun) record(obj *unstructured.Unstructured, hash string, live *unstructured.Unstructured) {
+	key := object.KeyOf(obj)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[key]
+	e.AppliedHash = inventory.RecordedHash(obj, hash)
+	e.FieldsDigest = inventory.FieldsDigest(live, object.FieldManager)
+	e.Version = obj.GroupVersionKind().Version
+	e.UID = live.GetUID()
+	r.entries[key] = e
+}
+
+// tiered is a desired object with its apply tier.
+type tiered struct {
+	d    desired.Object
+	tier int
+}
+
+// splitTiers cuts objects, in apply order, into runs of one tier.
+func splitTiers(objs []desired.Object) [][]tiered {
+	var out [][]tiered
+	for _, d := range objs {
+		t := tiered{d: d, tier: object.Tier(d.Object.GroupVersionKind().Group, d.Object.GetKind())}
+		if n := len(out); n > 0 && out[n-1][0].tier == t.tier {
+			out[n-1] = append(out[n-1], t)
+			continue
+		}
+		out = append(out, []tiered{t})
+	}
+	return out
 }
 
 // removeInventory deletes the inventory ConfigMap (the ApplySet's parent)
