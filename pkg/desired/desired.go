@@ -117,9 +117,21 @@ func Compute(opts Options) (*State, error) {
 		// is rendered before it is placed, to count its pods on each
 		// cluster, and given its share afterwards.
 		rendered := map[string]render.Output{}
+		// Clusters that choose the same overlay receive the same objects:
+		// kustomize runs once per overlay, and each further cluster gets
+		// a copy of what it rendered (each cluster's copy is its own, to
+		// be given its share, labels and hash).
+		byOverlay := map[string]render.Output{}
 		renderFor := func(c, region string) (render.Output, error) {
 			if out, ok := rendered[c]; ok {
 				return out, nil
+			}
+			if overlay, err := render.ChooseOverlay(fs, t.SourceDir(&w), c, region); err == nil {
+				if pristine, ok := byOverlay[overlay]; ok {
+					out := copyOutput(pristine)
+					rendered[c] = out
+					return out, nil
+				}
 			}
 			out, err := render.Workload(render.Options{
 				FS:       fs,
@@ -131,6 +143,7 @@ func Compute(opts Options) (*State, error) {
 			})
 			if err == nil {
 				rendered[c] = out
+				byOverlay[out.Overlay] = copyOutput(out)
 			}
 			return out, err
 		}
@@ -208,6 +221,15 @@ func Compute(opts Options) (*State, error) {
 		sortObjects(objs)
 	}
 	return d, nil
+}
+
+// copyOutput is a deep copy of a rendering.
+func copyOutput(out render.Output) render.Output {
+	c := render.Output{Overlay: out.Overlay, Objects: make([]*unstructured.Unstructured, len(out.Objects))}
+	for i, obj := range out.Objects {
+		c.Objects[i] = obj.DeepCopy()
+	}
+	return c
 }
 
 // sortObjects puts a cluster's objects in apply order (object.Sort's order:

@@ -388,3 +388,43 @@ spec:
 		t.Errorf("replicas that fit: %s, want training-eu 3, training-us 8", got)
 	}
 }
+
+// TestComputeDesiredSharesAnOverlayNotItsObjects checks that clusters
+// rendering the same overlay (kustomize runs once for them) each get
+// objects of their own: shares, labels and hashes set on one never show
+// on the other.
+func TestComputeDesiredSharesAnOverlayNotItsObjects(t *testing.T) {
+	fs := memfs.New(t, appFiles("/work"))
+	topo := memfs.Topology(t, fs, "/work/topology.yaml", strings.Replace(desiredTopology,
+		"clusterSelector: {matchLabels: {role: training}}", "clusters: [idle-us, idle-asia]", 1))
+	d, err := Compute(Options{Topology: topo, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	us := findObject(t, d, "idle-us", "Deployment", "trainer")
+	asia := findObject(t, d, "idle-asia", "Deployment", "trainer")
+	if us == asia {
+		t.Fatal("idle-us and idle-asia share one Deployment object")
+	}
+	for cluster, want := range map[string]int64{"idle-us": 3, "idle-asia": 1} {
+		dep := findObject(t, d, cluster, "Deployment", "trainer")
+		if got, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); got != want {
+			t.Errorf("%s: Deployment replicas = %d, want %d", cluster, got, want)
+		}
+		h, err := inventory.AppliedHash(dep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dep.GetAnnotations()[object.AnnotationAppliedHash]; got != h {
+			t.Errorf("%s: applied-hash %s, the object hashes to %s", cluster, got, h)
+		}
+	}
+	for _, c := range []string{"idle-us", "idle-asia"} {
+		cl, _ := d.Cluster(c)
+		for _, o := range cl.Objects {
+			if o.Overlay != "/work/apps/trainer/base" && o.Workload == "trainer" {
+				t.Errorf("%s: %s from %s, want the base", c, object.Describe(o.Object), o.Overlay)
+			}
+		}
+	}
+}
