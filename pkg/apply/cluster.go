@@ -161,8 +161,12 @@ func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 	}
 	// What the plan did not list for deletion and does not retain is gone
 	// already, or no longer geofed's: forget it.
+	deletes := make(map[string]bool, len(o.Deletes))
+	for _, d := range o.Deletes {
+		deletes[d.Key()] = true
+	}
 	for key := range r.entries {
-		if !desiredKeys[key] && !o.Retain[key] && !deleting(o.Deletes, key) {
+		if !desiredKeys[key] && !o.Retain[key] && !deletes[key] {
 			delete(r.entries, key)
 		}
 	}
@@ -322,15 +326,6 @@ func (r *clusterRun) stopped() bool {
 // interrupted records what was done and says why it stopped.
 func (r *clusterRun) interrupted(ctx context.Context) error {
 	return fmt.Errorf("cluster %s: %w", r.Cluster, errors.Join(ErrInterrupted, r.writeInventory(ctx)))
-}
-
-func deleting(deletes []plan.Object, key string) bool {
-	for _, d := range deletes {
-		if d.Key() == key {
-			return true
-		}
-	}
-	return false
 }
 
 // prune deletes the plan's "-" list tier by tier, in reverse apply order

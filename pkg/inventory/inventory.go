@@ -90,16 +90,25 @@ type Inventory struct {
 	// ResourceVersion of the parent as read, for staleness checks.
 	ResourceVersion string
 	Entries         []Entry
+	// index maps an entry's key to its place in Entries (Lookup).
+	index map[string]int
 }
 
-// Lookup returns the entry for key.
+// Lookup returns the entry for key. The first call indexes the entries:
+// plan looks up every desired object, and a scan each time made a plan of
+// n objects cost n² key comparisons. Entries must not change after it.
 func (inv *Inventory) Lookup(key string) (Entry, bool) {
-	for _, e := range inv.Entries {
-		if e.Key() == key {
-			return e, true
+	if inv.index == nil {
+		inv.index = make(map[string]int, len(inv.Entries))
+		for i, e := range inv.Entries {
+			inv.index[e.Key()] = i
 		}
 	}
-	return Entry{}, false
+	i, ok := inv.index[key]
+	if !ok {
+		return Entry{}, false
+	}
+	return inv.Entries[i], true
 }
 
 // Read fetches a topology's inventory from a cluster with one GET. A missing
