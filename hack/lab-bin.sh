@@ -6,28 +6,40 @@
 #
 #   ${GEOFED_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/geofed-lab}/<key>/bin
 #
-# <key> hashes the tools modules (go.mod, go.sum, Go files) and this script, so
-# a version bump builds afresh and a second run reuses what is there. A binary
-# already built is skipped. The last line on stdout is the bin directory:
+# What is built, and how, is hack/lab-build.sh. <key> hashes the tools
+# modules (go.mod, go.sum, Go files) and that recipe, so a version bump
+# builds afresh and a second run reuses what is there. A binary already built
+# is skipped. Progress goes to stderr; the last line on stdout is the bin
+# directory:
 #
 #   export GEOFED_LAB_BIN="$(hack/lab-bin.sh | tail -n1)"
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${root}/tools"
-self="${root}/hack/lab-bin.sh"
-
-kube_version="v1.37.2"
+# shellcheck source=hack/lab-build.sh
+source "${root}/hack/lab-build.sh"
 
 log() { echo "lab-bin: $*" >&2; }
+# took SECONDS_AT_START prints the time since then, as 3m07s or 41s.
+took() {
+	local s=$((SECONDS - $1))
+	if ((s >= 60)); then
+		printf '%dm%02ds' $((s / 60)) $((s % 60))
+	else
+		printf '%ds' "${s}"
+	fi
+}
 
 # The key covers every input of the build; file names are part of it so that
-# adding or renaming a file changes it too.
+# adding or renaming a file changes it too. This script is not an input: it
+# only decides whether to call the recipe and says what happens, and editing
+# it must not cost every machine a rebuild.
 key="$(
 	cd "${root}"
 	{
 		find tools -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) | LC_ALL=C sort
-		echo hack/lab-bin.sh
+		echo hack/lab-build.sh
 	} | while read -r f; do
 		printf '%s %s\n' "$(sha256sum <"${f}" | cut -d' ' -f1)" "${f}"
 	done | sha256sum | cut -c1-16
@@ -40,69 +52,65 @@ mkdir -p "${bin}"
 # Two runs at once (parallel CI jobs, two shells) must not build into each
 # other's files: hold a lock on the key directory for the whole build.
 exec 9>"${cache}/${key}/lock"
-flock 9
+if ! flock -n 9; then
+	log "another lab-bin.sh is building into ${bin}; waiting for it to finish"
+	flock 9
+fi
 
-# build MODULE_DIR OUTPUT PACKAGE [LDFLAGS...] builds PACKAGE within the module
-# to OUTPUT unless it is there already. -mod=readonly: go.sum is committed
-# complete and a build must never change it.
-build() {
-	local dir="$1" out="$2" pkg="$3"
-	shift 3
-	if [[ -x "${bin}/${out}" ]]; then
-		log "${out}: cached"
-		return
+missing=()
+for t in "${lab_targets[@]}"; do
+	read -r name _ <<<"${t}"
+	[[ -x "${bin}/${name}" ]] || missing+=("${name}")
+done
+if ((${#missing[@]} == ${#lab_targets[@]})); then
+	log "first build of the lab binaries (Kubernetes ${lab_kube_version}, etcd, kwok, from source):"
+	log "  ~10-15 minutes on 2 cores (~4 min module downloads, ~8 min kube, ~1.5 min kwok), once;"
+	log "  cached in ${bin}, later runs take seconds"
+elif ((${#missing[@]} > 0)); then
+	log "building ${missing[*]} into ${bin} (the rest is cached)"
+fi
+total=${SECONDS}
+
+# Downloading is a step of its own, timed apart from compiling: on a fresh
+# machine it is a third of the wait, and it is what a slow proxy slows.
+# `go list -deps` fetches exactly the modules the build will load.
+if ((${#missing[@]} > 0)); then
+	start=${SECONDS}
+	log "downloading the Go modules of ${missing[*]}"
+	for t in "${lab_targets[@]}"; do
+		read -r name module pkg <<<"${t}"
+		[[ -x "${bin}/${name}" ]] && continue
+		n="$(cd "${tools}/${module}" && go list -mod=readonly -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}{{end}}{{end}}' "${pkg}" | awk 'NF && !seen[$0]++' | wc -l)"
+		log "  ${name}: ${n} modules"
+	done
+	log "modules downloaded in $(took "${start}")"
+fi
+
+for t in "${lab_targets[@]}"; do
+	read -r name module pkg <<<"${t}"
+	if [[ -x "${bin}/${name}" ]]; then
+		log "${name}: cached"
+		continue
 	fi
-	log "${out}: building ${pkg} in tools/${dir#"${tools}/"}"
-	local start=${SECONDS}
-	(
-		cd "${dir}"
-		go build -mod=readonly -trimpath -ldflags="-s -w $*" -o "${bin}/.${out}.tmp" "${pkg}"
-	)
-	mv -f "${bin}/.${out}.tmp" "${bin}/${out}"
-	log "${out}: built in $((SECONDS - start))s"
-}
-
-# Version stamps: without them discovery reports v0.0.0-master and clients
-# that check the server version (kubectl, geofed's own) see a nonsense version.
-# buildDate is the upstream release time, so the build stays reproducible.
-kube_ldflags=()
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	kube_ldflags+=(
-		"-X ${pkg}.gitVersion=${kube_version}"
-		"-X ${pkg}.gitMajor=1"
-		"-X ${pkg}.gitMinor=37"
-		"-X ${pkg}.gitTreeState=clean"
-		"-X ${pkg}.gitCommit="
-		"-X ${pkg}.buildDate=2026-10-27T12:01:04Z"
-	)
+	log "${name}: building ${pkg} in tools/${module}"
+	start=${SECONDS}
+	lab_go_build "${tools}/${module}" "${bin}/.${name}.tmp" "${name}" "${pkg}"
+	mv -f "${bin}/.${name}.tmp" "${bin}/${name}"
+	log "${name}: built in $(took "${start}")"
 done
 
-build "${tools}/kube" kube . "${kube_ldflags[@]}"
-build "${tools}/etcd" etcd .
-build "${tools}/kwok" kwok sigs.k8s.io/kwok/cmd/kwok
-
-# The multi-call binary picks its component by argv[0].
-for name in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for name in "${lab_kube_links[@]}"; do
 	ln -sfn kube "${bin}/${name}"
 done
 
-# KWOK moves nodes and pods only through stages; the kwok binary has no
-# defaults of its own (kwokctl passes them), so ship the module's stage
-# configs beside it: the set kwokctl uses by default. kwok renews node leases
-# itself, so the status heartbeat can be the slow "with-lease" one, which
-# keeps a lab's apiservers and etcd quiet.
 stages="${bin}/kwok-stages"
 if [[ ! -d "${stages}" ]]; then
-	kwok_dir="$(cd "${tools}/kwok" && go list -mod=readonly -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
-	mkdir -p "${stages}.tmp"
-	for stage in node/fast node/heartbeat-with-lease pod/fast; do
-		for f in "${kwok_dir}/kustomize/stage/${stage}"/*.yaml; do
-			[[ "$(basename "${f}")" == kustomization.yaml ]] && continue
-			cp "${f}" "${stages}.tmp/$(basename "${f}")"
-		done
-	done
-	chmod -R u+w "${stages}.tmp"
+	rm -rf "${stages}.tmp"
+	lab_copy_kwok_stages "${tools}/kwok" "${stages}.tmp"
 	mv "${stages}.tmp" "${stages}"
 fi
 
+if ((${#missing[@]} > 0)); then
+	log "lab binaries ready in $(took "${total}")"
+fi
 echo "${bin}"
