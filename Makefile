@@ -30,9 +30,12 @@ lab-bin:
 vet:
 	$(GO) vet ./...
 
-# Every test: unit, golden, lab e2e, and a short bounded fuzz of the loader.
+# Every test: unit, golden, lab e2e, the HTML page in headless Chromium
+# (installed with apt-get when missing), krew installing the release, and a
+# short bounded fuzz of the loader.
 test: vet
 	GEOFED_LAB_BIN="$$(bash hack/lab-bin.sh | tail -n 1)" && export GEOFED_LAB_BIN && \
+	GEOFED_CHROMIUM="$$(bash hack/chromium.sh | tail -n 1)" && export GEOFED_CHROMIUM && \
 	$(GO) test -p $(TESTP) -timeout 30m -count=1 ./...
 	$(MAKE) fuzz
 
@@ -48,10 +51,18 @@ bench:
 demo: build
 	bash hack/demo.sh
 
-# Release archives for every platform and the krew manifest with their
-# sha256 sums, in dist/.
+# Release archives (linux, darwin, windows × amd64, arm64) and the krew
+# manifest with their sha256 sums, in dist/, checked by krew-index's own
+# validator. VERSION must be semver (v0.1.0): krew refuses anything else.
 krew:
 	bash hack/krew-release.sh $(VERSION) dist
+	"$$(bash hack/krew-bin.sh | tail -n 1)/validate-krew-manifest" -manifest dist/geofed.yaml -skip-install
+
+# Builds krew and its manifest validator (pinned) once into
+# $${XDG_CACHE_HOME:-$$HOME/.cache}/geofed-krew and prints their directory.
+.PHONY: krew-bin
+krew-bin:
+	@bash hack/krew-bin.sh
 
 clean:
 	rm -rf $(BIN) dist

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/htmlview"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
@@ -37,7 +38,10 @@ const planExample = `  # What would change, per region
   kubectl geofed plan -f topology.yaml -o json
 
   # A pull-request comment, and the plan to apply once it merges
-  kubectl geofed plan -f topology.yaml --out plan.json -o markdown > plan.md`
+  kubectl geofed plan -f topology.yaml --out plan.json -o markdown > plan.md
+
+  # One self-contained page: the regions on a world map, every cluster's changes
+  kubectl geofed plan -f topology.yaml -o html > plan.html`
 
 // PlanOptions holds the flags of the plan command.
 type PlanOptions struct {
@@ -82,14 +86,14 @@ Exit codes: 0 success, 1 error (including an unreachable cluster); with
 		},
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, or markdown for a pull-request comment (default: human-readable text)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, markdown for a pull-request comment, or html for a page with a world map (default: human-readable text)")
 	cmd.Flags().StringVar(&o.SaveTo, "out", "", "Save the plan as JSON to this file, for apply")
 	cmd.Flags().BoolVar(&o.Diff, "diff", false, "Show full unified diffs of changed objects")
 	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "Exit 0 when nothing changes, 1 on error, 2 when there are changes")
 	cmd.Flags().BoolVar(&o.Verbose, "show-unchanged", false, "List unchanged objects too")
 	o.clusterFlags.add(cmd, "Clusters planned at once")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "markdown"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "markdown", "html"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -111,9 +115,9 @@ func (o *PlanOptions) Validate() error {
 		return errors.New("a topology file is required: -f topology.yaml")
 	}
 	switch o.Output {
-	case "", "json", "yaml", "markdown":
+	case "", "json", "yaml", "markdown", "html":
 	default:
-		return fmt.Errorf("--output must be json, yaml or markdown, not %q", o.Output)
+		return fmt.Errorf("--output must be json, yaml, markdown or html, not %q", o.Output)
 	}
 	return o.clusterFlags.validate()
 }
@@ -150,6 +154,8 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 		}
 	case "markdown":
 		err = view.Markdown(o.IOStreams.Out, p, view.MarkdownOptions{Diff: o.Diff, Verbose: o.Verbose})
+	case "html":
+		err = htmlview.Plan(o.IOStreams.Out, p)
 	default:
 		err = view.Text(o.IOStreams.Out, p, view.TextOptions{Color: o.Color, Diff: o.Diff, Verbose: o.Verbose})
 	}

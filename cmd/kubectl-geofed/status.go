@@ -14,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/htmlview"
 	"github.com/geofed-io/kubectl-geofed/pkg/status"
 	"github.com/geofed-io/kubectl-geofed/pkg/status/view"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
@@ -29,7 +30,10 @@ const statusExample = `  # How every cluster and workload is doing, per region
   kubectl geofed status -f topology.yaml --refresh=full
 
   # In CI: exit 0 only when every cluster is reachable and every workload ready
-  kubectl geofed status -f topology.yaml -o json`
+  kubectl geofed status -f topology.yaml -o json
+
+  # One self-contained page: the regions on a world map, every cluster's health
+  kubectl geofed status -f topology.yaml -o html > status.html`
 
 // DefaultStatusInterval is how often status --watch reads the fleet again.
 const DefaultStatusInterval = 5 * time.Second
@@ -87,7 +91,7 @@ last block would have.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: human-readable text)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, or html for a page with a world map (default: human-readable text)")
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "Keep reading the fleet and print a new block whenever something changes, until interrupted")
 	cmd.Flags().DurationVar(&o.Interval, "interval", DefaultStatusInterval, "With --watch, how often to read the fleet again")
 	o.clusterFlags.add(cmd, "Clusters read at once")
@@ -95,7 +99,7 @@ last block would have.`,
 	// nothing over.
 	_ = cmd.Flags().MarkHidden("adopt")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "html"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -111,9 +115,12 @@ func (o *StatusOptions) Validate() error {
 		return errors.New("a topology file is required: -f topology.yaml")
 	}
 	switch o.Output {
-	case "", "json", "yaml":
+	case "", "json", "yaml", "html":
 	default:
-		return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
+		return fmt.Errorf("--output must be json, yaml or html, not %q", o.Output)
+	}
+	if o.Watch && o.Output == "html" {
+		return errors.New("--watch prints a block whenever something changes; -o html writes one page: use one or the other")
 	}
 	if o.Watch && o.Interval < time.Second {
 		return fmt.Errorf("--interval must be at least 1s, not %s: every round reads every cluster", o.Interval)
@@ -229,6 +236,8 @@ func (o *StatusOptions) print(s *status.Status, next bool) error {
 			buf.WriteString("---\n")
 		}
 		err = view.YAML(&buf, s)
+	case "html":
+		err = htmlview.Status(&buf, s)
 	default:
 		if next {
 			buf.WriteString("\n")
