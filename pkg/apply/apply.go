@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
@@ -265,7 +266,12 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 	}
 
 	// The lock before the first write; the work stops when it is lost.
-	leases, err := kubernetes.NewForConfig(conn.Config)
+	// Its renewals have a rate limit of their own: queued in the cluster's
+	// shared bucket behind a tier's applies in flight, a renewal could
+	// miss the lease's deadline and lose the lock to a throttle.
+	lockConfig := rest.CopyConfig(conn.Config)
+	lockConfig.RateLimiter, lockConfig.QPS, lockConfig.Burst = nil, 5, 10
+	leases, err := kubernetes.NewForConfig(lockConfig)
 	if err != nil {
 		out.Err = fmt.Errorf("cluster %s: %w", pc.Name, err)
 		return out

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -33,13 +34,23 @@ func AppliedHash(obj *unstructured.Unstructured) (string, error) {
 // FieldsDigest is the digest of manager's Apply entry in the object's
 // managedFields, or "" when the manager has none. Another writer that
 // changes a field geofed set takes that field out of this entry, so the
-// digest moves; writes to fields geofed never set leave it alone.
-func FieldsDigest(obj *unstructured.Unstructured, manager string) string {
+// digest moves; writes to fields geofed never set leave it alone. The
+// entry is hashed in one canonical form (JSON, keys sorted), so an object
+// read whole (JSON) and as metadata (protobuf, the server's own bytes)
+// digest alike.
+func FieldsDigest(obj metav1.Object, manager string) string {
 	for _, mf := range obj.GetManagedFields() {
-		if mf.Manager != manager || mf.Operation != "Apply" || mf.FieldsV1 == nil {
+		if mf.Manager != manager || mf.Operation != metav1.ManagedFieldsOperationApply || mf.FieldsV1 == nil {
 			continue
 		}
-		sum := sha256.Sum256(mf.FieldsV1.Raw)
+		raw := mf.FieldsV1.Raw
+		var v interface{}
+		if err := json.Unmarshal(raw, &v); err == nil {
+			if canonical, err := json.Marshal(v); err == nil {
+				raw = canonical
+			}
+		}
+		sum := sha256.Sum256(raw)
 		return "sha256:" + hex.EncodeToString(sum[:16])
 	}
 	return ""

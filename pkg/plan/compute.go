@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
@@ -225,7 +226,13 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 		return c
 	}
 	c.ServerVersion = conn.Version
+	meta, err := metadata.NewForConfig(conn.Config)
+	if err != nil {
+		c.Error = fmt.Sprintf("planning cluster %s: %v", dc.Name, err)
+		return c
+	}
 	d := &clusterDiffer{
+		meta:      meta,
 		topology:  t.Metadata.Name,
 		partOf:    inventory.ID(t.Metadata.Name),
 		client:    conn.Dynamic,

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"sigs.k8s.io/yaml"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
@@ -440,4 +441,52 @@ func create(ctx context.Context, rc dynamic.ResourceInterface, manifest string) 
 	}
 	_, err := rc.Create(ctx, u, metav1.CreateOptions{FieldManager: "kubectl-create"})
 	return err
+}
+
+// TestFieldsDigestWholeAndMetadata checks that an object read whole (JSON,
+// as apply records it) and listed as metadata (protobuf, as plan lists it)
+// give the same managedFields digest: otherwise every plan would dry-run
+// every object, or worse, miss a change.
+func TestFieldsDigestWholeAndMetadata(t *testing.T) {
+	_, clusters := labtest.New(t, lab.ClusterSpec{Name: "digest", APIServerOnly: true})
+	cfg := clusters[0].RESTConfig()
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvr := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	dep := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default, labels: {app: web, geofed.io/topology: t}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}, annotations: {b: "2", a: "1"}}
+    spec:
+      containers:
+      - {name: web, image: web:1, ports: [{containerPort: 8080}, {containerPort: 9090, name: metrics}], env: [{name: Z, value: z}, {name: A, value: a}]}
+`), &dep.Object); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := dyn.Resource(gvr).Namespace("default").Apply(t.Context(), "web", dep, metav1.ApplyOptions{FieldManager: object.FieldManager})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := md.Resource(gvr).Namespace("default").List(t.Context(), metav1.ListOptions{LabelSelector: "geofed.io/topology=t"})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("metadata LIST: %d items, %v", len(list.Items), err)
+	}
+	whole, meta := inventory.FieldsDigest(applied, object.FieldManager), inventory.FieldsDigest(&list.Items[0], object.FieldManager)
+	if whole == "" || whole != meta {
+		t.Errorf("digest of the applied object %q, of its metadata listed %q: want them equal and set", whole, meta)
+	}
+	if other := inventory.FieldsDigest(&list.Items[0], "someone-else"); other != "" {
+		t.Errorf("digest for a manager with no entry: %q, want none", other)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
@@ -28,6 +29,10 @@ type clusterDiffer struct {
 	// partOf is the topology's ApplySet id.
 	partOf string
 	client dynamic.Interface
+	// meta lists geofed's objects as metadata alone (protobuf), which is
+	// all the inventory shortcut reads: decoding whole objects from JSON
+	// was half of a large plan's CPU.
+	meta   metadata.Interface
 	mapper meta.RESTMapper
 	// discovery lists what a Namespace holds before it is pruned.
 	discovery discovery.ServerResourcesInterfaceWithContext
@@ -44,6 +49,9 @@ type clusterDiffer struct {
 type listKey struct {
 	gvr       schema.GroupVersionResource
 	namespace string
+	// gk is the kind listed, which the items of a metadata LIST do not
+	// carry.
+	gk schema.GroupKind
 }
 
 // plan compares desired with what the cluster holds. It reads the inventory
@@ -91,24 +99,38 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (obj
 		if m.Scope.Name() != meta.RESTScopeNameNamespace {
 			ns = ""
 		}
-		lists[listKey{m.Resource, ns}] = true
+		lists[listKey{m.Resource, ns, w.gk}] = true
 	}
 
-	live := map[string]*unstructured.Unstructured{}
+	// live holds *unstructured.Unstructured objects with --refresh=full
+	// (every object is diffed), else *metav1.PartialObjectMetadata: an
+	// object the inventory cannot prove unchanged is read whole (fullLive)
+	// before it is diffed.
+	live := map[string]metav1.Object{}
+	opts := metav1.ListOptions{LabelSelector: object.LabelTopology + "=" + d.topology}
 	for _, lk := range sortedListKeys(lists) {
-		list, err := d.client.Resource(lk.gvr).Namespace(lk.namespace).List(ctx, metav1.ListOptions{
-			LabelSelector: object.LabelTopology + "=" + d.topology,
-		})
-		if err != nil {
-			where := lk.gvr.String()
-			if lk.namespace != "" {
-				where += " in namespace " + lk.namespace
+		where := lk.gvr.String()
+		if lk.namespace != "" {
+			where += " in namespace " + lk.namespace
+		}
+		if d.full || d.meta == nil {
+			list, err := d.client.Resource(lk.gvr).Namespace(lk.namespace).List(ctx, opts)
+			if err != nil {
+				return nil, inv.ResourceVersion, fmt.Errorf("listing %s: %w", where, err)
 			}
+			for i := range list.Items {
+				item := &list.Items[i]
+				live[object.KeyOf(item)] = item
+			}
+			continue
+		}
+		list, err := d.meta.Resource(lk.gvr).Namespace(lk.namespace).List(ctx, opts)
+		if err != nil {
 			return nil, inv.ResourceVersion, fmt.Errorf("listing %s: %w", where, err)
 		}
 		for i := range list.Items {
 			item := &list.Items[i]
-			live[object.KeyOf(item)] = item
+			live[object.Key(lk.gk.Group, lk.gk.Kind, item.GetNamespace(), item.GetName())] = item
 		}
 	}
 
@@ -141,7 +163,7 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (obj
 // listed live with this ApplySet's part-of label, and the very object geofed
 // applied (the UID the inventory recorded) — is deleted. A Namespace or CRD
 // whose deletion would take anything else with it is kept.
-func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, live map[string]*unstructured.Unstructured, desiredKeys map[string]bool) ([]Object, error) {
+func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, live map[string]metav1.Object, desiredKeys map[string]bool) ([]Object, error) {
 	var out []Object
 	deleting := map[types.UID]bool{}
 	for _, e := range inv.Entries {
@@ -196,7 +218,10 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 		case object.IsNamespace(o.Group, o.Kind):
 			held, err = prunesafety.NamespaceHoldings(ctx, safety, o.Name)
 		case object.IsCRD(o.Group, o.Kind):
-			held, err = prunesafety.CRDHoldings(ctx, safety, live[o.Key()])
+			var crd *unstructured.Unstructured
+			if crd, err = d.fullLive(ctx, live[o.Key()], o.Group, o.Version, o.Kind); err == nil && crd != nil {
+				held, err = prunesafety.CRDHoldings(ctx, safety, crd)
+			}
 		default:
 			continue
 		}
@@ -267,7 +292,7 @@ func joinReasons(reasons ...string) string {
 }
 
 // planObject decides one desired object's action.
-func (d *clusterDiffer) planObject(ctx context.Context, o desired.Object, live *unstructured.Unstructured, inv *inventory.Inventory, mappings map[schema.GroupKind]*meta.RESTMapping, missingNS map[string]bool) (Object, error) {
+func (d *clusterDiffer) planObject(ctx context.Context, o desired.Object, listed metav1.Object, inv *inventory.Inventory, mappings map[schema.GroupKind]*meta.RESTMapping, missingNS map[string]bool) (Object, error) {
 	gvk := o.Object.GroupVersionKind()
 	out := Object{
 		Group:       gvk.Group,
@@ -278,15 +303,15 @@ func (d *clusterDiffer) planObject(ctx context.Context, o desired.Object, live *
 		Workload:    o.Workload,
 		DesiredHash: printableHash(o),
 	}
-	if live != nil {
-		out.LiveResourceVersion = live.GetResourceVersion()
-		out.UID = string(live.GetUID())
-		if live.GetDeletionTimestamp() != nil {
+	if listed != nil {
+		out.LiveResourceVersion = listed.GetResourceVersion()
+		out.UID = string(listed.GetUID())
+		if listed.GetDeletionTimestamp() != nil {
 			out.Action = object.ActionBeingDeleted
 			out.Reason = "being deleted: apply leaves it alone; re-run apply once it is gone"
 			return out, nil
 		}
-		if !d.full && unchanged(o, live, inv) {
+		if !d.full && unchanged(o, listed, inv) {
 			out.Action = object.ActionNoop
 			return out, nil
 		}
@@ -331,6 +356,16 @@ func (d *clusterDiffer) planObject(ctx context.Context, o desired.Object, live *
 		return out, fmt.Errorf("dry-running %s: %w", object.Describe(o.Object), err)
 	}
 
+	// The diff needs the whole live object; a metadata LIST gave its
+	// metadata only.
+	live, err := d.fullLive(ctx, listed, gvk.Group, gvk.Version, gvk.Kind)
+	if err != nil {
+		return out, err
+	}
+	if live != nil {
+		out.LiveResourceVersion = live.GetResourceVersion()
+		out.UID = string(live.GetUID())
+	}
 	if live == nil {
 		if dry.GetResourceVersion() == "" {
 			out.Action = object.ActionCreate
@@ -420,15 +455,44 @@ func printableHash(o desired.Object) string {
 // unchanged is the inventory shortcut: the live object carries the hash of
 // the manifest geofed would apply, and geofed's managedFields entry is as
 // geofed left it, so nobody took a field geofed set.
-func unchanged(o desired.Object, live *unstructured.Unstructured, inv *inventory.Inventory) bool {
+func unchanged(o desired.Object, live metav1.Object, inv *inventory.Inventory) bool {
 	if live.GetAnnotations()[object.AnnotationAppliedHash] != o.Hash {
 		return false
 	}
-	e, ok := inv.Lookup(object.KeyOf(live))
-	if !ok || e.FieldsDigest == "" || e.AppliedHash != inventory.RecordedHash(live, o.Hash) {
+	e, ok := inv.Lookup(object.KeyOf(o.Object))
+	if !ok || e.FieldsDigest == "" || e.AppliedHash != inventory.RecordedHash(o.Object, o.Hash) {
 		return false
 	}
 	return inventory.FieldsDigest(live, object.FieldManager) == e.FieldsDigest
+}
+
+// fullLive returns the whole live object of one listed: itself when the
+// LIST gave whole objects, else read with a GET. It returns nil when
+// nothing was listed, or the object is gone since.
+func (d *clusterDiffer) fullLive(ctx context.Context, listed metav1.Object, group, version, kind string) (*unstructured.Unstructured, error) {
+	if listed == nil {
+		return nil, nil
+	}
+	if u, ok := listed.(*unstructured.Unstructured); ok {
+		return u, nil
+	}
+	what := object.Key(group, kind, listed.GetNamespace(), listed.GetName())
+	m, err := d.mapper.RESTMapping(schema.GroupKind{Group: group, Kind: kind}, version)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	var rc dynamic.ResourceInterface = d.client.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		rc = d.client.Resource(m.Resource).Namespace(listed.GetNamespace())
+	}
+	u, err := rc.Get(ctx, listed.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	return u, nil
 }
 
 // comparable strips what the server owns, so live and dry-run compare on

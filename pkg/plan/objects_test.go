@@ -105,7 +105,7 @@ func TestUnchanged(t *testing.T) {
 		fewer     = `{"f:data":{}}`
 		otherName = "cfg-2"
 	)
-	want := desired.Object{Workload: "w", Hash: hash}
+	want := desired.Object{Workload: "w", Hash: hash, Object: withManagedFields(t, hash, fields)}
 	recorded := inventory.FieldsDigest(withManagedFields(t, hash, fields), object.FieldManager)
 	if recorded == "" {
 		t.Fatal("fixture has no geofed managedFields digest")
@@ -165,6 +165,14 @@ func TestUnchanged(t *testing.T) {
 			inv := &inventory.Inventory{Topology: "ai", Exists: true, Entries: tt.entries}
 			if got := unchanged(want, tt.live, inv); got != tt.want {
 				t.Errorf("unchanged = %v, want %v", got, tt.want)
+			}
+			// Listed as metadata alone, as plan lists, it is judged alike.
+			meta := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+				Name: tt.live.GetName(), Namespace: tt.live.GetNamespace(),
+				Annotations: tt.live.GetAnnotations(), ManagedFields: tt.live.GetManagedFields(),
+			}}
+			if got := unchanged(want, meta, inv); got != tt.want {
+				t.Errorf("unchanged, from metadata = %v, want %v", got, tt.want)
 			}
 		})
 	}
