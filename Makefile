@@ -42,11 +42,18 @@ test: vet
 fuzz:
 	$(GO) test ./pkg/topology -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
-# geofed's plan against a `kubectl diff --server-side` loop on a lab fleet
-# (4 clusters × ~200 objects); prints the figures and their ratios.
+# geofed against the kubectl loops users would run instead (kubectl diff
+# --server-side, kubectl apply --server-side; clusters in a row and all at
+# once) on fleets of apiserver-only lab clusters: apply from nothing, plan
+# and apply with nothing changed, one object drifted, 10% changed, and the
+# LIST floor; wall, CPU, peak RSS, requests per object, the ratios, a fitted
+# cost model, the targets, profiles of the largest fleet. BENCH=full for the
+# whole sweep (1, 4, 16 clusters x 200, 1,000, 5,000 objects), BENCH=16x1000
+# for chosen sizes. Every size runs its own rounds, hence -benchtime 1x.
+BENCH ?= default
 bench:
 	GEOFED_LAB_BIN="$$(bash hack/lab-bin.sh | tail -n 1)" && export GEOFED_LAB_BIN && \
-	$(GO) test ./test/bench -run '^$$' -bench . -benchtime 3x -timeout 30m -count 1
+	BENCH=$(BENCH) $(GO) test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 120m -count 1
 
 demo: build
 	bash hack/demo.sh
