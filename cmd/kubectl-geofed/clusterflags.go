@@ -29,7 +29,7 @@ type clusterFlags struct {
 func (f *clusterFlags) add(cmd *cobra.Command, parallelHelp string) {
 	cmd.Flags().StringVar(&f.Refresh, "refresh", "inventory", "inventory: trust geofed's inventory for unchanged objects; full: dry-run every object")
 	cmd.Flags().BoolVar(&f.Adopt, "adopt", false, "Take over objects that belong to another topology or ApplySet, instead of refusing them")
-	cmd.Flags().IntVar(&f.Parallel, "parallel", 8, parallelHelp)
+	cmd.Flags().IntVar(&f.Parallel, "parallel", member.DefaultParallel, parallelHelp)
 	cmd.Flags().Float32Var(&f.QPS, "qps", member.DefaultQPS, "Requests per second to each cluster")
 	cmd.Flags().IntVar(&f.Burst, "burst", member.DefaultBurst, "Request burst to each cluster")
 	cmd.Flags().DurationVar(&f.ClusterTimeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster")

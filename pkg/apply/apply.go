@@ -65,7 +65,8 @@ type Options struct {
 	// the first region that does not end healthy. Otherwise every cluster
 	// is applied at once, up to Parallel at a time.
 	Waves bool
-	// Parallel bounds how many clusters are applied at once (default 8).
+	// Parallel bounds how many clusters are applied at once (default
+	// member.DefaultParallel).
 	Parallel int
 	// Progress hears one line per step (creating a cluster, an operation's
 	// status, readiness); nil discards.

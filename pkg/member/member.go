@@ -42,7 +42,10 @@ const (
 	// a member whose apiserver hangs (connections accepted, never
 	// answered) fails alone instead of holding plan or apply forever.
 	DefaultRequestTimeout = 30 * time.Second
-	DefaultParallel       = 8
+	// DefaultParallel is how many clusters are worked on at once: a
+	// fleet of 16 in one go. Each costs a connection and its LISTs in
+	// flight, a few MiB.
+	DefaultParallel = 16
 )
 
 // ErrNotCreated is the Conn.Err of a managed cluster that does not exist yet

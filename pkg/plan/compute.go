@@ -41,7 +41,8 @@ type Options struct {
 	Adopt bool
 	// Diff adds unified diffs to changed objects.
 	Diff bool
-	// Parallel bounds how many clusters are planned at once (default 8).
+	// Parallel bounds how many clusters are planned at once (default
+	// member.DefaultParallel).
 	Parallel int
 	// Now stamps the plan; time.Now when nil.
 	Now func() time.Time
@@ -85,7 +86,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	}
 	parallel := opts.Parallel
 	if parallel <= 0 {
-		parallel = 8
+		parallel = member.DefaultParallel
 	}
 	p := &Plan{
 		FormatVersion: FormatVersion,

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,6 +45,9 @@ type clusterDiffer struct {
 	// adopt takes over objects of another topology or ApplySet (--adopt).
 	adopt bool
 }
+
+// listConcurrency bounds the LISTs one cluster's plan has in flight.
+const listConcurrency = 8
 
 // listKey is one LIST the differ makes: a resource in a namespace ("" for
 // cluster-scoped kinds or all of them).
@@ -107,31 +112,47 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (obj
 	// object the inventory cannot prove unchanged is read whole (fullLive)
 	// before it is diffed.
 	live := map[string]metav1.Object{}
+	var mu sync.Mutex
+	keep := func(key string, obj metav1.Object) {
+		mu.Lock()
+		defer mu.Unlock()
+		live[key] = obj
+	}
 	opts := metav1.ListOptions{LabelSelector: object.LabelTopology + "=" + d.topology}
+	// The LISTs go out at once (a few per kind and namespace): one after
+	// the other, a cluster's plan waited out every round trip in turn.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(listConcurrency)
 	for _, lk := range sortedListKeys(lists) {
 		where := lk.gvr.String()
 		if lk.namespace != "" {
 			where += " in namespace " + lk.namespace
 		}
-		if d.full || d.meta == nil {
-			list, err := d.client.Resource(lk.gvr).Namespace(lk.namespace).List(ctx, opts)
+		g.Go(func() error {
+			if d.full || d.meta == nil {
+				list, err := d.client.Resource(lk.gvr).Namespace(lk.namespace).List(gctx, opts)
+				if err != nil {
+					return fmt.Errorf("listing %s: %w", where, err)
+				}
+				for i := range list.Items {
+					item := &list.Items[i]
+					keep(object.KeyOf(item), item)
+				}
+				return nil
+			}
+			list, err := d.meta.Resource(lk.gvr).Namespace(lk.namespace).List(gctx, opts)
 			if err != nil {
-				return nil, inv.ResourceVersion, fmt.Errorf("listing %s: %w", where, err)
+				return fmt.Errorf("listing %s: %w", where, err)
 			}
 			for i := range list.Items {
 				item := &list.Items[i]
-				live[object.KeyOf(item)] = item
+				keep(object.Key(lk.gk.Group, lk.gk.Kind, item.GetNamespace(), item.GetName()), item)
 			}
-			continue
-		}
-		list, err := d.meta.Resource(lk.gvr).Namespace(lk.namespace).List(ctx, opts)
-		if err != nil {
-			return nil, inv.ResourceVersion, fmt.Errorf("listing %s: %w", where, err)
-		}
-		for i := range list.Items {
-			item := &list.Items[i]
-			live[object.Key(lk.gk.Group, lk.gk.Kind, item.GetNamespace(), item.GetName())] = item
-		}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, inv.ResourceVersion, err
 	}
 
 	desiredKeys := map[string]bool{}

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
@@ -47,7 +48,7 @@ func Compute(ctx context.Context, opts Options) (*Status, error) {
 	}
 	parallel := opts.Parallel
 	if parallel <= 0 {
-		parallel = 8
+		parallel = member.DefaultParallel
 	}
 	s := &Status{
 		APIVersion:   APIVersion,

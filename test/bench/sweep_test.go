@@ -19,7 +19,7 @@ import (
 func sweepSizes(spec string) []size {
 	switch spec {
 	case "", "default":
-		return []size{{1, 200}, {4, 200}, {16, 200}, {4, 1000}, {16, 1000}}
+		return []size{{1, 200}, {4, 200}, {16, 200}, {16, 1000}}
 	case "full":
 		var out []size
 		for _, n := range []int{200, 1000, 5000} {
