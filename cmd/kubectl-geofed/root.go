@@ -66,6 +66,7 @@ cluster, and explains every decision before it happens.`,
 		NewDestroyCommand(flags, streams),
 		NewJoinCommand(flags, streams),
 		NewKubeconfigCommand(flags, streams),
+		NewPushCommand(flags, streams),
 	)
 	return cmd
 }

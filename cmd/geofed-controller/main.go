@@ -1,0 +1,115 @@
+// Command geofed-controller is the geofed control plane: it runs in a hub
+// cluster and reconciles Topology objects (geofed.io/v1alpha1) with the
+// engine `kubectl geofed plan` and `apply` use, continuously. See
+// manifests/controller/ to install it.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/controller"
+	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "geofed-controller:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line, parsed.
+type options struct {
+	kubeconfig, kubeContext string
+	logFormat               string
+	cfg                     controller.Config
+}
+
+func parse(args []string, errOut io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("geofed-controller", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	ns := os.Getenv("POD_NAMESPACE")
+	if ns == "" {
+		ns = "geofed-system"
+	}
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "Kubeconfig of the hub cluster (default: in-cluster, else $KUBECONFIG)")
+	fs.StringVar(&o.kubeContext, "context", "", "Kubeconfig context of the hub cluster")
+	fs.StringVar(&o.cfg.Namespace, "namespace", ns, "Hub namespace of the Topologies, their sources, the member Secrets and the leader Lease (default $POD_NAMESPACE, else geofed-system)")
+	fs.BoolVar(&o.cfg.LeaderElection, "leader-elect", true, "Elect a leader on a Lease, so that of several replicas only one reconciles")
+	fs.DurationVar(&o.cfg.LeaseDuration, "leader-elect-lease-duration", 0, "How long a leader's Lease lasts without renewal (default 15s)")
+	fs.DurationVar(&o.cfg.RenewDeadline, "leader-elect-renew-deadline", 0, "How long the leader retries renewing before it gives up leading (default 10s)")
+	fs.DurationVar(&o.cfg.RetryPeriod, "leader-elect-retry-period", 0, "How often replicas try to become leader (default 2s)")
+	fs.StringVar(&o.cfg.MetricsAddr, "metrics-bind-address", ":8080", "Where Prometheus metrics are served; 0 turns them off")
+	fs.StringVar(&o.cfg.ProbeAddr, "health-probe-bind-address", ":8081", "Where /healthz and /readyz are served; 0 turns them off")
+	fs.DurationVar(&o.cfg.Resync, "resync", controller.DefaultResync, "How often every Topology is planned again when nothing changed")
+	fs.DurationVar(&o.cfg.ApplyTimeout, "apply-timeout", controller.DefaultApplyTimeout, "How long to wait for one member's workloads to be ready")
+	fs.DurationVar(&o.cfg.LockTTL, "lock-ttl", inventory.DefaultLockTTL, "TTL of the per-member apply Lease, shared with the CLI")
+	fs.IntVar(&o.cfg.Parallel, "parallel", member.DefaultParallel, "Members planned and applied at once")
+	fs.BoolVar(&o.cfg.KeepConflicts, "keep-conflicts", false, "Leave fields that another field manager took from geofed (a kubectl edit) to it, failing those objects, instead of putting them back")
+	fs.StringVar(&o.logFormat, "log-format", "json", "Log format: json or text")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.logFormat != "json" && o.logFormat != "text" {
+		return nil, fmt.Errorf("--log-format must be json or text, not %q", o.logFormat)
+	}
+	if o.cfg.Resync <= 0 {
+		return nil, errors.New("--resync must be positive")
+	}
+	o.cfg.Member.UserAgent = "geofed-controller"
+	return o, nil
+}
+
+func run(args []string, errOut io.Writer) error {
+	o, err := parse(args, errOut)
+	if err != nil {
+		return err
+	}
+	var h slog.Handler = slog.NewJSONHandler(errOut, nil)
+	if o.logFormat == "text" {
+		h = slog.NewTextHandler(errOut, nil)
+	}
+	logger := logr.FromSlogHandler(h)
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger)
+
+	hub, err := hubConfig(o.kubeconfig, o.kubeContext)
+	if err != nil {
+		return err
+	}
+	o.cfg.Hub = hub
+	mgr, err := controller.NewManager(o.cfg)
+	if err != nil {
+		return err
+	}
+	logger.Info("starting", "namespace", o.cfg.Namespace, "leaderElection", o.cfg.LeaderElection, "resync", o.cfg.Resync.String())
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// hubConfig is the hub's client configuration: the kubeconfig given, else
+// in-cluster, else the usual kubeconfig resolution.
+func hubConfig(path, context string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("hub cluster: %w", err)
+	}
+	return cfg, nil
+}

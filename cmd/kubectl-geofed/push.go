@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/controller/push"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+const pushExample = `  # Hand the topology and its kustomize sources to the control plane
+  kubectl geofed push -f topology.yaml --hub hub
+
+  # Let the control plane report drift without changing anything
+  kubectl geofed push -f topology.yaml --hub hub --mode Plan
+
+  # Move an unreachable member's replicas after 5 minutes instead of 2
+  kubectl geofed push -f topology.yaml --hub hub --failover-after 5m`
+
+// PushOptions holds the flags of the push command.
+type PushOptions struct {
+	Filename      string
+	Hub           string
+	HubNamespace  string
+	Mode          string
+	Paused        bool
+	FailoverAfter time.Duration
+	RestoreAfter  time.Duration
+
+	ConfigFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+}
+
+// NewPushCommand uploads a topology to a control plane.
+func NewPushCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &PushOptions{ConfigFlags: flags, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "push -f TOPOLOGY --hub CONTEXT",
+		Short: "Upload a topology and its kustomize sources to a control plane",
+		Long: `Upload a topology to the geofed control plane running in a hub cluster: its
+spec becomes a Topology object (geofed.io/v1alpha1), and its workloads'
+kustomize sources a bundle of ConfigMaps beside it — Secrets for the files
+that hold secrets (Secret manifests, what secret generators read) — so the
+controller renders offline exactly what render renders here.
+
+Before anything is uploaded, every workload is rendered both from the disk
+and from the bundle: a kustomization that reads files outside its source
+directory is refused here, not found broken in the hub.
+
+Members are reached from the hub with the kubeconfig in Secret
+geofed-member-<cluster> (key kubeconfig) of the controller's namespace.`,
+		Example: pushExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
+	cmd.Flags().StringVar(&o.Hub, "hub", "", "Kubeconfig context of the hub cluster")
+	cmd.Flags().StringVar(&o.HubNamespace, "hub-namespace", "geofed-system", "Namespace of the control plane in the hub")
+	cmd.Flags().StringVar(&o.Mode, "mode", "", "Apply (keep the members as the topology says) or Plan (report drift, change nothing); default: as the hub has it, Apply for a new topology")
+	cmd.Flags().BoolVar(&o.Paused, "paused", false, "Upload, but let the control plane do nothing until pushed again without --paused")
+	cmd.Flags().DurationVar(&o.FailoverAfter, "failover-after", 0, "How long a member stays unreachable before its share moves to the others (default 2m)")
+	cmd.Flags().DurationVar(&o.RestoreAfter, "restore-after", 0, "How long a member that failed over must stay reachable before its share returns (default 2m)")
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"Apply", "Plan"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *PushOptions) Validate() error {
+	if o.Filename == "" {
+		return errors.New("a topology file is required: -f topology.yaml")
+	}
+	if o.Hub == "" {
+		return errors.New("the hub cluster is required: --hub CONTEXT")
+	}
+	switch v1alpha1.Mode(o.Mode) {
+	case "", v1alpha1.ModeApply, v1alpha1.ModePlan:
+	default:
+		return fmt.Errorf("--mode must be Apply or Plan, not %q", o.Mode)
+	}
+	if o.FailoverAfter < 0 || o.RestoreAfter < 0 {
+		return errors.New("--failover-after and --restore-after must not be negative")
+	}
+	return nil
+}
+
+// Run loads the topology and pushes it.
+func (o *PushOptions) Run(ctx context.Context) error {
+	t, err := topology.Load(o.Filename)
+	if err != nil {
+		return err
+	}
+	hub, err := o.hubClient()
+	if err != nil {
+		return err
+	}
+	opts := push.Options{Topology: t, Hub: hub, Namespace: o.HubNamespace, Mode: v1alpha1.Mode(o.Mode), Paused: o.Paused}
+	if o.FailoverAfter > 0 || o.RestoreAfter > 0 {
+		opts.Failover = &v1alpha1.Failover{}
+		if o.FailoverAfter > 0 {
+			opts.Failover.After = &metav1.Duration{Duration: o.FailoverAfter}
+		}
+		if o.RestoreAfter > 0 {
+			opts.Failover.RestoreAfter = &metav1.Duration{Duration: o.RestoreAfter}
+		}
+	}
+	res, err := push.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	verb := "updated"
+	if res.Created {
+		verb = "created"
+	}
+	fmt.Fprintf(o.Out, "Topology %s/%s %s on hub %s: %d files (%d sensitive) in %d ConfigMaps and %d Secrets, digest %s.\n",
+		o.HubNamespace, t.Metadata.Name, verb, o.Hub, res.Files, res.SensitiveFiles, res.ConfigMaps, res.Secrets, res.Digest)
+	if res.Deleted > 0 {
+		fmt.Fprintf(o.ErrOut, "Removed %d chunks of earlier pushes.\n", res.Deleted)
+	}
+	return nil
+}
+
+// hubClient reaches the hub by its context in the usual kubeconfig
+// resolution (or --kubeconfig).
+func (o *PushOptions) hubClient() (client.Client, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfigFlag(o.ConfigFlags)
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.Hub}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("hub %s: %w", o.Hub, err)
+	}
+	return newHubClient(cfg)
+}
+
+func newHubClient(cfg *rest.Config) (client.Client, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("hub client: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,130 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
+)
+
+// LeaderElectionID names the hub Lease the controller's replicas elect a
+// leader on; only the leader reconciles.
+const LeaderElectionID = "geofed-controller"
+
+// Config is how the controller runs: cmd/geofed-controller fills it from
+// flags, tests from the lab.
+type Config struct {
+	// Hub is the hub cluster's client configuration.
+	Hub *rest.Config
+	// Namespace is the only hub namespace the controller reads and writes:
+	// Topologies, their sources, member Secrets, its leader Lease, Events.
+	Namespace string
+	// LeaderElection turns leader election on (off only for tests and a
+	// single replica run by hand).
+	LeaderElection bool
+	// LeaseDuration, RenewDeadline and RetryPeriod tune the election;
+	// controller-runtime's defaults (15s, 10s, 2s) when zero.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// MetricsAddr and ProbeAddr are where /metrics and /healthz, /readyz
+	// listen; "0" turns either off.
+	MetricsAddr, ProbeAddr string
+	Resync                 time.Duration
+	ApplyTimeout           time.Duration
+	LockTTL                time.Duration
+	Parallel               int
+	// SkipNameValidation lets several managers run in one process, as
+	// tests do; a process runs one otherwise.
+	SkipNameValidation bool
+	// KeepConflicts: see Reconciler.KeepConflicts.
+	KeepConflicts bool
+	Member        member.Options
+	// Holder names this replica in member Leases; inventory.DefaultHolder
+	// with a "geofed-controller " prefix when empty.
+	Holder string
+}
+
+// NewManager builds the manager with the Topology controller on it.
+func NewManager(cfg Config) (ctrl.Manager, error) {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+
+	opts := ctrl.Options{
+		Scheme: scheme,
+		// Only the controller's namespace is watched: a Role there is all
+		// the RBAC the controller needs in the hub.
+		Cache:                         cache.Options{DefaultNamespaces: map[string]cache.Config{cfg.Namespace: {}}},
+		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		HealthProbeBindAddress:        cfg.ProbeAddr,
+		LeaderElection:                cfg.LeaderElection,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       cfg.Namespace,
+		LeaderElectionReleaseOnCancel: true,
+	}
+	if cfg.LeaseDuration > 0 {
+		opts.LeaseDuration = &cfg.LeaseDuration
+	}
+	if cfg.RenewDeadline > 0 {
+		opts.RenewDeadline = &cfg.RenewDeadline
+	}
+	if cfg.RetryPeriod > 0 {
+		opts.RetryPeriod = &cfg.RetryPeriod
+	}
+	mgr, err := ctrl.NewManager(cfg.Hub, opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating the controller manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	// Ready once the Topology informer has synced: a replica that cannot
+	// read the hub is not ready.
+	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return errors.New("the hub cache has not synced")
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	metrics, err := NewMetrics(crmetrics.Registry)
+	if err != nil {
+		return nil, err
+	}
+	holder := cfg.Holder
+	if holder == "" {
+		holder = "geofed-controller " + inventory.DefaultHolder()
+	}
+	r := &Reconciler{
+		Client:        mgr.GetClient(),
+		Reader:        mgr.GetAPIReader(),
+		Namespace:     cfg.Namespace,
+		Recorder:      mgr.GetEventRecorder(FieldManager),
+		Metrics:       metrics,
+		Resync:        cfg.Resync,
+		Member:        cfg.Member,
+		LockTTL:       cfg.LockTTL,
+		Holder:        holder,
+		ApplyTimeout:  cfg.ApplyTimeout,
+		Parallel:      cfg.Parallel,
+		KeepConflicts: cfg.KeepConflicts,
+	}
+	if err := r.SetupWithManager(mgr, cfg.SkipNameValidation); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}

@@ -1,0 +1,99 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+// MemberSecretPrefix and MemberSecretKey say where a member's kubeconfig
+// is kept in the hub: Secret geofed-member-<cluster>, key kubeconfig, in
+// the controller's namespace.
+const (
+	MemberSecretPrefix = "geofed-member-"
+	MemberSecretKey    = "kubeconfig"
+)
+
+// MemberSecretName is the Secret that holds the named member's kubeconfig.
+func MemberSecretName(cluster string) string { return MemberSecretPrefix + cluster }
+
+// credentials are the member kubeconfigs of one reconcile, written to a
+// private directory so the engine reads them the way the CLI reads a
+// topology's `kubeconfig: {path: ...}`: the engine connects exactly as
+// `kubectl geofed apply` does, with nothing taken from the controller's
+// own environment.
+type credentials struct {
+	dir string
+	// missing says, by cluster, why it has no usable kubeconfig.
+	missing map[string]string
+}
+
+// writeCredentials points every joined cluster of t at a kubeconfig file
+// made from its Secret. The context is the topology's when the kubeconfig
+// has it, else the kubeconfig's current context, so a Secret written by
+// hand for one cluster needs no particular context name. A cluster without
+// a Secret is pointed at a file that does not exist: the engine then finds
+// it unreachable, excludes it from placement and never writes to it.
+func writeCredentials(ctx context.Context, c client.Reader, namespace string, t *topology.Topology, dir string) (*credentials, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	cr := &credentials{dir: dir, missing: map[string]string{}}
+	for _, ref := range t.Clusters() {
+		cl := ref.Cluster
+		if cl.Kubeconfig == nil {
+			continue
+		}
+		name := MemberSecretName(cl.Name)
+		file := filepath.Join(dir, cl.Name+".kubeconfig")
+		context := cl.Kubeconfig.Context
+		var s corev1.Secret
+		err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s)
+		switch {
+		case apierrors.IsNotFound(err):
+			cr.missing[cl.Name] = fmt.Sprintf("no Secret %s/%s with the member's kubeconfig", namespace, name)
+		case err != nil:
+			cr.missing[cl.Name] = fmt.Sprintf("reading Secret %s/%s: %v", namespace, name, err)
+		case len(s.Data[MemberSecretKey]) == 0:
+			cr.missing[cl.Name] = fmt.Sprintf("Secret %s/%s has no %q key", namespace, name, MemberSecretKey)
+		default:
+			cfg, err := clientcmd.Load(s.Data[MemberSecretKey])
+			if err != nil {
+				cr.missing[cl.Name] = fmt.Sprintf("Secret %s/%s: %v", namespace, name, err)
+				break
+			}
+			if _, ok := cfg.Contexts[context]; !ok {
+				context = cfg.CurrentContext
+			}
+			if err := os.WriteFile(file, s.Data[MemberSecretKey], 0o600); err != nil {
+				return nil, err
+			}
+		}
+		if cr.missing[cl.Name] != "" {
+			file = filepath.Join(dir, cl.Name+".absent")
+		}
+		cl.Kubeconfig = &topology.KubeconfigRef{Context: context, Path: file}
+	}
+	return cr, nil
+}
+
+// exclude makes the engine treat the named cluster as unreachable, so
+// placement leaves it out and plan and apply leave it alone: failover
+// keeps a member out this way until it has been healthy for restoreAfter.
+func (cr *credentials) exclude(t *topology.Topology, cluster string) {
+	if ref, ok := t.Cluster(cluster); ok && ref.Cluster.Kubeconfig != nil {
+		ref.Cluster.Kubeconfig = &topology.KubeconfigRef{
+			Context: ref.Cluster.Kubeconfig.Context,
+			Path:    filepath.Join(cr.dir, cluster+".excluded-by-failover"),
+		}
+	}
+}

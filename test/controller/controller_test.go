@@ -1,0 +1,489 @@
+// Package controller_test runs the control plane against the lab: a hub
+// cluster (apiserver only) holding the Topology, and two member clusters
+// with nodes, all real apiservers. The controller runs in this process with
+// its real manager (leader election, cache, status writes); nothing that
+// reaches an apiserver is faked.
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/geofed-io/kubectl-geofed/internal/lab"
+	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/controller"
+	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/controller/push"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+const (
+	namespace = "geofed-system"
+	topoName  = "fleet"
+	resync    = 3 * time.Second
+)
+
+var crds = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+type env struct {
+	hub      client.Client
+	members  map[string]*lab.Cluster
+	clients  map[string]kubernetes.Interface
+	topology *topology.Topology
+	metrics  string
+}
+
+func TestController(t *testing.T) {
+	_, clusters := labtest.New(t,
+		lab.ClusterSpec{Name: "hub", APIServerOnly: true},
+		lab.ClusterSpec{Name: "m1", Nodes: []lab.NodeSpec{{Name: "node", Count: 1}}},
+		lab.ClusterSpec{Name: "m2", Nodes: []lab.NodeSpec{{Name: "node", Count: 1}}},
+	)
+	hub, m1, m2 := clusters[0], clusters[1], clusters[2]
+	e := setup(t, hub, m1, m2)
+
+	ctx := t.Context()
+	t.Run("push applies to every member", func(t *testing.T) {
+		pushTopology(t, e, push.Options{})
+		waitFor(t, e, 120*time.Second, "Synced=True", func(topo *v1alpha1.Topology) bool {
+			return cond(topo, v1alpha1.ConditionSynced) == "True/Applied"
+		})
+		for _, name := range []string{"m1", "m2"} {
+			if got := replicas(t, e, name); got != 2 {
+				t.Errorf("%s: web has %d replicas, want 2 (4 divided by equal weights)", name, got)
+			}
+			if got := level(t, e, name); got != "info" {
+				t.Errorf("%s: ConfigMap level %q, want info", name, got)
+			}
+			s, err := e.clients[name].CoreV1().Secrets("web").Get(ctx, "web-token", metav1.GetOptions{})
+			if err != nil || string(s.Data["token"]) != "s3cr3t" {
+				t.Errorf("%s: Secret web/web-token: %v %v", name, s, err)
+			}
+		}
+		// The Secret manifest travelled in a Secret, never in a ConfigMap.
+		var topo v1alpha1.Topology
+		get(t, e, &topo)
+		if src := topo.Spec.Sources; src == nil || len(src.Secrets) != 1 || len(src.ConfigMaps) == 0 {
+			t.Errorf("sources = %+v, want ConfigMaps and one Secret", src)
+		}
+	})
+
+	t.Run("a hand edit is put back within a resync", func(t *testing.T) {
+		edit(t, e, "m1", "debug")
+		deadline := time.Now().Add(2*resync + 20*time.Second)
+		for level(t, e, "m1") != "info" {
+			if time.Now().After(deadline) {
+				t.Fatalf("m1: ConfigMap level still edited after %s", 2*resync+20*time.Second)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+
+	t.Run("Plan mode reports drift and changes nothing", func(t *testing.T) {
+		pushTopology(t, e, push.Options{Mode: v1alpha1.ModePlan})
+		edit(t, e, "m2", "debug")
+		var drifted *v1alpha1.Topology
+		waitFor(t, e, 30*time.Second, "Synced=False/Drifted", func(topo *v1alpha1.Topology) bool {
+			drifted = topo
+			return cond(topo, v1alpha1.ConditionSynced) == "False/Drifted"
+		})
+		if got := clusterStatus(drifted, "m2"); got.Drifted != 1 {
+			t.Errorf("m2 status %+v, want 1 drifted object", got)
+		}
+		if drifted.Status.LastPlan == nil || drifted.Status.LastPlan.ObjectsToChange != 1 {
+			t.Errorf("last plan %+v, want 1 object to change", drifted.Status.LastPlan)
+		}
+		// Two more plans later, the edit is still there.
+		planned := drifted.Status.LastPlanTime.Time
+		waitFor(t, e, 30*time.Second, "two more plans", func(topo *v1alpha1.Topology) bool {
+			return topo.Status.LastPlanTime != nil && topo.Status.LastPlanTime.Time.After(planned.Add(resync))
+		})
+		if got := level(t, e, "m2"); got != "debug" {
+			t.Fatalf("m2: ConfigMap level %q in Plan mode, want the hand edit (debug) kept", got)
+		}
+
+		pushTopology(t, e, push.Options{Mode: v1alpha1.ModeApply})
+		deadline := time.Now().Add(60 * time.Second)
+		for level(t, e, "m2") != "info" {
+			if time.Now().After(deadline) {
+				t.Fatal("m2: the edit was not put back after switching to Apply")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+
+	t.Run("a member down fails over, and its share returns", func(t *testing.T) {
+		const after, restoreAfter = 6 * time.Second, 6 * time.Second
+		pushTopology(t, e, push.Options{Failover: &v1alpha1.Failover{
+			After: &metav1.Duration{Duration: after}, RestoreAfter: &metav1.Duration{Duration: restoreAfter},
+		}})
+		waitFor(t, e, 60*time.Second, "Synced=True", func(topo *v1alpha1.Topology) bool {
+			return topo.Status.ObservedGeneration == topo.Generation && cond(topo, v1alpha1.ConditionSynced) == "True/Applied"
+		})
+		// Measured before the calls: the member cannot be unreachable (or
+		// reachable again) before them, so the outage and the recovery
+		// are at most this long when the controller acts.
+		stopped := time.Now()
+		if err := m2.StopAPIServer(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, e, 30*time.Second, "m2 unreachable, waiting for failover", func(topo *v1alpha1.Topology) bool {
+			c := clusterStatus(topo, "m2")
+			return !c.Reachable && c.UnreachableSince != nil && !c.Excluded
+		})
+		if got := replicas(t, e, "m1"); got != 2 {
+			t.Errorf("m1 has %d replicas before failover.after, want 2 still", got)
+		}
+		waitFor(t, e, 60*time.Second, "m2 excluded", func(topo *v1alpha1.Topology) bool {
+			return clusterStatus(topo, "m2").Excluded && cond(topo, v1alpha1.ConditionDegraded) == "True/MembersUnhealthy"
+		})
+		if since := time.Since(stopped); since < after {
+			t.Errorf("m2 excluded %s after its apiserver stopped, before failover.after (%s)", since, after)
+		}
+		waitReplicas(t, e, "m1", 4, 60*time.Second)
+
+		back := time.Now()
+		if err := m2.StartAPIServer(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, e, 60*time.Second, "m2 restored", func(topo *v1alpha1.Topology) bool {
+			c := clusterStatus(topo, "m2")
+			return c.Reachable && !c.Excluded
+		})
+		if since := time.Since(back); since < restoreAfter {
+			t.Errorf("m2 restored %s after its apiserver started, before restoreAfter (%s)", since, restoreAfter)
+		}
+		waitReplicas(t, e, "m1", 2, 60*time.Second)
+		// Nothing was pruned on m2 while it was away: its objects are
+		// there, with its share.
+		waitReplicas(t, e, "m2", 2, 60*time.Second)
+		if got := level(t, e, "m2"); got != "info" {
+			t.Errorf("m2: ConfigMap level %q after the outage, want info", got)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		resp, err := http.Get(e.metrics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{
+			`geofed_reconciles_total{namespace="geofed-system",result="synced",topology="fleet"}`,
+			`geofed_plan_duration_seconds_count{namespace="geofed-system",topology="fleet"}`,
+			`geofed_apply_duration_seconds_count{namespace="geofed-system",topology="fleet"}`,
+			`geofed_objects_out_of_sync{cluster="m1",namespace="geofed-system",topology="fleet"} 0`,
+			`geofed_members_unreachable{namespace="geofed-system",topology="fleet"} 0`,
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+}
+
+// setup installs the CRD and the member Secrets in the hub, writes the
+// topology, and starts the controller.
+func setup(t *testing.T, hub *lab.Cluster, m1, m2 *lab.Cluster) *env {
+	t.Helper()
+	ctx := t.Context()
+	installCRD(t, hub)
+
+	scheme := runtime.NewScheme()
+	must(t, clientgoscheme.AddToScheme(scheme))
+	must(t, v1alpha1.AddToScheme(scheme))
+	hc, err := client.New(hub.RESTConfig(), client.Options{Scheme: scheme})
+	must(t, err)
+	must(t, hc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}))
+	e := &env{hub: hc, members: map[string]*lab.Cluster{}, clients: map[string]kubernetes.Interface{}}
+	for _, m := range []*lab.Cluster{m1, m2} {
+		kc, err := os.ReadFile(m.KubeconfigPath)
+		must(t, err)
+		must(t, hc.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: controller.MemberSecretName(m.Name)},
+			Data:       map[string][]byte{controller.MemberSecretKey: kc},
+		}))
+		e.members[m.Name] = m
+		cs, err := kubernetes.NewForConfig(m.RESTConfig())
+		must(t, err)
+		e.clients[m.Name] = cs
+	}
+	e.topology = writeTopology(t)
+
+	// The controller's structured logs go to a file, shown when the test
+	// fails.
+	logPath := filepath.Join(t.TempDir(), "controller.log")
+	logFile, err := os.Create(logPath)
+	must(t, err)
+	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() {
+		logFile.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(logPath)
+			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+			if len(lines) > 80 {
+				lines = lines[len(lines)-80:]
+			}
+			t.Logf("--- last lines of the controller's log ---\n%s", strings.Join(lines, "\n"))
+		}
+	})
+
+	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
+	e.metrics = "http://" + metricsAddr + "/metrics"
+	mgr, err := controller.NewManager(controller.Config{
+		Hub:            hub.RESTConfig(),
+		Namespace:      namespace,
+		LeaderElection: true,
+		// -count=2 runs a second manager in this process.
+		SkipNameValidation: true,
+		MetricsAddr:        metricsAddr,
+		ProbeAddr:          probeAddr,
+		Resync:             resync,
+		ApplyTimeout:       60 * time.Second,
+		Member:             member.Options{Timeout: 3 * time.Second, RequestTimeout: 10 * time.Second},
+	})
+	must(t, err)
+	mctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("controller: %v", err)
+		}
+	})
+	// Ready means the hub cache synced.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + probeAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("controller not ready after 30s: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return e
+}
+
+func installCRD(t *testing.T, hub *lab.Cluster) {
+	t.Helper()
+	ctx := t.Context()
+	data, err := os.ReadFile(filepath.Join("..", "..", "manifests", "controller", "crd", "geofed.io_topologies.yaml"))
+	must(t, err)
+	var obj unstructured.Unstructured
+	must(t, yaml.Unmarshal(data, &obj.Object))
+	dc, err := dynamic.NewForConfig(hub.RESTConfig())
+	must(t, err)
+	_, err = dc.Resource(crds).Create(ctx, &obj, metav1.CreateOptions{})
+	must(t, err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := dc.Resource(crds).Get(ctx, obj.GetName(), metav1.GetOptions{})
+		must(t, err)
+		conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == "Established" && m["status"] == "True" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Topology CRD was not established in 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// writeTopology writes a topology of the two members with one workload,
+// web: a Namespace, a ConfigMap, a Secret and a Deployment of 4 replicas
+// divided by weight.
+func writeTopology(t *testing.T) *topology.Topology {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"topology.yaml": `apiVersion: geofed.io/v1alpha1
+kind: Topology
+metadata: {name: ` + topoName + `}
+spec:
+  regions:
+  - name: us-west1
+    clusters:
+    - name: m1
+      kubeconfig: {context: m1}
+  - name: europe-west1
+    clusters:
+    - name: m2
+      kubeconfig: {context: m2}
+  workloads:
+  - name: web
+    source: apps/web
+    placement:
+      replicas: {total: 4, divideBy: weight}
+`,
+		"apps/web/kustomization.yaml": "resources: [namespace.yaml, config.yaml, secret.yaml, deployment.yaml]\n",
+		"apps/web/namespace.yaml":     "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n",
+		"apps/web/config.yaml":        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config, namespace: web}\ndata: {level: info}\n",
+		"apps/web/secret.yaml":        "apiVersion: v1\nkind: Secret\nmetadata: {name: web-token, namespace: web}\nstringData: {token: s3cr3t}\n",
+		"apps/web/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: web:1
+        resources: {requests: {cpu: 100m, memory: 64Mi}}
+`,
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	topo, err := topology.Load(filepath.Join(dir, "topology.yaml"))
+	must(t, err)
+	return topo
+}
+
+func pushTopology(t *testing.T, e *env, o push.Options) {
+	t.Helper()
+	o.Topology, o.Hub, o.Namespace = e.topology, e.hub, namespace
+	if _, err := push.Run(t.Context(), o); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+}
+
+func get(t *testing.T, e *env, topo *v1alpha1.Topology) {
+	t.Helper()
+	must(t, e.hub.Get(t.Context(), types.NamespacedName{Namespace: namespace, Name: topoName}, topo))
+}
+
+// waitFor polls the Topology until ok, failing with its last status.
+func waitFor(t *testing.T, e *env, timeout time.Duration, what string, ok func(*v1alpha1.Topology) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var topo v1alpha1.Topology
+		get(t, e, &topo)
+		if ok(&topo) {
+			return
+		}
+		if time.Now().After(deadline) {
+			st, _ := yaml.Marshal(topo.Status)
+			t.Fatalf("%s: not after %s; status:\n%s", what, timeout, st)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func cond(topo *v1alpha1.Topology, typ string) string {
+	c := meta.FindStatusCondition(topo.Status.Conditions, typ)
+	if c == nil || c.ObservedGeneration != topo.Generation {
+		return ""
+	}
+	return string(c.Status) + "/" + c.Reason
+}
+
+func clusterStatus(topo *v1alpha1.Topology, name string) v1alpha1.ClusterStatus {
+	for _, c := range topo.Status.Clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return v1alpha1.ClusterStatus{}
+}
+
+func replicas(t *testing.T, e *env, cluster string) int32 {
+	t.Helper()
+	d, err := e.clients[cluster].AppsV1().Deployments("web").Get(t.Context(), "web", metav1.GetOptions{})
+	must(t, err)
+	return *d.Spec.Replicas
+}
+
+func waitReplicas(t *testing.T, e *env, cluster string, want int32, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		d, err := e.clients[cluster].AppsV1().Deployments("web").Get(t.Context(), "web", metav1.GetOptions{})
+		if err == nil && *d.Spec.Replicas == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			var topo v1alpha1.Topology
+			get(t, e, &topo)
+			st, _ := yaml.Marshal(topo.Status)
+			t.Fatalf("%s: web replicas not %d after %s (%v, %v); status:\n%s", cluster, want, timeout, d.Spec.Replicas, err, st)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func level(t *testing.T, e *env, cluster string) string {
+	t.Helper()
+	cm, err := e.clients[cluster].CoreV1().ConfigMaps("web").Get(t.Context(), "web-config", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return ""
+	}
+	must(t, err)
+	return cm.Data["level"]
+}
+
+// edit changes a field geofed set, as a person with kubectl edit would.
+func edit(t *testing.T, e *env, cluster, lvl string) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"data":{"level":%q}}`, lvl)
+	_, err := e.clients[cluster].CoreV1().ConfigMaps("web").Patch(t.Context(), "web-config", types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "kubectl-edit"})
+	must(t, err)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	addr := l.Addr().String()
+	must(t, l.Close())
+	return addr
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
