@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"sort"
 	"time"
@@ -153,7 +152,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	for _, name := range order {
 		p.Regions = append(p.Regions, *regions[name])
 	}
-	p.SourceDigest, err = sourceDigest(t, want)
+	p.SourceDigest, err = sourceDigest(opts.FS, t, want)
 	if err != nil {
 		return nil, err
 	}
@@ -269,10 +268,15 @@ func newObject(o desired.Object, reason string) Object {
 
 // sourceDigest hashes the topology file and every desired manifest, in plan
 // order: a saved plan whose digest no longer matches a fresh render is stale.
-func sourceDigest(t *topology.Topology, d *desired.State) (string, error) {
+func sourceDigest(fs filesys.FileSystem, t *topology.Topology, d *desired.State) (string, error) {
 	h := sha256.New()
 	if t.Path != "" {
-		b, err := os.ReadFile(t.Path)
+		// Through the sources' filesystem: the controller plans from an
+		// in-memory bundle, with no topology file on its disk.
+		if fs == nil {
+			fs = filesys.MakeFsOnDisk()
+		}
+		b, err := fs.ReadFile(t.Path)
 		if err != nil {
 			return "", fmt.Errorf("reading %s: %w", t.Path, err)
 		}

@@ -207,7 +207,7 @@ func TestSourceDigest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := sourceDigest(topo, d)
+		got, err := sourceDigest(nil, topo, d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,7 +248,7 @@ func TestSourceDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sourceDigest(topo, d); err == nil || !strings.Contains(err.Error(), path) {
+	if _, err := sourceDigest(nil, topo, d); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("sourceDigest with the file gone: err = %v, want one naming %s", err, path)
 	}
 }
@@ -262,13 +262,13 @@ func TestSourceDigestHashesObjectsInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No file to read (Path ""): the digest covers the objects alone.
-	base, err := sourceDigest(topo, d)
+	base, err := sourceDigest(nil, topo, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, _ := d.Cluster("training-us")
 	c.Objects[1], c.Objects[2] = c.Objects[2], c.Objects[1]
-	swapped, err := sourceDigest(topo, d)
+	swapped, err := sourceDigest(nil, topo, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestSourceDigestHashesObjectsInOrder(t *testing.T) {
 	}
 	c.Objects[1], c.Objects[2] = c.Objects[2], c.Objects[1]
 	c.Objects[0].Hash = "sha256:00000000000000000000000000000000"
-	if got, _ := sourceDigest(topo, d); got == base {
+	if got, _ := sourceDigest(nil, topo, d); got == base {
 		t.Error("digest ignores an object's hash")
 	}
 }
