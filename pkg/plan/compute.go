@@ -271,9 +271,10 @@ func newObject(o desired.Object, reason string) Object {
 func sourceDigest(fs filesys.FileSystem, t *topology.Topology, d *desired.State) (string, error) {
 	h := sha256.New()
 	if t.Path != "" {
-		// Through the sources' filesystem: the controller plans from an
-		// in-memory bundle, with no topology file on its disk.
-		if fs == nil {
+		// Through the sources' filesystem when it holds the file: the
+		// controller plans from an in-memory bundle, with no topology
+		// file on its disk.
+		if fs == nil || !fs.Exists(t.Path) {
 			fs = filesys.MakeFsOnDisk()
 		}
 		b, err := fs.ReadFile(t.Path)
