@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"flag"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	goldenfile "github.com/geofed-io/kubectl-geofed/internal/golden"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
@@ -21,20 +20,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden (and docs/pla
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run go test -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("output differs from %s (run go test -update if the change is intended) (-want +got):\n%s", path, diff)
-	}
+	goldenfile.Compare(t, name, got, *update)
 }
 
 func planPage(t *testing.T, p *plan.Plan) string {

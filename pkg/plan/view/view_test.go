@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	goldenfile "github.com/geofed-io/kubectl-geofed/internal/golden"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -23,23 +24,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the curr
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run go test -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("output differs from %s (run go test -update if the change is intended) (-want +got):\n%s", path, diff)
-	}
+	goldenfile.Compare(t, name, got, *update)
 }
 
 func i32(n int32) *int32                  { return &n }
