@@ -14,21 +14,46 @@ import (
 // the applied-hash annotation itself. encoding/json sorts map keys, so equal
 // objects hash equally whatever their construction order.
 func AppliedHash(obj *unstructured.Unstructured) (string, error) {
-	c := obj.DeepCopy()
-	ann := c.GetAnnotations()
-	if _, ok := ann[object.AnnotationAppliedHash]; ok {
-		delete(ann, object.AnnotationAppliedHash)
-		if len(ann) == 0 {
-			ann = nil
-		}
-		c.SetAnnotations(ann)
-	}
-	b, err := json.Marshal(c.Object)
+	b, err := json.Marshal(withoutAppliedHash(obj.Object))
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:16]), nil
+}
+
+// withoutAppliedHash is obj without the applied-hash annotation, sharing
+// everything else with it: only the maps on the way to the annotation are
+// copied (a deep copy of every object, only to hash it, was a fifth of a
+// large plan's allocations). An annotations map left empty goes, as
+// SetAnnotations(nil) would remove it.
+func withoutAppliedHash(obj map[string]interface{}) map[string]interface{} {
+	md, _ := obj["metadata"].(map[string]interface{})
+	ann, _ := md["annotations"].(map[string]interface{})
+	if _, ok := ann[object.AnnotationAppliedHash]; !ok {
+		return obj
+	}
+	annCopy := make(map[string]interface{}, len(ann))
+	for k, v := range ann {
+		if k != object.AnnotationAppliedHash {
+			annCopy[k] = v
+		}
+	}
+	mdCopy := make(map[string]interface{}, len(md))
+	for k, v := range md {
+		mdCopy[k] = v
+	}
+	if len(annCopy) == 0 {
+		delete(mdCopy, "annotations")
+	} else {
+		mdCopy["annotations"] = annCopy
+	}
+	out := make(map[string]interface{}, len(obj))
+	for k, v := range obj {
+		out[k] = v
+	}
+	out["metadata"] = mdCopy
+	return out
 }
 
 // FieldsDigest is the digest of manager's Apply entry in the object's
