@@ -172,7 +172,7 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 	}
 
 	// One private directory per reconcile holds the member kubeconfigs
-	// and the topology document (see load).
+	// (and names the in-memory bundle's root, see load).
 	dir, err := os.MkdirTemp("", "geofed-reconcile-")
 	if err != nil {
 		fail("Internal", err)
@@ -427,10 +427,8 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 
 // load reads the pushed sources and loads the Topology's spec from them
 // with the CLI's own loader: same validation, same defaults, same errors.
-// The sources are laid out in memory under dir/bundle, and the topology
-// document is also written to disk at its path there: plan.Compute reads
-// the topology file from the disk (for the plan's source digest) even when
-// it renders from another filesystem.
+// The sources and the topology document are laid out in memory under
+// dir/bundle.
 func (r *Reconciler) load(ctx context.Context, topo *v1alpha1.Topology, dir string) (*topology.Topology, filesys.FileSystem, error) {
 	doc, err := topo.Document()
 	if err != nil {
@@ -448,10 +446,9 @@ func (r *Reconciler) load(ctx context.Context, topo *v1alpha1.Topology, dir stri
 		return nil, nil, err
 	}
 	path := b.TopologyPath(root)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, nil, err
-	}
-	if err := os.WriteFile(path, doc, 0o600); err != nil {
+	// The document sits in the bundle's filesystem, where plan reads it
+	// for the plan's source digest.
+	if err := fsys.WriteFile(path, doc); err != nil {
 		return nil, nil, err
 	}
 	t, err := topology.Options{IsDir: fsys.IsDir}.Parse(path, doc)
