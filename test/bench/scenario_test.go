@@ -229,7 +229,11 @@ spec:
 // sweep is a valid topology whose every cluster receives the intended
 // objects, and that a revision changes about 10% of them.
 func TestScenarioRenders(t *testing.T) {
-	for _, sz := range sweepSizes("full") {
+	sizes, err := sweepSizes("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sz := range sizes {
 		t.Run(sz.String(), func(t *testing.T) {
 			s := scenarioFor(sz)
 			if got := s.objectsPerCluster(); got < sz.objects*99/100 || got > sz.objects*101/100 {
@@ -289,5 +293,26 @@ func TestScenarioRenders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSweepSizes(t *testing.T) {
+	for _, tt := range []struct {
+		spec string
+		want string // fmt of the sizes; "" = an error
+	}{
+		{"", "[1x200 4x200 16x200 16x1000]"},
+		{"16x1000, 4x200", "[16x1000 4x200]"},
+		{"16", ""},
+		{"0x200", ""},
+		{"4xmany", ""},
+	} {
+		got, err := sweepSizes(tt.spec)
+		switch {
+		case tt.want == "" && err == nil:
+			t.Errorf("BENCH=%q: %v, want an error", tt.spec, got)
+		case tt.want != "" && (err != nil || fmt.Sprint(got) != tt.want):
+			t.Errorf("BENCH=%q: %v %v, want %s", tt.spec, got, err, tt.want)
+		}
 	}
 }

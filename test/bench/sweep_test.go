@@ -16,10 +16,10 @@ import (
 // that holds every target (4 × 200 and 16 × 1,000) and enough sizes to fit
 // the cost model; BENCH=full for the whole sweep, 1, 4 and 16 clusters ×
 // 200, 1,000 and 5,000 objects; BENCH=16x1000,4x200 for chosen ones.
-func sweepSizes(spec string) []size {
+func sweepSizes(spec string) ([]size, error) {
 	switch spec {
 	case "", "default":
-		return []size{{1, 200}, {4, 200}, {16, 200}, {16, 1000}}
+		return []size{{1, 200}, {4, 200}, {16, 200}, {16, 1000}}, nil
 	case "full":
 		var out []size
 		for _, n := range []int{200, 1000, 5000} {
@@ -27,7 +27,7 @@ func sweepSizes(spec string) []size {
 				out = append(out, size{c, n})
 			}
 		}
-		return out
+		return out, nil
 	}
 	var out []size
 	for _, s := range strings.Split(spec, ",") {
@@ -35,11 +35,11 @@ func sweepSizes(spec string) []size {
 		ci, err1 := strconv.Atoi(c)
 		ni, err2 := strconv.Atoi(n)
 		if !ok || err1 != nil || err2 != nil || ci < 1 || ni < 10 {
-			panic(fmt.Sprintf("BENCH=%q: want default, full or a list of CLUSTERSxOBJECTS such as 16x1000", spec))
+			return nil, fmt.Errorf("BENCH=%q: want default, full or a list of CLUSTERSxOBJECTS such as 16x1000", spec)
 		}
 		out = append(out, size{ci, ni})
 	}
-	return out
+	return out, nil
 }
 
 // rounds is how many times each contender runs at a size: small fleets
@@ -68,7 +68,10 @@ func BenchmarkFleet(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building kubectl-geofed: %v\n%s", err, out)
 	}
-	sizes := sweepSizes(os.Getenv("BENCH"))
+	sizes, err := sweepSizes(os.Getenv("BENCH"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	largest := sizes[0]
 	for _, sz := range sizes {
 		if sz.clusters*sz.objects > largest.clusters*largest.objects {
