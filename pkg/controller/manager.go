@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -52,6 +53,9 @@ type Config struct {
 	// KeepConflicts: see Reconciler.KeepConflicts.
 	KeepConflicts bool
 	Member        member.Options
+	// DriftDelay and CapacityDelay coalesce member events into reconciles
+	// (DefaultDriftDelay, DefaultCapacityDelay when zero).
+	DriftDelay, CapacityDelay time.Duration
 	// Holder names this replica in member Leases; inventory.DefaultHolder
 	// with a "geofed-controller " prefix when empty.
 	Holder string
@@ -109,7 +113,13 @@ func NewManager(cfg Config) (ctrl.Manager, error) {
 	if holder == "" {
 		holder = "geofed-controller " + inventory.DefaultHolder()
 	}
+	watches := NewWatches()
+	watches.DriftDelay, watches.CapacityDelay = cfg.DriftDelay, cfg.CapacityDelay
+	watches.Triggered = func(topo types.NamespacedName, reason string) {
+		metrics.Triggers.WithLabelValues(topo.Namespace, topo.Name, reason).Inc()
+	}
 	r := &Reconciler{
+		Watches:       watches,
 		Client:        mgr.GetClient(),
 		Reader:        mgr.GetAPIReader(),
 		Namespace:     cfg.Namespace,

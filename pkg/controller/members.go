@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -35,6 +36,11 @@ type credentials struct {
 	dir string
 	// missing says, by cluster, why it has no usable kubeconfig.
 	missing map[string]string
+	// configs and keys are the usable ones, for the member watches: the
+	// client configuration and a digest of the Secret's kubeconfig and
+	// context, which changes when the Secret does.
+	configs map[string]*rest.Config
+	keys    map[string]string
 }
 
 // writeCredentials points every joined cluster of t at a kubeconfig file
@@ -47,7 +53,7 @@ func writeCredentials(ctx context.Context, c client.Reader, namespace string, t 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	cr := &credentials{dir: dir, missing: map[string]string{}}
+	cr := &credentials{dir: dir, missing: map[string]string{}, configs: map[string]*rest.Config{}, keys: map[string]string{}}
 	for _, ref := range t.Clusters() {
 		cl := ref.Cluster
 		if cl.Kubeconfig == nil {
@@ -74,6 +80,13 @@ func writeCredentials(ctx context.Context, c client.Reader, namespace string, t 
 			if _, ok := cfg.Contexts[context]; !ok {
 				context = cfg.CurrentContext
 			}
+			rc, err := clientcmd.NewNonInteractiveClientConfig(*cfg, context, nil, nil).ClientConfig()
+			if err != nil {
+				cr.missing[cl.Name] = fmt.Sprintf("Secret %s/%s: %v", namespace, name, err)
+				break
+			}
+			cr.configs[cl.Name] = rc
+			cr.keys[cl.Name] = hash(string(s.Data[MemberSecretKey]), context)
 			if err := os.WriteFile(file, s.Data[MemberSecretKey], 0o600); err != nil {
 				return nil, err
 			}

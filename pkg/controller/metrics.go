@@ -15,6 +15,7 @@ type Metrics struct {
 	OutOfSync     *prometheus.GaugeVec
 	Unreachable   *prometheus.GaugeVec
 	Excluded      *prometheus.GaugeVec
+	Triggers      *prometheus.CounterVec
 }
 
 // NewMetrics makes the series and registers them with reg.
@@ -39,6 +40,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Excluded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "geofed_members_excluded", Help: "Member clusters failover keeps out of placement.",
 		}, []string{"namespace", "topology"}),
+		Triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "geofed_reconcile_triggers_total", Help: "Reconciles member watches asked for, by reason: drift (an object geofed applied changed or went) or capacity (a node or pod changed what fits).",
+		}, []string{"namespace", "topology", "reason"}),
 	}
 	var err error
 	m.Reconciles, err = register(reg, m.Reconciles)
@@ -56,6 +60,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	if err == nil {
 		m.Excluded, err = register(reg, m.Excluded)
+	}
+	if err == nil {
+		m.Triggers, err = register(reg, m.Triggers)
 	}
 	return m, err
 }

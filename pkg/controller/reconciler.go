@@ -20,7 +20,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -31,6 +33,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/bundle"
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
@@ -79,6 +82,9 @@ type Reconciler struct {
 	Parallel int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Watches, when set, watches every reconciled Topology's members and
+	// reconciles on what it sees; SetupWithManager wires its trigger.
+	Watches *Watches
 }
 
 // SetupWithManager watches Topologies: a change of spec (generation) or of
@@ -87,12 +93,17 @@ type Reconciler struct {
 // controller's name labels its metrics, and controller-runtime refuses a
 // name twice per process.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Topology{}).
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Topology{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WithOptions(crcontroller.Options{SkipNameValidation: &skipNameValidation}).
-		WithEventFilter(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{})).
-		Named("topology").
-		Complete(r)
+		Named("topology")
+	if r.Watches != nil {
+		if err := mgr.Add(r.Watches); err != nil {
+			return err
+		}
+		b = b.WatchesRawSource(r.Watches.Source())
+	}
+	return b.Complete(r)
 }
 
 // Reconcile plans the Topology and, in Apply mode, applies it.
@@ -101,6 +112,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, &topo); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forget(req.Namespace, req.Name)
+			if r.Watches != nil {
+				r.Watches.Forget(req.NamespacedName)
+			}
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -168,6 +182,9 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 
 	if topo.Spec.Paused {
 		setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "Paused", "spec.paused is set: nothing is planned or applied")
+		if r.Watches != nil {
+			r.Watches.Forget(client.ObjectKeyFromObject(topo))
+		}
 		return outcome{result: "paused", paused: true}
 	}
 
@@ -267,6 +284,9 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		return outcome{result: "error", next: next}
 	}
 	p := res.Plan
+	if r.Watches != nil {
+		r.Watches.Ensure(client.ObjectKeyFromObject(topo), memberWatches(t, res, creds, clusters))
+	}
 	st.LastPlanTime = &metav1.Time{Time: p.CreatedAt}
 	st.LastPlan = &v1alpha1.PlanSummary{
 		ObjectsToCreate: p.Summary.ObjectsToCreate, ObjectsToChange: p.Summary.ObjectsToChange, ObjectsToDelete: p.Summary.ObjectsToDelete,
@@ -425,6 +445,33 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 	return outcome{result: "synced", next: next}
 }
 
+// memberWatches says what to watch on each member the plan reached and
+// failover does not keep out: the kinds planned there (live or to apply),
+// and nodes and pods when some workload divides by capacity.
+func memberWatches(t *topology.Topology, res *plan.Result, creds *credentials, clusters map[string]*v1alpha1.ClusterStatus) []MemberWatch {
+	capacity := desired.DividesByCapacity(t)
+	var out []MemberWatch
+	for _, reg := range res.Plan.Regions {
+		for _, pc := range reg.Clusters {
+			cfg := creds.configs[pc.Name]
+			conn := res.Observation.Conn(pc.Name)
+			if cfg == nil || conn == nil || conn.Err != nil || clusters[pc.Name].Excluded {
+				continue
+			}
+			var rs []schema.GroupVersionResource
+			for _, o := range pc.Objects {
+				m, err := conn.Mapper.RESTMapping(schema.GroupKind{Group: o.Group, Kind: o.Kind}, o.Version)
+				if err != nil {
+					continue // a kind the member does not serve yet: the next plan maps it
+				}
+				rs = append(rs, m.Resource)
+			}
+			out = append(out, MemberWatch{Cluster: pc.Name, Config: cfg, Key: creds.keys[pc.Name], Resources: sortResources(rs), Capacity: capacity})
+		}
+	}
+	return out
+}
+
 // load reads the pushed sources and loads the Topology's spec from them
 // with the CLI's own loader: same validation, same defaults, same errors.
 // The sources and the topology document are laid out in memory under
@@ -464,6 +511,7 @@ func (r *Reconciler) forget(namespace, name string) {
 	r.Metrics.OutOfSync.DeletePartialMatch(labels)
 	r.Metrics.Unreachable.DeletePartialMatch(labels)
 	r.Metrics.Excluded.DeletePartialMatch(labels)
+	r.Metrics.Triggers.DeletePartialMatch(labels)
 }
 
 func prevExcluded(prev map[string]v1alpha1.ClusterStatus, name string) bool {

@@ -6,19 +6,14 @@
 package controller_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -30,7 +25,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -39,14 +33,15 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/controller"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/push"
-	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
 const (
 	namespace = "geofed-system"
 	topoName  = "fleet"
-	resync    = 3 * time.Second
+	// resync is long against the member watches (a hand edit is put back
+	// in about a second) and short against the test.
+	resync = 15 * time.Second
 )
 
 var crds = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
@@ -56,7 +51,31 @@ type env struct {
 	members  map[string]*lab.Cluster
 	clients  map[string]kubernetes.Interface
 	topology *topology.Topology
-	metrics  string
+	replicas []*replica
+}
+
+// leader waits for one replica to lead, and returns it.
+func (e *env) leader(t *testing.T) *replica {
+	t.Helper()
+	deadline := time.Now().Add(leaseDuration + 30*time.Second)
+	for {
+		var leading []*replica
+		for _, r := range e.replicas {
+			if r.leading() {
+				leading = append(leading, r)
+			}
+		}
+		if len(leading) > 1 {
+			t.Fatalf("%d replicas lead at once", len(leading))
+		}
+		if len(leading) == 1 {
+			return leading[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no replica leads")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func TestController(t *testing.T) {
@@ -94,14 +113,32 @@ func TestController(t *testing.T) {
 		}
 	})
 
-	t.Run("a hand edit is put back within a resync", func(t *testing.T) {
+	t.Run("a hand edit is put back by the member watch, before a resync", func(t *testing.T) {
+		leader := e.leader(t)
+		triggered := func() float64 {
+			return number(metric(leader.scrape(), `geofed_reconcile_triggers_total{namespace="geofed-system",reason="drift",topology="fleet"}`))
+		}
+		before := triggered()
+		edited := time.Now()
 		edit(t, e, "m1", "debug")
-		deadline := time.Now().Add(2*resync + 20*time.Second)
 		for level(t, e, "m1") != "info" {
-			if time.Now().After(deadline) {
-				t.Fatalf("m1: ConfigMap level still edited after %s", 2*resync+20*time.Second)
+			if time.Since(edited) > resync {
+				t.Fatalf("m1: ConfigMap level still edited after %s (one resync)", resync)
 			}
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("the edit was put back %s after it was made", time.Since(edited).Round(10*time.Millisecond))
+		if after := triggered(); after <= before {
+			t.Errorf("drift triggers %v -> %v: the edit was not seen by the member watch", before, after)
+		}
+		// A deletion, too.
+		must(t, e.clients["m1"].CoreV1().ConfigMaps("web").Delete(ctx, "web-config", metav1.DeleteOptions{}))
+		deleted := time.Now()
+		for level(t, e, "m1") != "info" {
+			if time.Since(deleted) > resync {
+				t.Fatalf("m1: ConfigMap not re-created %s (one resync) after it was deleted", resync)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 
@@ -119,10 +156,10 @@ func TestController(t *testing.T) {
 		if drifted.Status.LastPlan == nil || drifted.Status.LastPlan.ObjectsToChange != 1 {
 			t.Errorf("last plan %+v, want 1 object to change", drifted.Status.LastPlan)
 		}
-		// Two more plans later, the edit is still there.
+		// A resync later, the edit is still there.
 		planned := drifted.Status.LastPlanTime.Time
-		waitFor(t, e, 30*time.Second, "two more plans", func(topo *v1alpha1.Topology) bool {
-			return topo.Status.LastPlanTime != nil && topo.Status.LastPlanTime.Time.After(planned.Add(resync))
+		waitFor(t, e, 2*resync, "another plan", func(topo *v1alpha1.Topology) bool {
+			return topo.Status.LastPlanTime != nil && topo.Status.LastPlanTime.Time.After(planned.Add(time.Second))
 		})
 		if got := level(t, e, "m2"); got != "debug" {
 			t.Fatalf("m2: ConfigMap level %q in Plan mode, want the hand edit (debug) kept", got)
@@ -189,12 +226,7 @@ func TestController(t *testing.T) {
 	})
 
 	t.Run("metrics", func(t *testing.T) {
-		resp, err := http.Get(e.metrics)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
+		body := e.leader(t).scrape()
 		for _, want := range []string{
 			`geofed_reconciles_total{namespace="geofed-system",result="synced",topology="fleet"}`,
 			`geofed_plan_duration_seconds_count{namespace="geofed-system",topology="fleet"}`,
@@ -204,6 +236,73 @@ func TestController(t *testing.T) {
 		} {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+
+	t.Run("events", func(t *testing.T) {
+		var events corev1.EventList
+		must(t, e.hub.List(ctx, &events, client.InNamespace(namespace)))
+		seen := map[string]string{}
+		for _, ev := range events.Items {
+			if ev.InvolvedObject.Kind == "Topology" && ev.InvolvedObject.Name == topoName {
+				seen[ev.Reason] = ev.Message
+			}
+		}
+		for reason, part := range map[string]string{
+			"Applied":    "applied",
+			"Drifted":    "mode Plan: nothing changed",
+			"FailedOver": "cluster m2 unreachable",
+			"Restored":   "cluster m2 has been reachable",
+		} {
+			if !strings.Contains(seen[reason], part) {
+				t.Errorf("no %s Event saying %q on Topology %s; events: %v", reason, part, topoName, seen)
+			}
+		}
+	})
+
+	t.Run("the leader killed, the other takes over", func(t *testing.T) {
+		waitFor(t, e, 60*time.Second, "Synced=True", func(topo *v1alpha1.Topology) bool {
+			return topo.Status.ObservedGeneration == topo.Generation && cond(topo, v1alpha1.ConditionSynced) == "True/Applied"
+		})
+		old := e.leader(t)
+		before := versions(t, e)
+		killed := time.Now()
+		old.kill(t)
+		// Made while nobody leads: the new leader must not lose it.
+		edit(t, e, "m2", "debug")
+		var next *replica
+		for next == nil {
+			for _, r := range e.replicas {
+				if r != old && r.leading() {
+					next = r
+				}
+			}
+			if time.Since(killed) > leaseDuration+15*time.Second {
+				t.Fatalf("no replica took over %s after the leader was killed (lease %s)", time.Since(killed), leaseDuration)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		took := time.Since(killed)
+		t.Logf("%s took over %s after %s was killed (lease duration %s, retry period %s)", next.name, took.Round(10*time.Millisecond), old.name, leaseDuration, retryPeriod)
+		if took > leaseDuration+retryPeriod+5*time.Second {
+			t.Errorf("hand-over took %s, more than the lease duration (%s) and a retry (%s) with 5s to spare", took, leaseDuration, retryPeriod)
+		}
+		for level(t, e, "m2") != "info" {
+			if time.Since(killed) > leaseDuration+resync+15*time.Second {
+				t.Fatal("m2: the edit made during the hand-over was never put back")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// Nothing the old leader had applied was applied again: every
+		// object but the edited ConfigMap is as it was.
+		after := versions(t, e)
+		for key, rv := range before {
+			if strings.HasSuffix(key, "ConfigMap web/web-config") && key[:2] == "m2" {
+				continue
+			}
+			if after[key] != rv {
+				t.Errorf("%s: resourceVersion %s -> %s across the hand-over: written again", key, rv, after[key])
 			}
 		}
 	})
@@ -237,63 +336,17 @@ func setup(t *testing.T, hub *lab.Cluster, m1, m2 *lab.Cluster) *env {
 	}
 	e.topology = writeTopology(t)
 
-	// The controller's structured logs go to a file, shown when the test
-	// fails.
-	logPath := filepath.Join(t.TempDir(), "controller.log")
-	logFile, err := os.Create(logPath)
-	must(t, err)
-	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	t.Cleanup(func() {
-		logFile.Close()
-		if t.Failed() {
-			data, _ := os.ReadFile(logPath)
-			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			if len(lines) > 80 {
-				lines = lines[len(lines)-80:]
-			}
-			t.Logf("--- last lines of the controller's log ---\n%s", strings.Join(lines, "\n"))
-		}
-	})
-
-	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
-	e.metrics = "http://" + metricsAddr + "/metrics"
-	mgr, err := controller.NewManager(controller.Config{
-		Hub:            hub.RESTConfig(),
-		Namespace:      namespace,
-		LeaderElection: true,
-		// -count=2 runs a second manager in this process.
-		SkipNameValidation: true,
-		MetricsAddr:        metricsAddr,
-		ProbeAddr:          probeAddr,
-		Resync:             resync,
-		ApplyTimeout:       60 * time.Second,
-		Member:             member.Options{Timeout: 3 * time.Second, RequestTimeout: 10 * time.Second},
-	})
-	must(t, err)
-	mctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("controller: %v", err)
-		}
-	})
-	// Ready means the hub cache synced.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + probeAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("controller not ready after 30s: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	// Two replicas of the real binary, as the Deployment runs them: one
+	// leads, the other waits.
+	hubKubeconfig := hub.KubeconfigPath
+	for _, name := range []string{"a", "b"} {
+		r := startReplica(t, name, replicaFlags{hubKubeconfig: hubKubeconfig, resync: resync})
+		e.replicas = append(e.replicas, r)
 	}
+	for _, r := range e.replicas {
+		r.waitReady(t)
+	}
+	e.leader(t)
 	return e
 }
 
@@ -470,6 +523,31 @@ func edit(t *testing.T, e *env, cluster, lvl string) {
 	patch := fmt.Sprintf(`{"data":{"level":%q}}`, lvl)
 	_, err := e.clients[cluster].CoreV1().ConfigMaps("web").Patch(t.Context(), "web-config", types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "kubectl-edit"})
 	must(t, err)
+}
+
+// versions are the resourceVersions of what the workload applies, on
+// every member.
+func versions(t *testing.T, e *env) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, cs := range e.clients {
+		d, err := cs.AppsV1().Deployments("web").Get(t.Context(), "web", metav1.GetOptions{})
+		must(t, err)
+		out[name+" Deployment web/web"] = d.ResourceVersion
+		cm, err := cs.CoreV1().ConfigMaps("web").Get(t.Context(), "web-config", metav1.GetOptions{})
+		must(t, err)
+		out[name+" ConfigMap web/web-config"] = cm.ResourceVersion
+		s, err := cs.CoreV1().Secrets("web").Get(t.Context(), "web-token", metav1.GetOptions{})
+		must(t, err)
+		out[name+" Secret web/web-token"] = s.ResourceVersion
+	}
+	return out
+}
+
+func number(s string) float64 {
+	var f float64
+	fmt.Sscan(s, &f)
+	return f
 }
 
 func freeAddr(t *testing.T) string {
