@@ -312,6 +312,12 @@ func TestController(t *testing.T) {
 // topology, and starts the controller.
 func setup(t *testing.T, hub *lab.Cluster, m1, m2 *lab.Cluster) *env {
 	t.Helper()
+	return setupWith(t, hub, []*lab.Cluster{m1, m2}, webTopology, replicaFlags{resync: resync}, 2)
+}
+
+// setupWith is setup with a topology of files and n replicas run with f.
+func setupWith(t *testing.T, hub *lab.Cluster, members []*lab.Cluster, files map[string]string, f replicaFlags, n int) *env {
+	t.Helper()
 	ctx := t.Context()
 	installCRD(t, hub)
 
@@ -322,7 +328,7 @@ func setup(t *testing.T, hub *lab.Cluster, m1, m2 *lab.Cluster) *env {
 	must(t, err)
 	must(t, hc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}))
 	e := &env{hub: hc, members: map[string]*lab.Cluster{}, clients: map[string]kubernetes.Interface{}}
-	for _, m := range []*lab.Cluster{m1, m2} {
+	for _, m := range members {
 		kc, err := os.ReadFile(m.KubeconfigPath)
 		must(t, err)
 		must(t, hc.Create(ctx, &corev1.Secret{
@@ -334,13 +340,13 @@ func setup(t *testing.T, hub *lab.Cluster, m1, m2 *lab.Cluster) *env {
 		must(t, err)
 		e.clients[m.Name] = cs
 	}
-	e.topology = writeTopology(t)
+	e.topology = writeTopology(t, files)
 
 	// Two replicas of the real binary, as the Deployment runs them: one
 	// leads, the other waits.
-	hubKubeconfig := hub.KubeconfigPath
-	for _, name := range []string{"a", "b"} {
-		r := startReplica(t, name, replicaFlags{hubKubeconfig: hubKubeconfig, resync: resync})
+	f.hubKubeconfig = hub.KubeconfigPath
+	for _, name := range []string{"a", "b"}[:n] {
+		r := startReplica(t, name, f)
 		e.replicas = append(e.replicas, r)
 	}
 	for _, r := range e.replicas {
@@ -382,11 +388,23 @@ func installCRD(t *testing.T, hub *lab.Cluster) {
 // writeTopology writes a topology of the two members with one workload,
 // web: a Namespace, a ConfigMap, a Secret and a Deployment of 4 replicas
 // divided by weight.
-func writeTopology(t *testing.T) *topology.Topology {
+func writeTopology(t *testing.T, files map[string]string) *topology.Topology {
 	t.Helper()
 	dir := t.TempDir()
-	files := map[string]string{
-		"topology.yaml": `apiVersion: geofed.io/v1alpha1
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	topo, err := topology.Load(filepath.Join(dir, "topology.yaml"))
+	must(t, err)
+	return topo
+}
+
+// webTopology has the two members and one workload, web: a Namespace, a
+// ConfigMap, a Secret and a Deployment of 4 replicas divided by weight.
+var webTopology = map[string]string{
+	"topology.yaml": `apiVersion: geofed.io/v1alpha1
 kind: Topology
 metadata: {name: ` + topoName + `}
 spec:
@@ -405,11 +423,11 @@ spec:
     placement:
       replicas: {total: 4, divideBy: weight}
 `,
-		"apps/web/kustomization.yaml": "resources: [namespace.yaml, config.yaml, secret.yaml, deployment.yaml]\n",
-		"apps/web/namespace.yaml":     "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n",
-		"apps/web/config.yaml":        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config, namespace: web}\ndata: {level: info}\n",
-		"apps/web/secret.yaml":        "apiVersion: v1\nkind: Secret\nmetadata: {name: web-token, namespace: web}\nstringData: {token: s3cr3t}\n",
-		"apps/web/deployment.yaml": `apiVersion: apps/v1
+	"apps/web/kustomization.yaml": "resources: [namespace.yaml, config.yaml, secret.yaml, deployment.yaml]\n",
+	"apps/web/namespace.yaml":     "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n",
+	"apps/web/config.yaml":        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config, namespace: web}\ndata: {level: info}\n",
+	"apps/web/secret.yaml":        "apiVersion: v1\nkind: Secret\nmetadata: {name: web-token, namespace: web}\nstringData: {token: s3cr3t}\n",
+	"apps/web/deployment.yaml": `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: web}
 spec:
@@ -423,15 +441,6 @@ spec:
         image: web:1
         resources: {requests: {cpu: 100m, memory: 64Mi}}
 `,
-	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		must(t, os.WriteFile(p, []byte(content), 0o644))
-	}
-	topo, err := topology.Load(filepath.Join(dir, "topology.yaml"))
-	must(t, err)
-	return topo
 }
 
 func pushTopology(t *testing.T, e *env, o push.Options) {
@@ -491,9 +500,16 @@ func replicas(t *testing.T, e *env, cluster string) int32 {
 
 func waitReplicas(t *testing.T, e *env, cluster string, want int32, timeout time.Duration) {
 	t.Helper()
+	waitDeployment(t, e, cluster, "web", want, timeout)
+}
+
+// waitDeployment waits for Deployment web/name on cluster to have want
+// replicas.
+func waitDeployment(t *testing.T, e *env, cluster, name string, want int32, timeout time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		d, err := e.clients[cluster].AppsV1().Deployments("web").Get(t.Context(), "web", metav1.GetOptions{})
+		d, err := e.clients[cluster].AppsV1().Deployments("web").Get(t.Context(), name, metav1.GetOptions{})
 		if err == nil && *d.Spec.Replicas == want {
 			return
 		}
@@ -501,7 +517,11 @@ func waitReplicas(t *testing.T, e *env, cluster string, want int32, timeout time
 			var topo v1alpha1.Topology
 			get(t, e, &topo)
 			st, _ := yaml.Marshal(topo.Status)
-			t.Fatalf("%s: web replicas not %d after %s (%v, %v); status:\n%s", cluster, want, timeout, d.Spec.Replicas, err, st)
+			var got any = err
+			if err == nil {
+				got = *d.Spec.Replicas
+			}
+			t.Fatalf("%s: %s replicas not %d after %s (%v); status:\n%s", cluster, name, want, timeout, got, st)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
