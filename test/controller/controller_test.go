@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -25,6 +26,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -344,7 +347,10 @@ func setupWith(t *testing.T, hub *lab.Cluster, members []*lab.Cluster, files map
 
 	// Two replicas of the real binary, as the Deployment runs them: one
 	// leads, the other waits.
-	f.hubKubeconfig = hub.KubeconfigPath
+	// The replicas reach the hub as the Deployment's ServiceAccount
+	// would, bound to the Role of manifests/controller: whatever the
+	// controller needs and the Role lacks fails these tests.
+	f.hubKubeconfig = controllerKubeconfig(t, hub)
 	for _, name := range []string{"a", "b"}[:n] {
 		r := startReplica(t, name, f)
 		e.replicas = append(e.replicas, r)
@@ -355,6 +361,50 @@ func setupWith(t *testing.T, hub *lab.Cluster, members []*lab.Cluster, files map
 	e.leader(t)
 	return e
 }
+
+// controllerKubeconfig installs the controller's ServiceAccount, Role and
+// RoleBinding from manifests/controller/rbac in the hub and returns a
+// kubeconfig with a token of that ServiceAccount.
+func controllerKubeconfig(t *testing.T, hub *lab.Cluster) string {
+	t.Helper()
+	ctx := t.Context()
+	cs, err := kubernetes.NewForConfig(hub.RESTConfig())
+	must(t, err)
+	dc, err := dynamic.NewForConfig(hub.RESTConfig())
+	must(t, err)
+	for file, gvr := range map[string]schema.GroupVersionResource{
+		"service_account.yaml": {Version: "v1", Resource: "serviceaccounts"},
+		"role.yaml":            {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
+		"role_binding.yaml":    {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
+	} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "manifests", "controller", "rbac", file))
+		must(t, err)
+		var obj unstructured.Unstructured
+		must(t, yaml.Unmarshal(data, &obj.Object))
+		obj.SetNamespace(namespace) // kustomize's namespace: in the manifests
+		if subjects, ok := obj.Object["subjects"].([]any); ok {
+			for _, s := range subjects {
+				s.(map[string]any)["namespace"] = namespace
+			}
+		}
+		_, err = dc.Resource(gvr).Namespace(namespace).Create(ctx, &obj, metav1.CreateOptions{})
+		must(t, err)
+	}
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, "geofed-controller", &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))},
+	}, metav1.CreateOptions{})
+	must(t, err)
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["hub"] = &clientcmdapi.Cluster{Server: hub.RESTConfig().Host, CertificateAuthorityData: hub.RESTConfig().CAData}
+	cfg.AuthInfos["geofed-controller"] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts["hub"] = &clientcmdapi.Context{Cluster: "hub", AuthInfo: "geofed-controller"}
+	cfg.CurrentContext = "hub"
+	path := filepath.Join(t.TempDir(), "controller.kubeconfig")
+	must(t, clientcmd.WriteToFile(*cfg, path))
+	return path
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func installCRD(t *testing.T, hub *lab.Cluster) {
 	t.Helper()
