@@ -8,13 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/push"
@@ -108,7 +103,7 @@ func (o *PushOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hub, err := o.hubClient()
+	hub, err := hubClient(o.ConfigFlags, o.Hub)
 	if err != nil {
 		return err
 	}
@@ -136,31 +131,4 @@ func (o *PushOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "Removed %d chunks of earlier pushes.\n", res.Deleted)
 	}
 	return nil
-}
-
-// hubClient reaches the hub by its context in the usual kubeconfig
-// resolution (or --kubeconfig).
-func (o *PushOptions) hubClient() (client.Client, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfigFlag(o.ConfigFlags)
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.Hub}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("hub %s: %w", o.Hub, err)
-	}
-	return newHubClient(cfg)
-}
-
-func newHubClient(cfg *rest.Config) (client.Client, error) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("hub client: %w", err)
-	}
-	return c, nil
 }

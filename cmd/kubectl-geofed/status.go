@@ -33,7 +33,13 @@ const statusExample = `  # How every cluster and workload is doing, per region
   kubectl geofed status -f topology.yaml -o json
 
   # One self-contained page: the regions on a world map, every cluster's health
-  kubectl geofed status -f topology.yaml -o html > status.html`
+  kubectl geofed status -f topology.yaml -o html > status.html
+
+  # What the control plane reports of every Topology in its namespace
+  kubectl geofed status --hub hub
+
+  # In CI: exit 0 only when Topology web is reconciled, Ready, Synced and not Degraded
+  kubectl geofed status --hub hub --topology web -o json`
 
 // DefaultStatusInterval is how often status --watch reads the fleet again.
 const DefaultStatusInterval = 5 * time.Second
@@ -44,6 +50,11 @@ type StatusOptions struct {
 	Output   string
 	Watch    bool
 	Interval time.Duration
+	// Hub, when set, reads what the control plane in the hub reports of
+	// its Topologies instead of the fleet (status_hub.go).
+	Hub          string
+	HubNamespace string
+	Topology     string
 	clusterFlags
 	// Color is decided in Complete: a TTY and no NO_COLOR.
 	Color bool
@@ -56,7 +67,7 @@ type StatusOptions struct {
 func NewStatusCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &StatusOptions{ConfigFlags: flags, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "status -f TOPOLOGY",
+		Use:   "status -f TOPOLOGY | --hub CONTEXT",
 		Short: "Show, per region and cluster, whether everything is reachable and ready",
 		Long: `Report, per region and member cluster: whether it can be reached (and why
 not), its server version and endpoint, managed or joined, GKE's status for
@@ -79,7 +90,25 @@ once.
 
 Exit codes: 0 when every cluster is reachable and every workload ready, 1
 otherwise (drift alone does not fail it). Interrupting --watch exits as the
-last block would have.`,
+last block would have.
+
+With --hub CONTEXT instead of -f, status reads nothing from the members: it
+shows what the control plane in that hub cluster last reported of each
+Topology in --hub-namespace (or of --topology NAME alone): mode and pause,
+the Ready, Synced and Degraded conditions, when it last planned and
+applied, every member by region (reachable or since when not, excluded by
+failover and until when, objects in sync, drifted and failed, applied and
+pruned, ready) and the replicas placed on each. A status older than the
+spec (the controller has not reconciled the last push) is said so. -o json
+and -o yaml print a versioned document (apiVersion geofed.io/hubstatus/v1;
+fields are only ever added). --request-timeout bounds each request to the
+hub; --watch reads it again every --interval and prints when it changed.
+
+Exit codes with --hub: 0 when every Topology shown is reconciled at its
+generation, Ready, Synced and not Degraded; 2 when one is not (the error
+says which and why); 1 when the status could not be read: the hub
+unreachable, no such Topology, or the control plane not installed (no
+Topology resource). Interrupting --watch exits as the last block would have.`,
 		Example: statusExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -95,6 +124,9 @@ last block would have.`,
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "Keep reading the fleet and print a new block whenever something changes, until interrupted")
 	cmd.Flags().DurationVar(&o.Interval, "interval", DefaultStatusInterval, "With --watch, how often to read the fleet again")
 	o.clusterFlags.add(cmd, "Clusters read at once")
+	cmd.Flags().StringVar(&o.Hub, "hub", "", "Kubeconfig context of a hub cluster: show what its control plane reports instead of reading the members")
+	cmd.Flags().StringVar(&o.HubNamespace, "hub-namespace", defaultHubNamespace, "With --hub, the namespace of the control plane and its Topologies")
+	cmd.Flags().StringVar(&o.Topology, "topology", "", "With --hub, show this Topology only (default: every Topology in --hub-namespace)")
 	// Shared with plan and apply, where it means something; status takes
 	// nothing over.
 	_ = cmd.Flags().MarkHidden("adopt")
@@ -111,8 +143,11 @@ func (o *StatusOptions) Complete() {
 
 // Validate checks the flags.
 func (o *StatusOptions) Validate() error {
+	if o.Hub != "" || o.Topology != "" {
+		return o.validateHub()
+	}
 	if o.Filename == "" {
-		return errors.New("a topology file is required: -f topology.yaml")
+		return errors.New("a topology file is required: -f topology.yaml (or --hub CONTEXT for what a control plane reports)")
 	}
 	switch o.Output {
 	case "", "json", "yaml", "html":
@@ -134,6 +169,9 @@ func (o *StatusOptions) Validate() error {
 // Run reads the fleet, prints it, and maps it to an exit code; with
 // --watch, again every interval until ctx ends.
 func (o *StatusOptions) Run(ctx context.Context) error {
+	if o.Hub != "" {
+		return o.runHub(ctx)
+	}
 	t, err := topology.Load(o.Filename)
 	if err != nil {
 		return err
