@@ -269,9 +269,25 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		}
 	}
 
+	// Every member failover does not keep out keeps its share while it
+	// cannot be reached, until failover.after: the healthy members are
+	// planned and applied meanwhile (a hand edit there is put back) and
+	// nothing moves. A division by capacity cannot keep the share of a
+	// member whose capacity it cannot read: such a topology is not
+	// applied at all during a grace period (see below).
+	capacityDivided := desired.DividesByCapacity(t)
+	var keep []string
+	if !capacityDivided {
+		for _, ref := range t.Clusters() {
+			if !clusters[ref.Cluster.Name].Excluded {
+				keep = append(keep, ref.Cluster.Name)
+			}
+		}
+	}
+
 	planStart := time.Now()
 	res, err := plan.Compute(ctx, plan.Options{
-		Options:  observe.Options{Topology: t, Member: r.Member},
+		Options:  observe.Options{Topology: t, Member: r.Member, Keep: keep},
 		FS:       fsys,
 		Parallel: r.Parallel,
 		Now:      r.Now,
@@ -349,11 +365,13 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		setCond(v1alpha1.ConditionDegraded, metav1.ConditionTrue, "MembersUnhealthy", truncate(strings.Join(why, "; ")))
 	}
 
-	if len(waiting) > 0 {
-		// The engine excludes an unreachable member at once; applying now
-		// would move its share before failover.after. Nothing is applied
-		// until the member is back or its grace has run out.
-		msg := fmt.Sprintf("waiting for failover: %s unreachable; nothing is applied until it is back or failover.after (%s) has passed", strings.Join(waiting, ", "), after)
+	waitingMsg := fmt.Sprintf("waiting for failover: %s unreachable, keeping its share until it is back or failover.after (%s) has passed", strings.Join(waiting, ", "), after)
+	if len(waiting) > 0 && capacityDivided {
+		// The plan left the unreachable member out (its capacity is
+		// unknown) and moved its share; applying it would fail over
+		// before failover.after. Nothing is applied until the member is
+		// back or its grace has run out.
+		msg := fmt.Sprintf("waiting for failover: %s unreachable; a division by capacity cannot keep its share, so nothing is applied until it is back or failover.after (%s) has passed", strings.Join(waiting, ", "), after)
 		setCond(v1alpha1.ConditionSynced, metav1.ConditionFalse, "WaitingForFailover", msg)
 		setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "WaitingForFailover", msg)
 		degraded()
@@ -368,7 +386,9 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		} else {
 			setCond(v1alpha1.ConditionSynced, metav1.ConditionTrue, "NoChanges", "the plan has no changes")
 		}
-		if p.Failed() {
+		if len(waiting) > 0 {
+			setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "WaitingForFailover", waitingMsg)
+		} else if p.Failed() {
 			setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "PlanIncomplete", "some members could not be planned")
 		} else {
 			setCond(v1alpha1.ConditionReady, metav1.ConditionTrue, "Planned", "every member was planned")
@@ -407,7 +427,7 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 	applied, pruned := 0, 0
 	for _, o := range ar.Clusters {
 		c := clusters[o.Name]
-		if c.Excluded {
+		if c.Excluded || slices.Contains(waiting, o.Name) {
 			// Left alone on purpose: the plan had it unreachable.
 			continue
 		}
@@ -436,6 +456,11 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "ApplyFailed", msg)
 		r.Recorder.Eventf(topo, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%s", truncate(msg+": "+ar.Summary()))
 		return outcome{result: "degraded", next: next}
+	}
+	if len(waiting) > 0 {
+		setCond(v1alpha1.ConditionSynced, metav1.ConditionFalse, "WaitingForFailover", waitingMsg)
+		setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "WaitingForFailover", waitingMsg)
+		return outcome{result: "waiting", next: next}
 	}
 	setCond(v1alpha1.ConditionSynced, metav1.ConditionTrue, "Applied", "every reachable member holds what the topology renders for it")
 	setCond(v1alpha1.ConditionReady, metav1.ConditionTrue, "Ready", "applied; every workload is ready")

@@ -62,6 +62,13 @@ type Options struct {
 	TokenSource oauth2.TokenSource
 	// Member tunes connections to member clusters.
 	Member member.Options
+	// Keep names clusters that keep their place in placement when they
+	// cannot be reached: their share stays theirs instead of going to the
+	// others, and plan still plans nothing on them. The control plane
+	// keeps a member this way during its failover grace period; the CLI
+	// keeps none. A cluster whose capacity a division needs is left out
+	// all the same when that capacity cannot be read.
+	Keep []string
 }
 
 // Observation is what the clusters told: the placement inputs (reachability,
@@ -169,7 +176,7 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 			clusters[i].Unreachable = why
 			continue
 		}
-		if c.Err != nil && !errors.Is(c.Err, member.ErrNotCreated) {
+		if c.Err != nil && !errors.Is(c.Err, member.ErrNotCreated) && !slices.Contains(opts.Keep, c.Name) {
 			clusters[i].Unreachable = c.Err.Error()
 		}
 	}
@@ -367,6 +374,15 @@ func (o *Observation) readCapacity(ctx context.Context, t *topology.Topology, re
 			continue
 		}
 		conn, ref := o.Conns[i], refs[i]
+		if conn.Err != nil && !errors.Is(conn.Err, member.ErrNotCreated) {
+			// Unreachable, yet kept in placement (Options.Keep): nothing
+			// to read.
+			o.CapacityUnread[c.Name] = conn.Err.Error()
+			if strict {
+				c.Unreachable = conn.Err.Error()
+			}
+			continue
+		}
 		g.Go(func() error {
 			in, err := readCluster(ctx, ref, conn, o.GKE[ref.Cluster.Name])
 			mu.Lock()

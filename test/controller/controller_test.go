@@ -179,7 +179,7 @@ func TestController(t *testing.T) {
 	})
 
 	t.Run("a member down fails over, and its share returns", func(t *testing.T) {
-		const after, restoreAfter = 6 * time.Second, 6 * time.Second
+		const after, restoreAfter = 10 * time.Second, 6 * time.Second
 		pushTopology(t, e, push.Options{Failover: &v1alpha1.Failover{
 			After: &metav1.Duration{Duration: after}, RestoreAfter: &metav1.Duration{Duration: restoreAfter},
 		}})
@@ -197,8 +197,25 @@ func TestController(t *testing.T) {
 			c := clusterStatus(topo, "m2")
 			return !c.Reachable && c.UnreachableSince != nil && !c.Excluded
 		})
+		// During the grace period m2 keeps its share, and m1 is still
+		// reconciled: an edit there is put back before m2 fails over.
+		edit(t, e, "m1", "debug")
+		for level(t, e, "m1") != "info" {
+			if time.Since(stopped) > after {
+				t.Fatalf("m1: an edit during m2's grace period was not put back before failover.after (%s)", after)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if got := replicas(t, e, "m1"); got != 2 {
 			t.Errorf("m1 has %d replicas before failover.after, want 2 still", got)
+		}
+		var waiting v1alpha1.Topology
+		get(t, e, &waiting)
+		if c := clusterStatus(&waiting, "m2"); c.Excluded {
+			t.Errorf("m2 excluded %s after it stopped, before failover.after (%s)", time.Since(stopped), after)
+		}
+		if got := cond(&waiting, v1alpha1.ConditionSynced); got != "False/WaitingForFailover" {
+			t.Errorf("Synced = %s during the grace period, want False/WaitingForFailover", got)
 		}
 		waitFor(t, e, 60*time.Second, "m2 excluded", func(topo *v1alpha1.Topology) bool {
 			return clusterStatus(topo, "m2").Excluded && cond(topo, v1alpha1.ConditionDegraded) == "True/MembersUnhealthy"
