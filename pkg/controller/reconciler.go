@@ -221,7 +221,6 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		return outcome{result: "error"}
 	}
 
-	now := r.now()
 	after, restoreAfter := topo.Spec.FailoverAfter(), topo.Spec.FailoverRestoreAfter()
 	prev := map[string]v1alpha1.ClusterStatus{}
 	for _, c := range st.Clusters {
@@ -248,7 +247,12 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		}
 	}
 	if len(held) > 0 {
-		for _, conn := range member.Connect(ctx, held, r.Member) {
+		conns := member.Connect(ctx, held, r.Member)
+		// Clocks start when a member was seen, not when the reconcile
+		// began: a member seen down after a reconcile started must not
+		// count the time before as down (nor up, for a restore).
+		now := r.now()
+		for _, conn := range conns {
 			c := clusters[conn.Name]
 			c.Reachable = conn.Err == nil
 			switch tr, at := track(c, c.Reachable, now, after, restoreAfter); tr {
@@ -310,7 +314,9 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 	}
 	st.Placements = placements(p)
 
-	// The others' reachability comes from the plan's own connections.
+	// The others' reachability comes from the plan's own connections,
+	// seen by now.
+	now := r.now()
 	var waiting []string
 	unreachable, excluded := 0, 0
 	for _, reg := range p.Regions {
