@@ -38,7 +38,7 @@ func track(st *v1alpha1.ClusterStatus, reachable bool, now time.Time, after, res
 			return steady, time.Time{}
 		}
 		if st.ReachableSince == nil {
-			st.ReachableSince = &metav1.Time{Time: now}
+			st.ReachableSince = &metav1.Time{Time: ceilSecond(now)}
 		}
 		if at := st.ReachableSince.Add(restoreAfter); now.Before(at) {
 			return recovering, at
@@ -48,7 +48,7 @@ func track(st *v1alpha1.ClusterStatus, reachable bool, now time.Time, after, res
 	}
 	st.ReachableSince = nil
 	if st.UnreachableSince == nil {
-		st.UnreachableSince = &metav1.Time{Time: now}
+		st.UnreachableSince = &metav1.Time{Time: ceilSecond(now)}
 	}
 	if st.Excluded {
 		return steady, time.Time{}
@@ -58,4 +58,14 @@ func track(st *v1alpha1.ClusterStatus, reachable bool, now time.Time, after, res
 	}
 	st.Excluded = true
 	return failedOver, time.Time{}
+}
+
+// ceilSecond rounds up to a whole second: the status stores times to the
+// second, and a clock read back rounded down would fail over (or restore)
+// up to a second early.
+func ceilSecond(t time.Time) time.Time {
+	if s := t.Truncate(time.Second); !s.Equal(t) {
+		return s.Add(time.Second)
+	}
+	return t
 }

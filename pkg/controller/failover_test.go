@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -99,5 +100,29 @@ func TestTrackFromStoredStatus(t *testing.T) {
 	st := &v1alpha1.ClusterStatus{Name: "c", UnreachableSince: &metav1.Time{Time: t0}}
 	if got, _ := track(st, false, t0.Add(2*time.Minute), 2*time.Minute, time.Minute); got != failedOver {
 		t.Fatalf("got %v, want failedOver", got)
+	}
+}
+
+// TestTrackThroughTheStatus: the clocks go through the status, which keeps
+// whole seconds; read back, they must never make an outage or a recovery
+// longer than it was.
+func TestTrackThroughTheStatus(t *testing.T) {
+	const after = 10 * time.Second
+	seen := time.Date(2026, 1, 1, 3, 0, 0, 900_000_000, time.UTC) // .9 s
+	st := &v1alpha1.ClusterStatus{}
+	track(st, false, seen, after, after)
+	data, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back v1alpha1.ClusterStatus
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if tr, _ := track(&back, false, seen.Add(after-time.Millisecond), after, after); tr == failedOver {
+		t.Fatalf("failed over %s after the member was first seen down, before failover.after (%s)", after-time.Millisecond, after)
+	}
+	if tr, _ := track(&back, false, seen.Add(after+time.Second), after, after); tr != failedOver {
+		t.Fatalf("not failed over a second after failover.after: %v", tr)
 	}
 }
