@@ -65,6 +65,7 @@ cluster, and explains every decision before it happens.`,
 		NewStatusCommand(flags, streams),
 		NewDestroyCommand(flags, streams),
 		NewJoinCommand(flags, streams),
+		NewUnjoinCommand(flags, streams),
 		NewKubeconfigCommand(flags, streams),
 		NewPushCommand(flags, streams),
 	)

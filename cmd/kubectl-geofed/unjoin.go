@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/controller/membership"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
+)
+
+const unjoinExample = `  # Take the cluster of context serving-us out of the control plane in hub
+  kubectl geofed unjoin serving-us --hub hub
+
+  # A cluster joined under another name than its context's
+  kubectl geofed unjoin gke_acme_us-east1_edge --name edge-us --hub hub`
+
+// UnjoinOptions holds the flags of the unjoin command.
+type UnjoinOptions struct {
+	// Context is the kubeconfig context of the member cluster.
+	Context string
+	// Name is the cluster's name it was joined under; Complete derives it
+	// from the context when --name is not given.
+	Name         string
+	Hub          string
+	HubNamespace string
+
+	ConfigFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+}
+
+// NewUnjoinCommand removes what join --hub made.
+func NewUnjoinCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &UnjoinOptions{ConfigFlags: flags, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "unjoin CONTEXT --hub HUB",
+		Short: "Remove a cluster's credentials from a control plane, and its ServiceAccount from the cluster",
+		Long: `Undo join --hub: delete the hub's Secret geofed-member-<name> (the
+cluster's kubeconfig) from --hub-namespace, and on the cluster the
+ServiceAccount kube-system/geofed, its token Secret kube-system/geofed-token,
+the ClusterRole and ClusterRoleBinding geofed, and the Role and RoleBinding
+geofed in kube-system.
+
+Only objects labelled geofed.io/membership=<name> are deleted: an object of
+one of those names without the label is left alone and named. Objects
+already gone are fine, so unjoin can be run again. When the cluster cannot be
+reached, the hub's Secret is deleted all the same (the control plane can no
+longer reach the cluster) and unjoin says what is left on the cluster: run it
+again once the cluster answers.
+
+The topology file is not changed: a cluster still in it, and pushed, is one
+the control plane cannot reach.
+
+Exit codes: 0 unjoined, 1 failed (what is left is named).`,
+		Example: unjoinExample,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return kubeconfigContexts(kubeconfigFlag(flags)), cobra.ShellCompDirectiveNoFileComp
+		},
+	}
+	cmd.Flags().StringVar(&o.Name, "name", "", "Cluster name it was joined under (default: the context, made into a DNS-1123 label)")
+	cmd.Flags().StringVar(&o.Hub, "hub", "", "Kubeconfig context of the hub cluster")
+	cmd.Flags().StringVar(&o.HubNamespace, "hub-namespace", defaultHubNamespace, "Namespace of the control plane in the hub")
+	_ = cmd.RegisterFlagCompletionFunc("hub", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return kubeconfigContexts(kubeconfigFlag(flags)), cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+// Complete reads the argument and names the cluster after its context
+// unless --name is given.
+func (o *UnjoinOptions) Complete(args []string) error {
+	if len(args) > 0 {
+		o.Context = args[0]
+	}
+	if o.Name == "" && o.Context != "" {
+		var err error
+		if o.Name, err = topology.ClusterNameFromContext(o.Context); err != nil {
+			return fmt.Errorf("%w: give the name it was joined under with --name", err)
+		}
+	}
+	return nil
+}
+
+// Validate checks the flags.
+func (o *UnjoinOptions) Validate() error {
+	switch {
+	case o.Context == "":
+		return errors.New("a kubeconfig context is required: unjoin CONTEXT --hub HUB")
+	case o.Hub == "":
+		return errors.New("the hub cluster is required: --hub HUB")
+	case o.HubNamespace == "":
+		return errors.New("--hub-namespace must not be empty")
+	}
+	if errs := validation.IsDNS1123Label(o.Name); len(errs) > 0 {
+		return fmt.Errorf("cluster name %q: %s", o.Name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Run deletes, prints what was deleted and what is left, and fails when
+// anything is left that unjoin would have deleted.
+func (o *UnjoinOptions) Run(ctx context.Context) error {
+	mcfg, err := memberConfig(o.ConfigFlags, o.Context)
+	if err != nil {
+		return err
+	}
+	mc, err := kubernetes.NewForConfig(mcfg)
+	if err != nil {
+		return fmt.Errorf("context %q: %w", o.Context, err)
+	}
+	hcfg, err := hubConfig(o.ConfigFlags, o.Hub)
+	if err != nil {
+		return err
+	}
+	hcfg.Timeout = member.DefaultRequestTimeout
+	hcfg.QPS, hcfg.Burst = member.DefaultQPS, member.DefaultBurst
+	hc, err := kubernetes.NewForConfig(hcfg)
+	if err != nil {
+		return fmt.Errorf("hub %s: %w", o.Hub, err)
+	}
+	res, err := membership.Unjoin(ctx, membership.UnjoinOptions{
+		Cluster: o.Name, Member: mc, Hub: hc, HubName: o.Hub, HubNamespace: o.HubNamespace, Progress: o.ErrOut,
+	})
+	fmt.Fprintf(o.Out, "On cluster %s (context %s):\n", o.Name, o.Context)
+	writeChanges(o.Out, res.Member)
+	fmt.Fprintf(o.Out, "On hub %s:\n", o.Hub)
+	writeChanges(o.Out, res.Hub)
+	if res.MemberUnreachable != "" {
+		var left []string
+		for _, c := range res.Left() {
+			left = append(left, c.Ref.String())
+		}
+		fmt.Fprintf(o.Out, "\nCluster %s could not be reached: whichever of %s exist are still there, and the token works until they are deleted. Run this unjoin again once the cluster answers.\n",
+			o.Name, strings.Join(left, ", "))
+	}
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("unjoining cluster %s: %w", o.Name, err)}
+	}
+	fmt.Fprintf(o.Out, "\nCluster %s (context %s) unjoined from hub %s.\n", o.Name, o.Context, o.Hub)
+	return nil
+}
+
+// memberConfig is the client configuration of a member's context in the
+// usual kubeconfig resolution (or --kubeconfig). It does not connect: an
+// unreachable member is unjoin's to report.
+func memberConfig(flags *genericclioptions.ConfigFlags, context string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfigFlag(flags)
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("context %q: %w", context, err)
+	}
+	cfg.Timeout = member.DefaultRequestTimeout
+	cfg.QPS, cfg.Burst = member.DefaultQPS, member.DefaultBurst
+	return cfg, nil
+}
+
+// writeChanges prints one line per object, terraform-style.
+func writeChanges(w io.Writer, changes []membership.Change) {
+	for _, c := range changes {
+		symbol := c.Action.Symbol()
+		if symbol == "" {
+			symbol = " "
+		}
+		line := fmt.Sprintf("  %s %s", symbol, c.Ref)
+		switch {
+		case c.Reason != "":
+			line += " (" + c.Reason + ")"
+		case c.Action == object.ActionNoop:
+			line += " (unchanged)"
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// writeJoinResult prints what join --hub did.
+func writeJoinResult(w io.Writer, context, hub string, g grant, r *membership.JoinResult) {
+	fmt.Fprintf(w, "Cluster %s (context %s) joined hub %s: the control plane reaches it at %s as ServiceAccount %s/%s, with the kubeconfig in Secret %s/%s (key %s).\n",
+		r.Cluster, context, hub, r.Server, membership.Namespace, membership.Name, r.HubSecret.Namespace, r.HubSecret.Name, r.SecretKey)
+	if g.access.ClusterAdmin {
+		fmt.Fprintf(w, "Granted: cluster-admin (--cluster-admin): the control plane may do anything on cluster %s.\n", r.Cluster)
+	} else {
+		fmt.Fprintf(w, "Granted: least privilege for %s: %s; --rbac prints the RBAC.\n", g.from, resourceList(g.workloads))
+		for _, n := range g.access.Rules.Notes {
+			fmt.Fprintln(w, "Note: "+n)
+		}
+	}
+	fmt.Fprintf(w, "\nOn cluster %s:\n", r.Cluster)
+	writeChanges(w, r.Member)
+	fmt.Fprintf(w, "On hub %s:\n", hub)
+	writeChanges(w, r.Hub)
+}
+
+// writeJoinDryRun prints what join --hub --dry-run would apply: comments
+// saying what would change, then the manifests, the hub Secret's value
+// redacted.
+func writeJoinDryRun(w io.Writer, cluster, hub string, g grant, r *membership.JoinResult) error {
+	comments := g.comments(cluster)
+	comments = append(comments, "Dry run: nothing was changed. join would apply, on cluster "+cluster+":")
+	for _, c := range r.Member {
+		comments = append(comments, "  "+changeLine(c))
+	}
+	comments = append(comments, "and on hub "+hub+":")
+	for _, c := range r.Hub {
+		comments = append(comments, "  "+changeLine(c))
+	}
+	objs := membership.MemberObjects(cluster, g.access)
+	objs = append(objs, membership.HubSecret(cluster, r.HubSecret.Namespace, nil))
+	return membership.WriteYAML(w, comments, objs)
+}
+
+func changeLine(c membership.Change) string {
+	line := c.Action.Symbol() + " " + c.Ref.String()
+	if c.Reason != "" {
+		line += " (" + c.Reason + ")"
+	}
+	return line
+}
+
+// resourceList names resources as kubectl does: configmaps,
+// deployments.apps.
+func resourceList(rs []schema.GroupResource) string {
+	if len(rs) == 0 {
+		return "no workload kinds"
+	}
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.String()
+	}
+	return strings.Join(names, ", ")
+}
