@@ -18,7 +18,9 @@ import (
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller"
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 )
@@ -61,6 +63,8 @@ func parse(args []string, errOut io.Writer) (*options, error) {
 	fs.DurationVar(&o.cfg.CapacityDelay, "capacity-delay", controller.DefaultCapacityDelay, "How long after a node or pod change a Topology that divides by capacity is planned again; changes meanwhile are coalesced")
 	fs.DurationVar(&o.cfg.Member.Timeout, "member-timeout", member.DefaultTimeout, "How long connecting to a member may take (version and discovery) before it counts as unreachable")
 	fs.DurationVar(&o.cfg.Member.RequestTimeout, "member-request-timeout", member.DefaultRequestTimeout, "How long any one request to a member may take")
+	fs.StringVar(&o.cfg.GKE.EmulatorHost, "gke-emulator-host", os.Getenv(gke.EmulatorHostEnv), "host:port of a GKE emulator (default $GKE_EMULATOR_HOST); unset, GKE clusters are reached with the pod's Application Default Credentials")
+	fs.DurationVar(&o.cfg.GKETimeout, "gke-timeout", apply.DefaultGKETimeout, "How long GKE may take to create or change one cluster")
 	fs.IntVar(&o.cfg.Parallel, "parallel", member.DefaultParallel, "Members planned and applied at once")
 	fs.BoolVar(&o.cfg.KeepConflicts, "keep-conflicts", false, "Leave fields that another field manager took from geofed (a kubectl edit) to it, failing those objects, instead of putting them back")
 	fs.StringVar(&o.logFormat, "log-format", "json", "Log format: json or text")

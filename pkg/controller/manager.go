@@ -18,6 +18,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 )
@@ -53,6 +54,9 @@ type Config struct {
 	// KeepConflicts: see Reconciler.KeepConflicts.
 	KeepConflicts bool
 	Member        member.Options
+	// GKE and GKETimeout: see Reconciler.
+	GKE        gke.ClientOptions
+	GKETimeout time.Duration
 	// DriftDelay and CapacityDelay coalesce member events into reconciles
 	// (DefaultDriftDelay, DefaultCapacityDelay when zero).
 	DriftDelay, CapacityDelay time.Duration
@@ -120,6 +124,8 @@ func NewManager(cfg Config) (ctrl.Manager, error) {
 	}
 	r := &Reconciler{
 		Watches:       watches,
+		GKE:           cfg.GKE,
+		GKETimeout:    cfg.GKETimeout,
 		Client:        mgr.GetClient(),
 		Reader:        mgr.GetAPIReader(),
 		Namespace:     cfg.Namespace,

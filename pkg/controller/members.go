@@ -98,15 +98,3 @@ func writeCredentials(ctx context.Context, c client.Reader, namespace string, t 
 	}
 	return cr, nil
 }
-
-// exclude makes the engine treat the named cluster as unreachable, so
-// placement leaves it out and plan and apply leave it alone: failover
-// keeps a member out this way until it has been healthy for restoreAfter.
-func (cr *credentials) exclude(t *topology.Topology, cluster string) {
-	if ref, ok := t.Cluster(cluster); ok && ref.Cluster.Kubeconfig != nil {
-		ref.Cluster.Kubeconfig = &topology.KubeconfigRef{
-			Context: ref.Cluster.Kubeconfig.Context,
-			Path:    filepath.Join(cr.dir, cluster+".excluded-by-failover"),
-		}
-	}
-}

@@ -14,7 +14,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,6 +37,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/bundle"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
+	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
@@ -85,6 +89,37 @@ type Reconciler struct {
 	// Watches, when set, watches every reconciled Topology's members and
 	// reconciles on what it sees; SetupWithManager wires its trigger.
 	Watches *Watches
+	// GKE reaches the GKE API for topologies with managed clusters: the
+	// emulator when its EmulatorHost is set, else Google's API with the
+	// pod's Application Default Credentials (Workload Identity).
+	GKE gke.ClientOptions
+	// GKETimeout bounds one cluster's GKE work, as apply --gke-timeout.
+	GKETimeout time.Duration
+
+	gkeMu     sync.Mutex
+	gkeClient *gke.Client
+	gkeTokens oauth2.TokenSource
+}
+
+// gkeAPI is the process's GKE client and token source, made at the first
+// topology with managed clusters and kept.
+func (r *Reconciler) gkeAPI(ctx context.Context) (*gke.Client, oauth2.TokenSource, error) {
+	r.gkeMu.Lock()
+	defer r.gkeMu.Unlock()
+	if r.gkeClient != nil {
+		return r.gkeClient, r.gkeTokens, nil
+	}
+	ts, err := gke.TokenSource(ctx, r.GKE)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Not ctx: the client outlives this reconcile.
+	c, err := gke.NewClient(context.WithoutCancel(ctx), r.GKE)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.gkeClient, r.gkeTokens = c, ts
+	return c, ts, nil
 }
 
 // SetupWithManager watches Topologies: a change of spec (generation) or of
@@ -208,10 +243,14 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		fail("SourcesUnavailable", err)
 		return outcome{result: "error"}
 	}
-	for _, ref := range t.Clusters() {
-		if ref.Cluster.Managed() {
-			fail("Unsupported", fmt.Errorf("cluster %s is a managed GKE cluster: the controller reconciles joined clusters only, for now", ref.Cluster.Name))
-			return outcome{result: "invalid", invalid: true}
+	var (
+		gkeClient *gke.Client
+		gkeTokens oauth2.TokenSource
+	)
+	if slices.ContainsFunc(t.Clusters(), func(ref topology.ClusterRef) bool { return ref.Cluster.Managed() }) {
+		if gkeClient, gkeTokens, err = r.gkeAPI(ctx); err != nil {
+			fail("GKEUnavailable", fmt.Errorf("the topology has GKE clusters: %w", err))
+			return outcome{result: "error"}
 		}
 	}
 
@@ -234,42 +273,16 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		}
 	}
 
-	// Members failover keeps out are probed on their own, to start or
-	// finish their restore clock; those still kept out are hidden from the
-	// engine, so it places nothing on them and leaves them alone.
-	var held []member.Target
+	// Members failover keeps out are excluded from placement: the engine
+	// places nothing on them and leaves them alone, but still connects, so
+	// the plan says whether they answer (their restore clock).
+	exclude := map[string]string{}
 	for _, ref := range t.Clusters() {
 		c := prev[ref.Cluster.Name]
 		c.Name, c.Region = ref.Cluster.Name, ref.Region
 		clusters[c.Name] = &c
 		if c.Excluded {
-			held = append(held, member.Target{Name: c.Name, Region: ref.Region, Kubeconfig: ref.Cluster.Kubeconfig})
-		}
-	}
-	if len(held) > 0 {
-		conns := member.Connect(ctx, held, r.Member)
-		// Clocks start when a member was seen, not when the reconcile
-		// began: a member seen down after a reconcile started must not
-		// count the time before as down (nor up, for a restore).
-		now := r.now()
-		for _, conn := range conns {
-			c := clusters[conn.Name]
-			c.Reachable = conn.Err == nil
-			switch tr, at := track(c, c.Reachable, now, after, restoreAfter); tr {
-			case restored:
-				c.Message = ""
-				r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Restored", "Failover",
-					"cluster %s has been reachable for %s: its share returns", c.Name, restoreAfter)
-				logger.Info("member restored", "cluster", c.Name)
-			case recovering:
-				c.Message = fmt.Sprintf("reachable again since %s; excluded until it has been reachable for %s", c.ReachableSince.UTC().Format(time.RFC3339), restoreAfter)
-				soonest(at)
-			default:
-				c.Message = fmt.Sprintf("excluded by failover: %s", memberError(conn.Err, creds.missing[c.Name]))
-			}
-			if c.Excluded {
-				creds.exclude(t, c.Name)
-			}
+			exclude[c.Name] = "excluded by failover"
 		}
 	}
 
@@ -289,9 +302,13 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		}
 	}
 
+	obsOpts := observe.Options{Topology: t, Member: r.Member, Keep: keep, Exclude: exclude, TokenSource: gkeTokens}
+	if gkeClient != nil {
+		obsOpts.GKE = gkeClient // a nil *gke.Client would be a non-nil interface
+	}
 	planStart := time.Now()
 	res, err := plan.Compute(ctx, plan.Options{
-		Options:  observe.Options{Topology: t, Member: r.Member, Keep: keep},
+		Options:  obsOpts,
 		FS:       fsys,
 		Parallel: r.Parallel,
 		Now:      r.Now,
@@ -314,8 +331,10 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 	}
 	st.Placements = placements(p)
 
-	// The others' reachability comes from the plan's own connections,
-	// seen by now.
+	// Reachability comes from the plan's own connections. Clocks start
+	// when a member was seen, not when the reconcile began: a member seen
+	// down after a reconcile started must not count the time before as
+	// down (nor up, for a restore).
 	now := r.now()
 	var waiting []string
 	unreachable, excluded := 0, 0
@@ -325,12 +344,33 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 			c.InSync, c.Drifted, c.Failed = countObjects(pc)
 			c.Applied, c.Pruned, c.Ready = 0, 0, false
 			r.Metrics.OutOfSync.WithLabelValues(topo.Namespace, topo.Name, pc.Name).Set(float64(c.Drifted))
-			if prevExcluded(prev, pc.Name) && c.Excluded {
-				excluded++
+			if _, out := exclude[pc.Name]; out {
+				connErr := errors.New("not connected")
+				if conn := res.Observation.Conn(pc.Name); conn != nil {
+					connErr = conn.Err
+				}
+				c.Reachable = connErr == nil
+				switch tr, at := track(c, c.Reachable, now, after, restoreAfter); tr {
+				case restored:
+					c.Message = ""
+					r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Restored", "Failover",
+						"cluster %s has been reachable for %s: its share returns", c.Name, restoreAfter)
+					logger.Info("member restored", "cluster", c.Name)
+					// This plan left it out: plan again at once.
+					soonest(now)
+				case recovering:
+					c.Message = fmt.Sprintf("reachable again since %s; excluded until it has been reachable for %s", c.ReachableSince.UTC().Format(time.RFC3339), restoreAfter)
+					soonest(at)
+				default:
+					c.Message = fmt.Sprintf("excluded by failover: %s", memberError(connErr, creds.missing[c.Name]))
+				}
+				if c.Excluded {
+					excluded++
+				}
 				if !c.Reachable {
 					unreachable++
 				}
-				continue // tracked above
+				continue
 			}
 			c.Reachable = pc.Unreachable == ""
 			if !c.Reachable {
@@ -408,9 +448,12 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 
 	applyStart := time.Now()
 	ar, err := apply.Run(ctx, apply.Options{
-		Result: res,
-		Member: r.Member,
-		Lock:   inventory.LockOptions{TTL: r.LockTTL, Holder: r.Holder},
+		Result:      res,
+		Member:      r.Member,
+		GKE:         gkeClient,
+		TokenSource: gkeTokens,
+		GKETimeout:  r.GKETimeout,
+		Lock:        inventory.LockOptions{TTL: r.LockTTL, Holder: r.Holder},
 		// The topology is the authority: a field someone changed by hand
 		// (kubectl edit takes it into their own field manager) is taken
 		// back, or the edit would stand forever.
@@ -433,8 +476,8 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 	applied, pruned := 0, 0
 	for _, o := range ar.Clusters {
 		c := clusters[o.Name]
-		if c.Excluded || slices.Contains(waiting, o.Name) {
-			// Left alone on purpose: the plan had it unreachable.
+		if _, out := exclude[o.Name]; out || slices.Contains(waiting, o.Name) {
+			// Left alone on purpose: the plan had it out.
 			continue
 		}
 		c.Applied, c.Pruned, c.Ready = o.Applied, o.Pruned, o.Ready
@@ -543,10 +586,6 @@ func (r *Reconciler) forget(namespace, name string) {
 	r.Metrics.Unreachable.DeletePartialMatch(labels)
 	r.Metrics.Excluded.DeletePartialMatch(labels)
 	r.Metrics.Triggers.DeletePartialMatch(labels)
-}
-
-func prevExcluded(prev map[string]v1alpha1.ClusterStatus, name string) bool {
-	return prev[name].Excluded
 }
 
 // countObjects sorts one cluster's planned objects into in sync, drifted

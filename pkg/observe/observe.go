@@ -69,6 +69,12 @@ type Options struct {
 	// keeps none. A cluster whose capacity a division needs is left out
 	// all the same when that capacity cannot be read.
 	Keep []string
+	// Exclude leaves clusters out of placement whether they answer or
+	// not, with the reason as their Unreachable: plan plans nothing on
+	// them and prunes nothing there. They are still connected to, so
+	// Conns says whether they answer. Failover keeps a member out this way
+	// until it has been healthy long enough.
+	Exclude map[string]string
 }
 
 // Observation is what the clusters told: the placement inputs (reachability,
@@ -173,6 +179,10 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 		if why := stuck[c.Name]; why != "" {
 			// Before the connection's error: an upgrade that hangs is
 			// also why the apiserver may not answer.
+			clusters[i].Unreachable = why
+			continue
+		}
+		if why, ok := opts.Exclude[c.Name]; ok {
 			clusters[i].Unreachable = why
 			continue
 		}

@@ -15,14 +15,14 @@ import (
 // for the re-plan.
 func TestControllerCapacity(t *testing.T) {
 	gpu := lab.NodeSpec{Name: "gpu", Count: 1, GPUs: 2}
-	_, clusters := labtest.New(t,
+	l, clusters := labtest.New(t,
 		lab.ClusterSpec{Name: "hub", APIServerOnly: true},
 		lab.ClusterSpec{Name: "m1", Nodes: []lab.NodeSpec{gpu}},
 		lab.ClusterSpec{Name: "m2", Nodes: []lab.NodeSpec{gpu}},
 	)
 	hub, m1, m2 := clusters[0], clusters[1], clusters[2]
 	const capacityDelay = 2 * time.Second
-	e := setupWith(t, hub, []*lab.Cluster{m1, m2}, trainTopology,
+	e := setupWith(t, l, hub, []*lab.Cluster{m1, m2}, trainTopology,
 		replicaFlags{resync: 10 * time.Minute, extra: []string{"--capacity-delay", capacityDelay.String()}}, 1)
 	pushTopology(t, e, push.Options{})
 	waitFor(t, e, 120*time.Second, "Synced=True", func(topo *v1alpha1.Topology) bool {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,7 +34,6 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/push"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
@@ -82,13 +82,13 @@ func (e *env) leader(t *testing.T) *replica {
 }
 
 func TestController(t *testing.T) {
-	_, clusters := labtest.New(t,
+	l, clusters := labtest.New(t,
 		lab.ClusterSpec{Name: "hub", APIServerOnly: true},
 		lab.ClusterSpec{Name: "m1", Nodes: []lab.NodeSpec{{Name: "node", Count: 1}}},
 		lab.ClusterSpec{Name: "m2", Nodes: []lab.NodeSpec{{Name: "node", Count: 1}}},
 	)
 	hub, m1, m2 := clusters[0], clusters[1], clusters[2]
-	e := setup(t, hub, m1, m2)
+	e := setup(t, l, hub, m1, m2)
 
 	ctx := t.Context()
 	t.Run("push applies to every member", func(t *testing.T) {
@@ -246,7 +246,18 @@ func TestController(t *testing.T) {
 	})
 
 	t.Run("metrics", func(t *testing.T) {
-		body := e.leader(t).scrape()
+		// The gauges are what the last reconcile saw: wait for one that
+		// found the fleet at rest.
+		waitFor(t, e, 60*time.Second, "Synced=True", func(topo *v1alpha1.Topology) bool {
+			return cond(topo, v1alpha1.ConditionSynced) == "True/Applied" && clusterStatus(topo, "m1").Drifted == 0
+		})
+		leader := e.leader(t)
+		body := leader.scrape()
+		deadline := time.Now().Add(30 * time.Second)
+		for metric(body, `geofed_objects_out_of_sync{cluster="m1",namespace="geofed-system",topology="fleet"}`) != "0" && time.Now().Before(deadline) {
+			time.Sleep(500 * time.Millisecond)
+			body = leader.scrape()
+		}
 		for _, want := range []string{
 			`geofed_reconciles_total{namespace="geofed-system",result="synced",topology="fleet"}`,
 			`geofed_plan_duration_seconds_count{namespace="geofed-system",topology="fleet"}`,
@@ -255,7 +266,7 @@ func TestController(t *testing.T) {
 			`geofed_members_unreachable{namespace="geofed-system",topology="fleet"} 0`,
 		} {
 			if !strings.Contains(string(body), want) {
-				t.Errorf("metrics lack %s", want)
+				t.Errorf("metrics lack %s; have:\n%s", want, grepLines(body, "geofed_"))
 			}
 		}
 	})
@@ -330,13 +341,13 @@ func TestController(t *testing.T) {
 
 // setup installs the CRD and the member Secrets in the hub, writes the
 // topology, and starts the controller.
-func setup(t *testing.T, hub *lab.Cluster, m1, m2 *lab.Cluster) *env {
+func setup(t *testing.T, l *lab.Lab, hub *lab.Cluster, m1, m2 *lab.Cluster) *env {
 	t.Helper()
-	return setupWith(t, hub, []*lab.Cluster{m1, m2}, webTopology, replicaFlags{resync: resync}, 2)
+	return setupWith(t, l, hub, []*lab.Cluster{m1, m2}, webTopology, replicaFlags{resync: resync}, 2)
 }
 
 // setupWith is setup with a topology of files and n replicas run with f.
-func setupWith(t *testing.T, hub *lab.Cluster, members []*lab.Cluster, files map[string]string, f replicaFlags, n int) *env {
+func setupWith(t *testing.T, l *lab.Lab, hub *lab.Cluster, members []*lab.Cluster, files map[string]string, f replicaFlags, n int) *env {
 	t.Helper()
 	ctx := t.Context()
 	installCRD(t, hub)
@@ -348,13 +359,17 @@ func setupWith(t *testing.T, hub *lab.Cluster, members []*lab.Cluster, files map
 	must(t, err)
 	must(t, hc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}))
 	e := &env{hub: hc, members: map[string]*lab.Cluster{}, clients: map[string]kubernetes.Interface{}}
+	// Members are joined as a user joins them: kubectl geofed join --hub,
+	// so the controller reaches each with the ServiceAccount and RBAC join
+	// grants, and whatever the engine needs and join does not grant fails
+	// these tests.
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	must(t, l.Kubeconfig(kubeconfig))
 	for _, m := range members {
-		kc, err := os.ReadFile(m.KubeconfigPath)
-		must(t, err)
-		must(t, hc.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: controller.MemberSecretName(m.Name)},
-			Data:       map[string][]byte{controller.MemberSecretKey: kc},
-		}))
+		join := exec.Command(pluginBinary, "join", m.Name, "--hub", "hub", "--kubeconfig", kubeconfig)
+		if out, err := join.CombinedOutput(); err != nil {
+			t.Fatalf("kubectl geofed join %s --hub hub: %v\n%s", m.Name, err, out)
+		}
 		e.members[m.Name] = m
 		cs, err := kubernetes.NewForConfig(m.RESTConfig())
 		must(t, err)

@@ -212,3 +212,14 @@ func (r *replica) logHas(parts ...string) bool {
 	}
 	return false
 }
+
+// grepLines is the lines of body that contain part.
+func grepLines(body, part string) string {
+	var out []string
+	for _, line := range strings.Split(body, "\n") {
+		if strings.Contains(line, part) && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
