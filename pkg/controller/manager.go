@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -122,7 +123,12 @@ func NewManager(cfg Config) (ctrl.Manager, error) {
 	watches.Triggered = func(topo types.NamespacedName, reason string) {
 		metrics.Triggers.WithLabelValues(topo.Namespace, topo.Name, reason).Inc()
 	}
+	hub, err := kubernetes.NewForConfig(cfg.Hub)
+	if err != nil {
+		return nil, err
+	}
 	r := &Reconciler{
+		Hub:           hub,
 		Watches:       watches,
 		GKE:           cfg.GKE,
 		GKETimeout:    cfg.GKETimeout,

@@ -13,19 +13,20 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/controller/membership"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
 // MemberSecretPrefix and MemberSecretKey say where a member's kubeconfig
-// is kept in the hub: Secret geofed-member-<cluster>, key kubeconfig, in
-// the controller's namespace.
+// is kept in the hub (package membership writes it): Secret
+// geofed-member-<cluster>, key kubeconfig, in the controller's namespace.
 const (
-	MemberSecretPrefix = "geofed-member-"
-	MemberSecretKey    = "kubeconfig"
+	MemberSecretPrefix = membership.SecretPrefix
+	MemberSecretKey    = membership.SecretKey
 )
 
 // MemberSecretName is the Secret that holds the named member's kubeconfig.
-func MemberSecretName(cluster string) string { return MemberSecretPrefix + cluster }
+func MemberSecretName(cluster string) string { return membership.SecretName(cluster) }
 
 // credentials are the member kubeconfigs of one reconcile, written to a
 // private directory so the engine reads them the way the CLI reads a
@@ -56,6 +57,16 @@ func writeCredentials(ctx context.Context, c client.Reader, namespace string, t 
 	cr := &credentials{dir: dir, missing: map[string]string{}, configs: map[string]*rest.Config{}, keys: map[string]string{}}
 	for _, ref := range t.Clusters() {
 		cl := ref.Cluster
+		if cl.Managed() {
+			// The engine reaches GKE clusters through GKE; the Secret,
+			// once the controller joined the cluster, serves the watches.
+			if s, ok := readSecret(ctx, c, namespace, cl.Name); ok {
+				if cfg, err := clientcmd.RESTConfigFromKubeConfig(s); err == nil {
+					cr.configs[cl.Name], cr.keys[cl.Name] = cfg, hash(string(s))
+				}
+			}
+			continue
+		}
 		if cl.Kubeconfig == nil {
 			continue
 		}
@@ -97,4 +108,15 @@ func writeCredentials(ctx context.Context, c client.Reader, namespace string, t 
 		cl.Kubeconfig = &topology.KubeconfigRef{Context: context, Path: file}
 	}
 	return cr, nil
+}
+
+// readSecret reads a member's kubeconfig from the hub, ok false when there
+// is none.
+func readSecret(ctx context.Context, c client.Reader, namespace, cluster string) ([]byte, bool) {
+	var s corev1.Secret
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: MemberSecretName(cluster)}, &s); err != nil {
+		return nil, false
+	}
+	data := s.Data[MemberSecretKey]
+	return data, len(data) > 0
 }

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +37,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller/bundle"
+	"github.com/geofed-io/kubectl-geofed/pkg/controller/membership"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
@@ -95,6 +97,9 @@ type Reconciler struct {
 	GKE gke.ClientOptions
 	// GKETimeout bounds one cluster's GKE work, as apply --gke-timeout.
 	GKETimeout time.Duration
+	// Hub writes, through package membership, the member Secrets of the
+	// GKE clusters the controller provisions; nil joins none.
+	Hub kubernetes.Interface
 
 	gkeMu     sync.Mutex
 	gkeClient *gke.Client
@@ -481,6 +486,12 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 			continue
 		}
 		c.Applied, c.Pruned, c.Ready = o.Applied, o.Pruned, o.Ready
+		if o.GKE == apply.GKECreated {
+			// Plan again soon: that plan connects to the new cluster, and
+			// joins it.
+			next = now
+			r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Provisioned", "Apply", "GKE cluster %s created", o.Name)
+		}
 		applied += o.Applied
 		pruned += o.Pruned
 		if o.Failed() {
@@ -494,6 +505,7 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 			r.Metrics.OutOfSync.WithLabelValues(topo.Namespace, topo.Name, o.Name).Set(0)
 		}
 	}
+	r.joinProvisioned(ctx, topo, t, fsys, res, creds, clusters)
 	st.Clusters = sortedClusters(clusters)
 	if applied > 0 || pruned > 0 {
 		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s; applied %d objects, pruned %d", planLine(p), applied, pruned)
@@ -517,6 +529,57 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 		return outcome{result: "degraded", next: next}
 	}
 	return outcome{result: "synced", next: next}
+}
+
+// joinProvisioned joins the GKE clusters of the topology that answer and
+// have no member Secret yet, as kubectl geofed join --hub would: a
+// ServiceAccount with least-privilege RBAC for the kinds the topology
+// renders there, and its kubeconfig in the hub. So a cluster the controller
+// created is a member like any joined one: watched, shown, unjoined the
+// same way. The engine itself keeps reaching GKE clusters through GKE's
+// endpoint with the controller's Google identity, which provisioning needs
+// anyway. A failure is the cluster's message and an Event, and is tried
+// again at the next reconcile.
+func (r *Reconciler) joinProvisioned(ctx context.Context, topo *v1alpha1.Topology, t *topology.Topology, fsys filesys.FileSystem, res *plan.Result, creds *credentials, clusters map[string]*v1alpha1.ClusterStatus) {
+	if r.Hub == nil {
+		return
+	}
+	for _, ref := range t.Clusters() {
+		name := ref.Cluster.Name
+		conn := res.Observation.Conn(name)
+		if !ref.Cluster.Managed() || creds.configs[name] != nil || conn == nil || conn.Err != nil || conn.Config == nil {
+			continue
+		}
+		err := func() error {
+			kinds, err := membership.TopologyKinds(t, fsys, name)
+			if err != nil {
+				return err
+			}
+			resources, err := membership.Resources(conn.Mapper, kinds)
+			if err != nil {
+				return err
+			}
+			mc, err := kubernetes.NewForConfig(conn.Config)
+			if err != nil {
+				return err
+			}
+			_, err = membership.Join(ctx, membership.JoinOptions{
+				Cluster: name, Member: mc,
+				Hub: r.Hub, HubName: "", HubNamespace: r.Namespace, HubNamespaceExists: true,
+				Access:   membership.Access{Rules: membership.ComputeRules(resources)},
+				Endpoint: membership.Endpoint{Server: conn.Config.Host, CAData: conn.Config.CAData, TLSServerName: conn.Config.ServerName},
+			})
+			return err
+		}()
+		if err != nil {
+			clusters[name].Message = firstNonEmpty(clusters[name].Message, "joining the GKE cluster to the control plane: "+err.Error())
+			r.Recorder.Eventf(topo, nil, corev1.EventTypeWarning, "JoinFailed", "Join", "GKE cluster %s: %s", name, truncate(err.Error()))
+			continue
+		}
+		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Joined", "Join",
+			"GKE cluster %s joined: ServiceAccount kube-system/%s, its kubeconfig in Secret %s", name, membership.Name, MemberSecretName(name))
+		log.FromContext(ctx).Info("GKE cluster joined", "cluster", name)
+	}
 }
 
 // memberWatches says what to watch on each member the plan reached and

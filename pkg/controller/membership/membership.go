@@ -3,7 +3,7 @@
 // (least privilege, ComputeRules, unless cluster-admin is asked for) and a
 // token for it; on the hub, a Secret holding a kubeconfig with that token,
 // where the controller reads each member's credentials
-// (controller.MemberSecretName). Join and Unjoin only ever change objects
+// (SecretName). Join and Unjoin only ever change objects
 // that carry the membership label for the cluster, or that they create.
 package membership
 
@@ -29,11 +29,21 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/controller"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/render"
 )
+
+// SecretPrefix and SecretKey say where a member's kubeconfig is kept in
+// the hub: Secret geofed-member-<cluster>, key kubeconfig, in the
+// controller's namespace.
+const (
+	SecretPrefix = "geofed-member-"
+	SecretKey    = "kubeconfig"
+)
+
+// SecretName is the hub Secret that holds the named member's kubeconfig.
+func SecretName(cluster string) string { return SecretPrefix + cluster }
 
 const (
 	// Namespace holds the member's ServiceAccount, its token and Role:
@@ -154,9 +164,9 @@ func ruleConfigs(rules []rbacv1.PolicyRule) []*rbacv1ac.PolicyRuleApplyConfigura
 // HubSecret is the Secret that holds the member's kubeconfig in the hub.
 func HubSecret(cluster, namespace string, kubeconfig []byte) Object {
 	return Object{
-		Ref{Kind: "Secret", Namespace: namespace, Name: controller.MemberSecretName(cluster)},
-		corev1ac.Secret(controller.MemberSecretName(cluster), namespace).WithLabels(Labels(cluster)).
-			WithType(corev1.SecretTypeOpaque).WithData(map[string][]byte{controller.MemberSecretKey: kubeconfig}),
+		Ref{Kind: "Secret", Namespace: namespace, Name: SecretName(cluster)},
+		corev1ac.Secret(SecretName(cluster), namespace).WithLabels(Labels(cluster)).
+			WithType(corev1.SecretTypeOpaque).WithData(map[string][]byte{SecretKey: kubeconfig}),
 	}
 }
 
@@ -239,6 +249,10 @@ type JoinOptions struct {
 	Hub          kubernetes.Interface
 	HubName      string
 	HubNamespace string
+	// HubNamespaceExists skips reading (and creating) the hub namespace:
+	// the controller, which runs in it and may not read Namespaces, knows
+	// it is there.
+	HubNamespaceExists bool
 	Access       Access
 	// Endpoint is where the hub reaches the member.
 	Endpoint Endpoint
@@ -305,7 +319,7 @@ func Join(ctx context.Context, o JoinOptions) (*JoinResult, error) {
 	}
 	secret := HubSecret(o.Cluster, o.HubNamespace, nil)
 	res := &JoinResult{Cluster: o.Cluster, Server: o.Endpoint.Server, ClusterAdmin: o.Access.ClusterAdmin,
-		HubSecret: secret.Ref, SecretKey: controller.MemberSecretKey, DryRun: o.DryRun}
+		HubSecret: secret.Ref, SecretKey: SecretKey, DryRun: o.DryRun}
 
 	lives := map[Ref]live{}
 	for _, ref := range memberRefs {
@@ -315,9 +329,12 @@ func Join(ctx context.Context, o JoinOptions) (*JoinResult, error) {
 		}
 		lives[ref] = l
 	}
-	hubNS, err := getLive(ctx, o.Hub, Ref{Kind: "Namespace", Name: o.HubNamespace})
-	if err != nil {
-		return nil, fmt.Errorf("reading Namespace %s on %s: %w", o.HubNamespace, hubName, err)
+	hubNS := live{exists: true}
+	var err error
+	if !o.HubNamespaceExists {
+		if hubNS, err = getLive(ctx, o.Hub, Ref{Kind: "Namespace", Name: o.HubNamespace}); err != nil {
+			return nil, fmt.Errorf("reading Namespace %s on %s: %w", o.HubNamespace, hubName, err)
+		}
 	}
 	hubSecret := live{}
 	if hubNS.exists {
@@ -530,6 +547,10 @@ type UnjoinOptions struct {
 	Hub          kubernetes.Interface
 	HubName      string
 	HubNamespace string
+	// HubNamespaceExists skips reading (and creating) the hub namespace:
+	// the controller, which runs in it and may not read Namespaces, knows
+	// it is there.
+	HubNamespaceExists bool
 	Progress     io.Writer
 }
 

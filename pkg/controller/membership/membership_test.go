@@ -21,7 +21,6 @@ import (
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
 	"github.com/geofed-io/kubectl-geofed/internal/memfs"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
@@ -536,7 +535,7 @@ func TestJoinOnLab(t *testing.T) {
 				t.Errorf("%s exists: %v", ref, l.exists)
 			}
 		}
-		if _, err := hc.CoreV1().Secrets("geofed-system").Get(ctx, controller.MemberSecretName("m1"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := hc.CoreV1().Secrets("geofed-system").Get(ctx, SecretName("m1"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("hub Secret: %v, want it gone", err)
 		}
 		// Again: nothing is left to delete, and that is fine.
@@ -593,9 +592,9 @@ func clientset(t *testing.T, cfg *rest.Config) kubernetes.Interface {
 // hubKubeconfig is the client configuration in the hub Secret.
 func hubKubeconfig(t *testing.T, hc kubernetes.Interface) *rest.Config {
 	t.Helper()
-	s, err := hc.CoreV1().Secrets("geofed-system").Get(t.Context(), controller.MemberSecretName("m1"), metav1.GetOptions{})
+	s, err := hc.CoreV1().Secrets("geofed-system").Get(t.Context(), SecretName("m1"), metav1.GetOptions{})
 	must(t, err)
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(s.Data[controller.MemberSecretKey])
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(s.Data[SecretKey])
 	must(t, err)
 	if cfg.BearerToken == "" || len(cfg.CAData) == 0 {
 		t.Fatal("the hub Secret's kubeconfig has no token or no CA")
