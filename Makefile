@@ -14,13 +14,14 @@ FUZZTIME ?= 20s
 # Parallel test binaries; lab tests start real control planes, so keep it modest.
 TESTP    ?= 2
 
-.PHONY: all build lab-bin test fuzz vet demo bench krew clean
+.PHONY: all build lab-bin test fuzz vet demo demo-controller bench krew clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-geofed ./cmd/kubectl-geofed
 	$(GO) build -trimpath -o $(BIN)/geofed-lab ./cmd/geofed-lab
+	$(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/geofed-controller ./cmd/geofed-controller
 
 # Builds the lab binaries once per version into
 # $${XDG_CACHE_HOME:-$$HOME/.cache}/geofed-lab and prints their directory.
@@ -57,6 +58,12 @@ bench:
 
 demo: build
 	bash hack/demo.sh
+
+# The control plane on the lab: a hub, two members joined to it, a pushed
+# topology applied by geofed-controller (a local process), a hand edit put
+# back, the members unjoined.
+demo-controller: build
+	bash hack/demo-controller.sh
 
 # Release archives (linux, darwin, windows × amd64, arm64) and the krew
 # manifest with their sha256 sums, in dist/, checked by krew-index's own
