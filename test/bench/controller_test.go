@@ -3,6 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,7 +79,7 @@ func BenchmarkController(b *testing.B) {
 	// Printed, not logged: go test cuts a benchmark's log short.
 	fmt.Printf("\n## Control plane: %d ConfigMaps per member, %d hand edits per size, resync %s\n\n%s\n%s\n",
 		objectsPerMember, editsPerSize, controllerResync,
-		"| members | objects | push → Synced | edit → corrected p50 | p95 | max | controller RSS | peak RSS | CPU |\n|---|---|---|---|---|---|---|---|---|",
+		"| members | objects | push → Synced | edit → corrected p50 | p95 | max | mean plan / apply | controller RSS | peak RSS | CPU |\n|---|---|---|---|---|---|---|---|---|---|",
 		strings.Join(rows, "\n"))
 }
 
@@ -116,8 +119,9 @@ func benchController(b *testing.B, plugin, ctrlBin string, members int) string {
 	logPath := filepath.Join(b.TempDir(), "controller.log")
 	logFile, err := os.Create(logPath)
 	must(b, err)
+	metricsAddr := freePort(b)
 	cmd := exec.Command(ctrlBin, "--kubeconfig", hub.KubeconfigPath, "--namespace", "geofed-system",
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--leader-elect=false",
+		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0", "--leader-elect=false",
 		"--resync", controllerResync.String(), "--log-format", "text")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	must(b, cmd.Start())
@@ -150,12 +154,15 @@ func benchController(b *testing.B, plugin, ctrlBin string, members int) string {
 	slices.Sort(latencies)
 	pct := func(p float64) time.Duration { return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))] }
 
+	// Where a correction's time goes: the mean plan and apply of the
+	// controller's reconciles, from its own metrics.
+	plan, apply := meanSeconds(b, metricsAddr, "geofed_plan_duration_seconds"), meanSeconds(b, metricsAddr, "geofed_apply_duration_seconds")
 	rss, hwm := procMemory(b, cmd.Process.Pid)
 	cpu := procCPU(b, cmd.Process.Pid)
 	b.ReportMetric(pct(0.5).Seconds(), "s/correction-p50")
 	b.ReportMetric(float64(rss>>20), "MiB-rss")
-	return fmt.Sprintf("| %d | %d | %s | %s | %s | %s | %s | %s | %s |", members, members*objectsPerMember,
-		seconds(synced), seconds(pct(0.5)), seconds(pct(0.95)), seconds(latencies[len(latencies)-1]), mib(rss), mib(hwm), seconds(cpu))
+	return fmt.Sprintf("| %d | %d | %s | %s | %s | %s | %s / %s | %s | %s | %s |", members, members*objectsPerMember,
+		seconds(synced), seconds(pct(0.5)), seconds(pct(0.95)), seconds(latencies[len(latencies)-1]), seconds(plan), seconds(apply), mib(rss), mib(hwm), seconds(cpu))
 }
 
 // timeCorrection edits one ConfigMap as kubectl edit would and times until
@@ -265,6 +272,40 @@ func writeControllerTopology(b *testing.B, members []string) string {
 		must(b, os.WriteFile(p, []byte(content), 0o644))
 	}
 	return filepath.Join(dir, "topology.yaml")
+}
+
+// meanSeconds is a histogram's mean from a /metrics endpoint.
+func meanSeconds(b *testing.B, addr, name string) time.Duration {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	must(b, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	must(b, err)
+	var sum, count float64
+	for _, line := range strings.Split(string(body), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch {
+		case strings.HasPrefix(f[0], name+"_sum{"):
+			sum += v
+		case strings.HasPrefix(f[0], name+"_count{"):
+			count += v
+		}
+	}
+	if count == 0 {
+		return 0
+	}
+	return time.Duration(sum / count * float64(time.Second))
+}
+
+func freePort(b *testing.B) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(b, err)
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // procMemory reads a process's resident set now and at its peak.
