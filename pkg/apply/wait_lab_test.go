@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -134,6 +135,32 @@ func TestWaitReadyOnLab(t *testing.T) {
 	}
 	// Within its timeout, plus the last look at the pods.
 	const slack = 3 * time.Second
+
+	t.Run("unchanged objects are read in one LIST per kind and namespace", func(t *testing.T) {
+		var manifests []string
+		for i := range 30 {
+			manifests = append(manifests, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d, namespace: listed, labels: {geofed.io/topology: t}}\ndata: {level: info}\n", i))
+		}
+		objs := create(t, "listed", manifests...)
+		// One of them gone since: the LIST does not have it, its own GET
+		// says so, and the wait does not call it ready.
+		gone := objs[len(objs)-1]
+		if err := client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace("listed").Delete(ctx, gone.GetName(), metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		before := conn.Requests()
+		w := wait(objs[:len(objs)-1], 10*time.Second)
+		if w.err != nil {
+			t.Fatal(w.err)
+		}
+		// The Namespace (unlabelled here) by a GET, the 29 ConfigMaps by a LIST.
+		if n := conn.Requests() - before; n > 2 {
+			t.Errorf("%d requests to read 30 unchanged objects, want 2", n)
+		}
+		if w := wait(objs, 2*time.Second); w.err == nil || !strings.Contains(w.err.Error(), "not found") {
+			t.Errorf("a ConfigMap deleted since: wait = %v, want not ready, not found", w.err)
+		}
+	})
 
 	t.Run("Job that asks for a GPU", func(t *testing.T) {
 		objs := create(t, "ml", job("ml", "train", `{cpu: 100m, nvidia.com/gpu: "1"}`, "parallelism: 2", "completions: 2"))
