@@ -159,8 +159,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
+	started := time.Now()
 	run := r.run(ctx, &topo)
 	r.Metrics.Reconciles.WithLabelValues(topo.Namespace, topo.Name, run.result).Inc()
+	log.FromContext(ctx).Info("reconciled", "result", run.result, "took", time.Since(started).Round(time.Millisecond).String())
 	topo.Status.ObservedGeneration = topo.Generation
 	if err := r.Client.Status().Update(ctx, &topo); err != nil {
 		// A conflict means the Topology changed meanwhile, and that change
