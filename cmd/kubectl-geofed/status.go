@@ -201,35 +201,48 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 // sleeps between rounds; the round itself is a handful of requests per
 // cluster. When ctx ends it exits as the last block says.
 func (o *StatusOptions) watch(ctx context.Context, opts status.Options) error {
-	var last *status.Status
-	shown := ""
+	return watchLoop(ctx, o.Interval,
+		func(ctx context.Context) (*status.Status, error) { return status.Compute(ctx, opts) },
+		changeKey, o.print, exitFor)
+}
+
+// watchLoop is --watch for the fleet and for a hub: read, print when the
+// change key moved (next is false for the first block), sleep interval,
+// until ctx ends; then exit as the last block read says.
+func watchLoop[S any](ctx context.Context, interval time.Duration, read func(context.Context) (S, error),
+	key func(S) (string, error), print func(s S, next bool) error, exit func(S) error) error {
+	var (
+		last  S
+		read1 bool
+		shown string
+	)
 	for {
-		s, err := status.Compute(ctx, opts)
+		s, err := read(ctx)
 		if ctx.Err() != nil {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		key, err := changeKey(s)
+		k, err := key(s)
 		if err != nil {
 			return err
 		}
-		if key != shown {
-			if err := o.print(s, last != nil); err != nil {
+		if k != shown {
+			if err := print(s, read1); err != nil {
 				return err
 			}
-			shown = key
+			shown = k
 		}
-		last = s
-		if !sleep(ctx, o.Interval) {
+		last, read1 = s, true
+		if !sleep(ctx, interval) {
 			break
 		}
 	}
-	if last == nil {
+	if !read1 {
 		return ctx.Err()
 	}
-	return exitFor(last)
+	return exit(last)
 }
 
 // sleep waits d, or until ctx ends; it reports whether d passed.

@@ -73,35 +73,9 @@ func (o *StatusOptions) runHub(ctx context.Context) error {
 // watchHub prints a block, then reads the hub every interval and prints a
 // new block whenever what it shows changed, as watch does for the fleet.
 func (o *StatusOptions) watchHub(ctx context.Context, c client.Reader) error {
-	var last *hubstatus.Status
-	shown := ""
-	for {
-		s, err := o.readHub(ctx, c)
-		if ctx.Err() != nil {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		key, err := hubChangeKey(s)
-		if err != nil {
-			return err
-		}
-		if key != shown {
-			if err := o.printHub(s, last != nil); err != nil {
-				return err
-			}
-			shown = key
-		}
-		last = s
-		if !sleep(ctx, o.Interval) {
-			break
-		}
-	}
-	if last == nil {
-		return ctx.Err()
-	}
-	return hubExitFor(last)
+	return watchLoop(ctx, o.Interval,
+		func(ctx context.Context) (*hubstatus.Status, error) { return o.readHub(ctx, c) },
+		hubChangeKey, o.printHub, hubExitFor)
 }
 
 // hubChangeKey is what --watch compares rounds by: everything the status
