@@ -47,25 +47,7 @@ func TestControllerCapacity(t *testing.T) {
 
 // trainTopology divides 4 replicas of a one-GPU trainer by the GPUs that fit.
 var trainTopology = map[string]string{
-	"topology.yaml": `apiVersion: geofed.io/v1alpha1
-kind: Topology
-metadata: {name: ` + topoName + `}
-spec:
-  regions:
-  - name: us-west1
-    clusters:
-    - name: m1
-      kubeconfig: {context: m1}
-  - name: europe-west1
-    clusters:
-    - name: m2
-      kubeconfig: {context: m2}
-  workloads:
-  - name: train
-    source: apps/train
-    placement:
-      replicas: {total: 4, divideBy: capacity}
-`,
+	"topology.yaml":                 twoMembers("train", "capacity"),
 	"apps/train/kustomization.yaml": "resources: [namespace.yaml, deployment.yaml]\n",
 	"apps/train/namespace.yaml":     "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n",
 	"apps/train/deployment.yaml": `apiVersion: apps/v1

@@ -486,25 +486,7 @@ func writeTopology(t *testing.T, files map[string]string) *topology.Topology {
 // webTopology has the two members and one workload, web: a Namespace, a
 // ConfigMap, a Secret and a Deployment of 4 replicas divided by weight.
 var webTopology = map[string]string{
-	"topology.yaml": `apiVersion: geofed.io/v1alpha1
-kind: Topology
-metadata: {name: ` + topoName + `}
-spec:
-  regions:
-  - name: us-west1
-    clusters:
-    - name: m1
-      kubeconfig: {context: m1}
-  - name: europe-west1
-    clusters:
-    - name: m2
-      kubeconfig: {context: m2}
-  workloads:
-  - name: web
-    source: apps/web
-    placement:
-      replicas: {total: 4, divideBy: weight}
-`,
+	"topology.yaml":               twoMembers("web", "weight"),
 	"apps/web/kustomization.yaml": "resources: [namespace.yaml, config.yaml, secret.yaml, deployment.yaml]\n",
 	"apps/web/namespace.yaml":     "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n",
 	"apps/web/config.yaml":        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config, namespace: web}\ndata: {level: info}\n",
@@ -625,6 +607,30 @@ func edit(t *testing.T, e *env, cluster, lvl string) {
 	patch := fmt.Sprintf(`{"data":{"level":%q}}`, lvl)
 	_, err := e.clients[cluster].CoreV1().ConfigMaps("web").Patch(t.Context(), "web-config", types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "kubectl-edit"})
 	must(t, err)
+}
+
+// twoMembers is a topology of m1 (us-west1) and m2 (europe-west1) with one
+// workload of 4 replicas from apps/<workload>, divided by divideBy.
+func twoMembers(workload, divideBy string) string {
+	return `apiVersion: geofed.io/v1alpha1
+kind: Topology
+metadata: {name: ` + topoName + `}
+spec:
+  regions:
+  - name: us-west1
+    clusters:
+    - name: m1
+      kubeconfig: {context: m1}
+  - name: europe-west1
+    clusters:
+    - name: m2
+      kubeconfig: {context: m2}
+  workloads:
+  - name: ` + workload + `
+    source: apps/` + workload + `
+    placement:
+      replicas: {total: 4, divideBy: ` + divideBy + `}
+`
 }
 
 // versions are the resourceVersions of what the workload applies, on
