@@ -253,7 +253,7 @@ type JoinOptions struct {
 	// the controller, which runs in it and may not read Namespaces, knows
 	// it is there.
 	HubNamespaceExists bool
-	Access       Access
+	Access             Access
 	// Endpoint is where the hub reaches the member.
 	Endpoint Endpoint
 	// TokenTimeout bounds the wait for the token controller; zero means
@@ -551,7 +551,7 @@ type UnjoinOptions struct {
 	// the controller, which runs in it and may not read Namespaces, knows
 	// it is there.
 	HubNamespaceExists bool
-	Progress     io.Writer
+	Progress           io.Writer
 }
 
 // UnjoinResult is what Unjoin did.
