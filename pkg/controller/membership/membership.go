@@ -547,11 +547,7 @@ type UnjoinOptions struct {
 	Hub          kubernetes.Interface
 	HubName      string
 	HubNamespace string
-	// HubNamespaceExists skips reading (and creating) the hub namespace:
-	// the controller, which runs in it and may not read Namespaces, knows
-	// it is there.
-	HubNamespaceExists bool
-	Progress           io.Writer
+	Progress     io.Writer
 }
 
 // UnjoinResult is what Unjoin did.
