@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,12 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -301,7 +296,7 @@ func TestHubStatusOnLab(t *testing.T) {
 		})
 	})
 
-	installTopologyCRD(t, hub.RESTConfig())
+	labtest.InstallCRD(t, hub.RESTConfig(), filepath.Join("..", "..", "manifests", "controller", "crd", "geofed.io_topologies.yaml"))
 	c, err := newHubClient(hub.RESTConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -497,44 +492,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// installTopologyCRD installs the control plane's CRD from
-// manifests/controller, as kubectl apply -k would, and waits until it is
-// established.
-func installTopologyCRD(t *testing.T, cfg *rest.Config) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "manifests", "controller", "crd", "geofed.io_topologies.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var crd unstructured.Unstructured
-	if err := yaml.Unmarshal(data, &crd.Object); err != nil {
-		t.Fatal(err)
-	}
-	dc, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crds := dc.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
-	if _, err := crds.Create(t.Context(), &crd, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got, err := crds.Get(t.Context(), crd.GetName(), metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
-		for _, c := range conds {
-			if m, _ := c.(map[string]any); m["type"] == "Established" && m["status"] == "True" {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the Topology CRD was not established in 30s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

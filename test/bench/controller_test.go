@@ -40,7 +40,6 @@ const (
 
 var (
 	topologiesGVR = schema.GroupVersionResource{Group: "geofed.io", Version: "v1alpha1", Resource: "topologies"}
-	crdGVR        = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 )
 
 // BenchmarkController measures the control plane as it runs in a hub: the
@@ -99,7 +98,7 @@ func benchController(b *testing.B, plugin, ctrlBin string, members int) string {
 	must(b, err)
 	hubCS, err := kubernetes.NewForConfig(hub.RESTConfig())
 	must(b, err)
-	installTopologyCRD(b, hubDyn)
+	labtest.InstallCRD(b, hub.RESTConfig(), filepath.Join("..", "..", "manifests", "controller", "crd", "geofed.io_topologies.yaml"))
 	_, err = hubCS.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "geofed-system"}}, metav1.CreateOptions{})
 	must(b, err)
 	memberCS := map[string]kubernetes.Interface{}
@@ -205,30 +204,6 @@ func waitSynced(b *testing.B, hub dynamic.Interface, timeout time.Duration) {
 		if time.Now().After(deadline) {
 			st, _ := yaml.Marshal(u.Object["status"])
 			b.Fatalf("Topology not Synced after %s: %v\n%s", timeout, err, st)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func installTopologyCRD(b *testing.B, hub dynamic.Interface) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "manifests", "controller", "crd", "geofed.io_topologies.yaml"))
-	must(b, err)
-	var crd unstructured.Unstructured
-	must(b, yaml.Unmarshal(data, &crd.Object))
-	_, err = hub.Resource(crdGVR).Create(b.Context(), &crd, metav1.CreateOptions{})
-	must(b, err)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got, err := hub.Resource(crdGVR).Get(b.Context(), crd.GetName(), metav1.GetOptions{})
-		must(b, err)
-		conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
-		for _, c := range conds {
-			if m, _ := c.(map[string]any); m["type"] == "Established" && m["status"] == "True" {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("the Topology CRD was not established in 30s")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

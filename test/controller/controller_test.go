@@ -47,8 +47,6 @@ const (
 	resync = 15 * time.Second
 )
 
-var crds = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-
 type env struct {
 	hub      client.Client
 	members  map[string]*lab.Cluster
@@ -350,7 +348,7 @@ func setup(t *testing.T, l *lab.Lab, hub *lab.Cluster, m1, m2 *lab.Cluster) *env
 func setupWith(t *testing.T, l *lab.Lab, hub *lab.Cluster, members []*lab.Cluster, files map[string]string, f replicaFlags, n int) *env {
 	t.Helper()
 	ctx := t.Context()
-	installCRD(t, hub)
+	labtest.InstallCRD(t, hub.RESTConfig(), filepath.Join("..", "..", "manifests", "controller", "crd", "geofed.io_topologies.yaml"))
 
 	scheme := runtime.NewScheme()
 	must(t, clientgoscheme.AddToScheme(scheme))
@@ -437,35 +435,6 @@ func controllerKubeconfig(t *testing.T, hub *lab.Cluster) string {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func installCRD(t *testing.T, hub *lab.Cluster) {
-	t.Helper()
-	ctx := t.Context()
-	data, err := os.ReadFile(filepath.Join("..", "..", "manifests", "controller", "crd", "geofed.io_topologies.yaml"))
-	must(t, err)
-	var obj unstructured.Unstructured
-	must(t, yaml.Unmarshal(data, &obj.Object))
-	dc, err := dynamic.NewForConfig(hub.RESTConfig())
-	must(t, err)
-	_, err = dc.Resource(crds).Create(ctx, &obj, metav1.CreateOptions{})
-	must(t, err)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got, err := dc.Resource(crds).Get(ctx, obj.GetName(), metav1.GetOptions{})
-		must(t, err)
-		conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
-		for _, c := range conds {
-			m, _ := c.(map[string]any)
-			if m["type"] == "Established" && m["status"] == "True" {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the Topology CRD was not established in 30s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // writeTopology writes a topology of the two members with one workload,
 // web: a Namespace, a ConfigMap, a Secret and a Deployment of 4 replicas
