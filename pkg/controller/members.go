@@ -57,12 +57,13 @@ func writeCredentials(ctx context.Context, c client.Reader, namespace string, t 
 	cr := &credentials{dir: dir, missing: map[string]string{}, configs: map[string]*rest.Config{}, keys: map[string]string{}}
 	for _, ref := range t.Clusters() {
 		cl := ref.Cluster
+		data, missing := readSecret(ctx, c, namespace, cl.Name)
 		if cl.Managed() {
 			// The engine reaches GKE clusters through GKE; the Secret,
 			// once the controller joined the cluster, serves the watches.
-			if s, ok := readSecret(ctx, c, namespace, cl.Name); ok {
-				if cfg, err := clientcmd.RESTConfigFromKubeConfig(s); err == nil {
-					cr.configs[cl.Name], cr.keys[cl.Name] = cfg, hash(string(s))
+			if missing == "" {
+				if cfg, err := clientcmd.RESTConfigFromKubeConfig(data); err == nil {
+					cr.configs[cl.Name], cr.keys[cl.Name] = cfg, hash(string(data))
 				}
 			}
 			continue
@@ -73,33 +74,17 @@ func writeCredentials(ctx context.Context, c client.Reader, namespace string, t 
 		name := MemberSecretName(cl.Name)
 		file := filepath.Join(dir, cl.Name+".kubeconfig")
 		context := cl.Kubeconfig.Context
-		var s corev1.Secret
-		err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s)
-		switch {
-		case apierrors.IsNotFound(err):
-			cr.missing[cl.Name] = fmt.Sprintf("no Secret %s/%s with the member's kubeconfig", namespace, name)
-		case err != nil:
-			cr.missing[cl.Name] = fmt.Sprintf("reading Secret %s/%s: %v", namespace, name, err)
-		case len(s.Data[MemberSecretKey]) == 0:
-			cr.missing[cl.Name] = fmt.Sprintf("Secret %s/%s has no %q key", namespace, name, MemberSecretKey)
-		default:
-			cfg, err := clientcmd.Load(s.Data[MemberSecretKey])
+		cr.missing[cl.Name] = missing
+		if missing == "" {
+			rc, used, err := memberConfig(data, context)
 			if err != nil {
 				cr.missing[cl.Name] = fmt.Sprintf("Secret %s/%s: %v", namespace, name, err)
-				break
-			}
-			if _, ok := cfg.Contexts[context]; !ok {
-				context = cfg.CurrentContext
-			}
-			rc, err := clientcmd.NewNonInteractiveClientConfig(*cfg, context, nil, nil).ClientConfig()
-			if err != nil {
-				cr.missing[cl.Name] = fmt.Sprintf("Secret %s/%s: %v", namespace, name, err)
-				break
-			}
-			cr.configs[cl.Name] = rc
-			cr.keys[cl.Name] = hash(string(s.Data[MemberSecretKey]), context)
-			if err := os.WriteFile(file, s.Data[MemberSecretKey], 0o600); err != nil {
-				return nil, err
+			} else {
+				context = used
+				cr.configs[cl.Name], cr.keys[cl.Name] = rc, hash(string(data), context)
+				if err := os.WriteFile(file, data, 0o600); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if cr.missing[cl.Name] != "" {
@@ -110,13 +95,33 @@ func writeCredentials(ctx context.Context, c client.Reader, namespace string, t 
 	return cr, nil
 }
 
-// readSecret reads a member's kubeconfig from the hub, ok false when there
-// is none.
-func readSecret(ctx context.Context, c client.Reader, namespace, cluster string) ([]byte, bool) {
-	var s corev1.Secret
-	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: MemberSecretName(cluster)}, &s); err != nil {
-		return nil, false
+// memberConfig is the client configuration of a member's kubeconfig, at
+// context when it has it, else at its current context (which it returns).
+func memberConfig(data []byte, context string) (*rest.Config, string, error) {
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		return nil, "", err
 	}
-	data := s.Data[MemberSecretKey]
-	return data, len(data) > 0
+	if _, ok := cfg.Contexts[context]; !ok {
+		context = cfg.CurrentContext
+	}
+	rc, err := clientcmd.NewNonInteractiveClientConfig(*cfg, context, nil, nil).ClientConfig()
+	return rc, context, err
+}
+
+// readSecret reads a member's kubeconfig from the hub, or says why there
+// is none.
+func readSecret(ctx context.Context, c client.Reader, namespace, cluster string) (data []byte, missing string) {
+	name := MemberSecretName(cluster)
+	var s corev1.Secret
+	err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Sprintf("no Secret %s/%s with the member's kubeconfig", namespace, name)
+	case err != nil:
+		return nil, fmt.Sprintf("reading Secret %s/%s: %v", namespace, name, err)
+	case len(s.Data[MemberSecretKey]) == 0:
+		return nil, fmt.Sprintf("Secret %s/%s has no %q key", namespace, name, MemberSecretKey)
+	}
+	return s.Data[MemberSecretKey], ""
 }
