@@ -20,6 +20,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller"
+	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
@@ -45,7 +46,7 @@ func parse(args []string, errOut io.Writer) (*options, error) {
 	fs.SetOutput(errOut)
 	ns := os.Getenv("POD_NAMESPACE")
 	if ns == "" {
-		ns = "geofed-system"
+		ns = v1alpha1.DefaultNamespace
 	}
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "Kubeconfig of the hub cluster (default: in-cluster, else $KUBECONFIG)")
 	fs.StringVar(&o.kubeContext, "context", "", "Kubeconfig context of the hub cluster")

@@ -15,7 +15,7 @@ import (
 
 // defaultHubNamespace is where the control plane runs unless told
 // otherwise (manifests/controller).
-const defaultHubNamespace = "geofed-system"
+const defaultHubNamespace = v1alpha1.DefaultNamespace
 
 // hubClient reaches the hub by its context in the usual kubeconfig
 // resolution (or --kubeconfig).

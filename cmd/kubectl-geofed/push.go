@@ -68,7 +68,7 @@ geofed-member-<cluster> (key kubeconfig) of the controller's namespace.`,
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
 	cmd.Flags().StringVar(&o.Hub, "hub", "", "Kubeconfig context of the hub cluster")
-	cmd.Flags().StringVar(&o.HubNamespace, "hub-namespace", "geofed-system", "Namespace of the control plane in the hub")
+	cmd.Flags().StringVar(&o.HubNamespace, "hub-namespace", defaultHubNamespace, "Namespace of the control plane in the hub")
 	cmd.Flags().StringVar(&o.Mode, "mode", "", "Apply (keep the members as the topology says) or Plan (report drift, change nothing); default: as the hub has it, Apply for a new topology")
 	cmd.Flags().BoolVar(&o.Paused, "paused", false, "Upload, but let the control plane do nothing until pushed again without --paused")
 	cmd.Flags().DurationVar(&o.FailoverAfter, "failover-after", 0, "How long a member stays unreachable before its share moves to the others (default 2m)")

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -335,8 +334,7 @@ func stripNode(obj any) (any, error) {
 			ready = c.Status
 		}
 	}
-	labels := maps.Clone(n.Labels)
-	d := hash(labels, n.Spec.Taints, n.Spec.Unschedulable, n.Status.Allocatable, ready)
+	d := hash(n.Labels, n.Spec.Taints, n.Spec.Unschedulable, n.Status.Allocatable, ready)
 	return stripped(n.ObjectMeta, d), nil
 }
 
@@ -349,8 +347,10 @@ func stripPod(obj any) (any, error) {
 	}
 	done := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 	var requests []corev1.ResourceList
-	for _, c := range append(slices.Clone(p.Spec.InitContainers), p.Spec.Containers...) {
-		requests = append(requests, c.Resources.Requests)
+	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for _, c := range cs {
+			requests = append(requests, c.Resources.Requests)
+		}
 	}
 	d := hash(p.Spec.NodeName, done, requests, p.Spec.Overhead)
 	return stripped(p.ObjectMeta, d), nil
@@ -377,7 +377,8 @@ func hash(parts ...any) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// resourceKey orders watched kinds, so equal sets compare equal.
+// sortResources orders watched kinds without duplicates, so equal sets
+// compare equal.
 func sortResources(rs []schema.GroupVersionResource) []schema.GroupVersionResource {
 	slices.SortFunc(rs, func(a, b schema.GroupVersionResource) int { return strings.Compare(a.String(), b.String()) })
 	return slices.Compact(rs)

@@ -20,6 +20,11 @@ import (
 // same apiVersion the topology file has.
 var GroupVersion = schema.GroupVersion{Group: "geofed.io", Version: "v1alpha1"}
 
+// DefaultNamespace is the hub namespace manifests/controller installs the
+// control plane in: its Topologies, their sources, the member Secrets and
+// the leader Lease. Every command that reaches a hub defaults to it.
+const DefaultNamespace = "geofed-system"
+
 var (
 	// SchemeBuilder registers the types with a scheme.
 	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
