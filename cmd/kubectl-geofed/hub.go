@@ -10,7 +10,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 )
 
 // defaultHubNamespace is where the control plane runs unless told

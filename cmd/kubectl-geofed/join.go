@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/membership"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/membership"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"

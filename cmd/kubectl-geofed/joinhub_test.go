@@ -24,7 +24,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/membership"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/membership"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 )
 

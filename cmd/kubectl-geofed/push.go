@@ -11,8 +11,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/push"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/push"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 

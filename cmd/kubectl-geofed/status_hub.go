@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/hubstatus"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
+	hubstatus "github.com/geofed-io/kubectl-geofed/pkg/hub/status"
 )
 
 // validateHub checks the flags of status --hub.

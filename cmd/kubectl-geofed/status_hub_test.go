@@ -22,8 +22,8 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/hubstatus"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
+	hubstatus "github.com/geofed-io/kubectl-geofed/pkg/hub/status"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )

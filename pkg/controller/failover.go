@@ -5,7 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 )
 
 // transition is what one look at a member changed in its failover state.

@@ -7,7 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 )
 
 func TestTrack(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/membership"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/membership"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 

@@ -34,8 +34,8 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/push"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/push"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 

@@ -15,8 +15,8 @@ import (
 	"github.com/geofed-io/kubectl-geofed/internal/lab/gkeemu"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/push"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/push"
 )
 
 // TestControllerGKE: a topology with a GKE cluster, pushed to the control

@@ -1,4 +1,4 @@
-package hubstatus
+package status
 
 import (
 	"encoding/json"

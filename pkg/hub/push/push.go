@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/bundle"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/bundle"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )

@@ -1,4 +1,4 @@
-// Package hubstatus shows what the control plane reports of its Topologies
+// Package status shows what the control plane reports of its Topologies
 // (`kubectl geofed status --hub`): Build turns Topology objects read from a
 // hub into a Status, plain data; Text, JSON and YAML print it.
 //
@@ -12,7 +12,7 @@
 // in the topology's order, and one verdict with its reasons. Those are
 // computed here, once, and both the text and the exit code use them. The
 // raw objects stay a `kubectl get topologies -o yaml` away.
-package hubstatus
+package status
 
 import (
 	"cmp"
@@ -23,7 +23,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 )
 
 // APIVersion is the version of the JSON schema below. It changes only when

@@ -1,4 +1,4 @@
-package hubstatus
+package status
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/geofed-io/kubectl-geofed/internal/golden"
-	"github.com/geofed-io/kubectl-geofed/pkg/controller/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
