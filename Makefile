@@ -14,7 +14,7 @@ FUZZTIME ?= 20s
 # Parallel test binaries; lab tests start real control planes, so keep it modest.
 TESTP    ?= 2
 
-.PHONY: all build lab-bin test fuzz vet demo demo-controller bench krew clean
+.PHONY: all build lab-bin real-node test fuzz vet demo demo-controller bench krew clean
 
 all: build
 
@@ -23,7 +23,7 @@ build:
 	$(GO) build -trimpath -o $(BIN)/geofed-lab ./cmd/geofed-lab
 	$(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/geofed-controller ./cmd/geofed-controller
 
-# Builds the lab binaries once per version into
+# Builds the lab binaries (and the real nodes' kubelet) once per version into
 # $${XDG_CACHE_HOME:-$$HOME/.cache}/geofed-lab and prints their directory.
 lab-bin:
 	@bash hack/lab-bin.sh
@@ -31,10 +31,17 @@ lab-bin:
 vet:
 	$(GO) vet ./...
 
-# Every test: unit, golden, lab e2e, the HTML page in headless Chromium
-# (installed with apt-get when missing), krew installing the release, and a
-# short bounded fuzz of the loader.
-test: vet
+# What the lab's real nodes (geofed-lab up --real-node) need on this machine:
+# containerd, runc and the CNI plugins, installed with apt-get when missing;
+# fails naming what is missing when containers cannot run here.
+real-node:
+	@bash hack/real-node.sh >/dev/null
+
+# Every test: unit, golden, lab e2e (real Pods on a real node too: containerd,
+# runc and the CNI plugins are installed with apt-get when missing), the HTML
+# page in headless Chromium (installed the same way), krew installing the
+# release, and a short bounded fuzz of the loader.
+test: vet real-node
 	GEOFED_LAB_BIN="$$(bash hack/lab-bin.sh | tail -n 1)" && export GEOFED_LAB_BIN && \
 	GEOFED_CHROMIUM="$$(bash hack/chromium.sh | tail -n 1)" && export GEOFED_CHROMIUM && \
 	$(GO) test -p $(TESTP) -timeout 30m -count=1 ./...

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the lab's pinned binaries (kube-apiserver, kube-controller-manager,
 # kube-scheduler and kubectl as one multi-call `kube`, etcd, kwok) from the Go
-# modules under tools/, plus KWOK's stage configs, into a cache outside the
-# repository:
+# modules under tools/, plus KWOK's stage configs, and the real nodes' kubelet
+# and pause program (under a key of their own, linked in), into a cache
+# outside the repository:
 #
 #   ${GEOFED_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/geofed-lab}/<key>/bin
 #
@@ -19,6 +20,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${root}/tools"
 # shellcheck source=hack/lab-build.sh
 source "${root}/hack/lab-build.sh"
+# shellcheck source=hack/lab-build-kubelet.sh
+source "${root}/hack/lab-build-kubelet.sh"
 
 log() { echo "lab-bin: $*" >&2; }
 # took SECONDS_AT_START prints the time since then, as 3m07s or 41s.
@@ -35,15 +38,26 @@ took() {
 # adding or renaming a file changes it too. This script is not an input: it
 # only decides whether to call the recipe and says what happens, and editing
 # it must not cost every machine a rebuild.
-key="$(
-	cd "${root}"
-	{
-		find tools -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) | LC_ALL=C sort
-		echo hack/lab-build.sh
-	} | while read -r f; do
-		printf '%s %s\n' "$(sha256sum <"${f}" | cut -d' ' -f1)" "${f}"
+#
+# The real-node binaries, kubelet and pause (tools/kubelet,
+# hack/lab-build-kubelet.sh), have a key of their own: they are built apart,
+# so that adding or changing them never costs the control plane's binaries a
+# rebuild, and are linked into the bin directory.
+# hash_inputs FILE... prints a 16-hex-digit hash of the files and their names.
+hash_inputs() {
+	local f
+	for f in "$@"; do
+		printf '%s %s\n' "$(sha256sum <"${root}/${f}" | cut -d' ' -f1)" "${f}"
 	done | sha256sum | cut -c1-16
-)"
+}
+# go_inputs DIR lists the Go inputs under DIR, sorted.
+go_inputs() {
+	(cd "${root}" && find "$1" -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) | LC_ALL=C sort)
+}
+mapfile -t key_files < <(go_inputs tools | grep -v '^tools/kubelet/')
+key="$(hash_inputs "${key_files[@]}" hack/lab-build.sh)"
+mapfile -t node_files < <(go_inputs tools/kubelet)
+node_key="$(hash_inputs "${node_files[@]}" hack/lab-build.sh hack/lab-build-kubelet.sh)"
 
 cache="${GEOFED_LAB_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/geofed-lab}"
 bin="${cache}/${key}/bin"
@@ -109,6 +123,27 @@ if [[ ! -d "${stages}" ]]; then
 	lab_copy_kwok_stages "${tools}/kwok" "${stages}.tmp"
 	mv "${stages}.tmp" "${stages}"
 fi
+
+# The real-node binaries, under their own key and lock, linked into the bin
+# directory.
+node_dir="${cache}/node-${node_key}"
+mkdir -p "${node_dir}"
+exec 8>"${node_dir}/lock"
+if ! flock -n 8; then
+	log "another lab-bin.sh is building the real-node binaries into ${node_dir}; waiting for it to finish"
+	flock 8
+fi
+for t in "${lab_node_targets[@]}"; do
+	read -r name pkg <<<"${t}"
+	if [[ ! -x "${node_dir}/${name}" ]]; then
+		log "${name}: building ${pkg} in tools/kubelet (the kubelet takes ~2-5 minutes, once)"
+		start=${SECONDS}
+		lab_build_node "${tools}/kubelet" "${node_dir}/.${name}.tmp" "${name}" "${pkg}"
+		mv -f "${node_dir}/.${name}.tmp" "${node_dir}/${name}"
+		log "${name}: built in $(took "${start}")"
+	fi
+	ln -sfn "${node_dir}/${name}" "${bin}/${name}"
+done
 
 if ((${#missing[@]} > 0)); then
 	log "lab binaries ready in $(took "${total}")"

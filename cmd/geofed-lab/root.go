@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,7 @@ $` + lab.BinDirEnv + `.`,
 		newRunCommand(&dir, streams),
 		newStatusCommand(&dir, streams),
 		newDownCommand(&dir, streams),
+		newImageCommand(&dir, streams),
 	)
 	return cmd
 }
@@ -44,6 +46,7 @@ $` + lab.BinDirEnv + `.`,
 type clusterFlags struct {
 	clusters      []string
 	apiserverOnly bool
+	realNodes     []string
 }
 
 func (f *clusterFlags) add(cmd *cobra.Command) {
@@ -51,6 +54,8 @@ func (f *clusterFlags) add(cmd *cobra.Command) {
 		"a cluster to run, NAME[@REGION][:GPUS] (repeatable): two CPU nodes and GPUS nodes with one nvidia.com/gpu each, labelled for REGION (default us-east1)")
 	cmd.Flags().BoolVar(&f.apiserverOnly, "apiserver-only", false,
 		"run each cluster's kube-apiserver alone: no controllers, scheduler, KWOK or nodes, so that many clusters fit on one machine (objects are stored and served; nothing runs them)")
+	cmd.Flags().StringArrayVar(&f.realNodes, "real-node", nil,
+		"give cluster NAME one node run by a real kubelet and containerd (repeatable; needs root, containerd, runc and the CNI plugins: hack/real-node.sh installs them): Pods that select the node label "+lab.RealNodeLabel+"=true run real containers, from images loaded with `geofed-lab image load`")
 }
 
 func (f *clusterFlags) specs() ([]lab.ClusterSpec, error) {
@@ -76,6 +81,18 @@ func (f *clusterFlags) specs() ([]lab.ClusterSpec, error) {
 		seen[spec.Name] = true
 		out = append(out, spec)
 	}
+	for _, name := range f.realNodes {
+		i := slices.IndexFunc(out, func(s lab.ClusterSpec) bool { return s.Name == name })
+		switch {
+		case i < 0:
+			return nil, fmt.Errorf("--real-node %s: no --cluster of that name", name)
+		case out[i].APIServerOnly:
+			return nil, fmt.Errorf("--real-node %s: an --apiserver-only cluster runs no nodes", name)
+		case out[i].RealNode:
+			return nil, fmt.Errorf("--real-node %s named twice", name)
+		}
+		out[i].RealNode = true
+	}
 	return out, nil
 }
 
@@ -92,7 +109,11 @@ state directory exports KUBECONFIG (and the addresses of lab services).`,
   source .geofed-lab/env
 
   # Two clusters, one with 4 GPU nodes
-  geofed-lab up --cluster serving-us@us-east1 --cluster serving-asia@asia-east1:4`,
+  geofed-lab up --cluster serving-us@us-east1 --cluster serving-asia@asia-east1:4
+
+  # A hub whose Pods run for real, and an image for it
+  geofed-lab up --cluster hub@us-central1 --real-node hub
+  geofed-lab image load hub dist/geofed-controller.tar`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := flags.specs(); err != nil {
@@ -108,6 +129,9 @@ state directory exports KUBECONFIG (and the addresses of lab services).`,
 			}
 			if flags.apiserverOnly {
 				command = append(command, "--apiserver-only")
+			}
+			for _, n := range flags.realNodes {
+				command = append(command, "--real-node", n)
 			}
 			return labd.Up(cmd.Context(), labd.UpOptions{Dir: *dir, Command: command, Out: streams.Out})
 		},
@@ -155,4 +179,26 @@ func newDownCommand(dir *string, streams genericiooptions.IOStreams) *cobra.Comm
 			return labd.Down(cmd.Context(), labd.DownOptions{Dir: *dir, Out: streams.Out})
 		},
 	}
+}
+
+func newImageCommand(dir *string, streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Manage the images of the lab's real nodes",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "load CLUSTER ARCHIVE",
+		Short: "Import an image archive into a cluster's real node",
+		Long: `Import an OCI image archive (or a docker save tarball) into the containerd of
+the real node of CLUSTER (see up --real-node), under the name the archive
+gives it: a Pod with imagePullPolicy Never (or IfNotPresent) runs it. Nothing
+is pulled from a registry.`,
+		Example: `  geofed-lab image load hub dist/geofed-controller.tar`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return labd.ImageLoad(cmd.Context(), labd.ImageLoadOptions{Dir: *dir, Cluster: args[0], Archive: args[1], Out: streams.Out})
+		},
+	})
+	return cmd
 }

@@ -41,6 +41,11 @@ type ClusterSpec struct {
 	// what a benchmark of planning and applying needs from a cluster, at a
 	// fraction of the memory and CPU, so that many fit on one machine.
 	APIServerOnly bool
+	// RealNode adds one node run by a real kubelet and containerd, in a
+	// network namespace of its own, beside the KWOK nodes: Pods that
+	// select it (RealNodeLabel) run real containers from images imported
+	// with ImportImage, and reach the lab's apiservers (realnode.go).
+	RealNode bool
 }
 
 // Validate reports what AddCluster would refuse in spec.
@@ -50,6 +55,9 @@ func (spec ClusterSpec) Validate() error {
 	}
 	if err := validateNodes(spec.Nodes); err != nil {
 		return fmt.Errorf("cluster %s: %w", spec.Name, err)
+	}
+	if spec.APIServerOnly && spec.RealNode {
+		return fmt.Errorf("cluster %s: an apiserver-only cluster has no controllers or scheduler for a real node", spec.Name)
 	}
 	if spec.APIServerOnly && len(spec.Nodes) > 0 {
 		return fmt.Errorf("cluster %s: an apiserver-only cluster has no KWOK to run nodes; give it none", spec.Name)
@@ -91,6 +99,8 @@ type Cluster struct {
 	// cluster and run until it stops.
 	controllerManager, scheduler, kwok *process
 	stopped                            bool
+	// realNode is the real kubelet's node, or nil (ClusterSpec.RealNode).
+	realNode *realNode
 
 	nodesMu  sync.Mutex // serialises SetNodes
 	outageMu sync.Mutex // serialises the outages: Stop/Start/Pause/ResumeAPIServer
@@ -180,6 +190,11 @@ func (c *Cluster) start(ctx context.Context, spec ClusterSpec) error {
 	}
 	if err := c.waitForDefaultServiceAccount(ctx); err != nil {
 		return err
+	}
+	if spec.RealNode {
+		if err := c.startRealNode(ctx); err != nil {
+			return err
+		}
 	}
 	// A controller that died during the start would leave a cluster that
 	// looks healthy and never runs a Pod.
@@ -483,8 +498,11 @@ func (c *Cluster) signalAPIServer(what string, sig syscall.Signal) error {
 // Stop stops the cluster's processes and removes it from the lab, as GKE's
 // DeleteCluster does; its name can then be used again, for an empty cluster.
 func (c *Cluster) Stop(ctx context.Context) error {
-	c.stopProcesses(ctx)
+	stopErr := c.stopProcesses(ctx)
 	c.lab.forget(c)
+	if stopErr != nil {
+		return stopErr
+	}
 	// The data would otherwise sit in the shared etcd until the lab stops.
 	if err := c.lab.etcd.deletePrefix(ctx, c.etcdPrefix()+"/"); err != nil {
 		return fmt.Errorf("stopping cluster %s: %w", c.Name, err)
@@ -494,10 +512,15 @@ func (c *Cluster) Stop(ctx context.Context) error {
 
 // stopProcesses stops KWOK and the controllers before the apiserver, so that
 // none of them spins on an apiserver that is gone.
-func (c *Cluster) stopProcesses(ctx context.Context) {
+func (c *Cluster) stopProcesses(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stopped = true
+	// The real node first: its kubelet needs the apiserver to go quietly.
+	var err error
+	if c.realNode != nil {
+		err = c.realNode.stop(ctx)
+	}
 	var wg sync.WaitGroup
 	for _, p := range c.others() {
 		wg.Go(func() { p.stop(ctx) })
@@ -506,6 +529,7 @@ func (c *Cluster) stopProcesses(ctx context.Context) {
 	if c.apiserver != nil {
 		c.apiserver.stop(ctx)
 	}
+	return err
 }
 
 // pids returns the process ids of the cluster's processes.
@@ -518,6 +542,13 @@ func (c *Cluster) pids() []int {
 	}
 	for _, p := range c.others() {
 		out = append(out, p.pid())
+	}
+	if n := c.realNode; n != nil {
+		for _, p := range []*process{n.containerd, n.kubelet} {
+			if p != nil {
+				out = append(out, p.pid())
+			}
+		}
 	}
 	return out
 }

@@ -186,23 +186,26 @@ func (l *Lab) AddCluster(ctx context.Context, spec ClusterSpec) (*Cluster, error
 
 	start := time.Now()
 	if err := c.start(ctx, spec); err != nil {
-		c.stopProcesses(context.WithoutCancel(ctx))
+		_ = c.stopProcesses(context.WithoutCancel(ctx))
 		l.forget(c)
 		return nil, fmt.Errorf("adding cluster %s: %w", spec.Name, err)
 	}
 	l.mu.Lock()
 	c.ready = true
 	l.mu.Unlock()
+	// Pods on real nodes reach every lab apiserver, this one too.
+	l.syncForwarders()
 	l.logf("cluster %s ready at %s with %d nodes (%s)", c.Name, c.Endpoint, countNodes(spec.Nodes), since(start))
 	return c, nil
 }
 
 func (l *Lab) forget(c *Cluster) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.clusters[c.Name] == c {
 		delete(l.clusters, c.Name)
 	}
+	l.mu.Unlock()
+	l.syncForwarders()
 }
 
 // Kubeconfig writes a kubeconfig with one context per running cluster, named
@@ -238,19 +241,21 @@ func (l *Lab) stop(ctx context.Context) error {
 
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, c := range clusters {
-		wg.Go(func() { c.stopProcesses(ctx) })
+	errs := make([]error, len(clusters))
+	for i, c := range clusters {
+		wg.Go(func() { errs[i] = c.stopProcesses(ctx) })
 	}
 	wg.Wait()
 	l.etcd.proc.stop(ctx)
+	stopErr := errors.Join(errs...)
 	l.logf("lab stopped (%s)", since(start))
 
 	if l.ownsWorkDir {
 		if err := os.RemoveAll(l.workDir); err != nil {
-			return fmt.Errorf("removing lab work directory: %w", err)
+			return errors.Join(stopErr, fmt.Errorf("removing lab work directory: %w", err))
 		}
 	}
-	return nil
+	return stopErr
 }
 
 func (l *Lab) logf(format string, args ...any) {

@@ -63,7 +63,9 @@ func newClusterPKI(cluster string) (*clusterPKI, error) {
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		// The loopback the apiserver listens on, and the addresses Pods
+		// on real nodes reach it at (realnode.go).
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.ParseIP(KubernetesServiceIP), net.ParseIP(LabHostIP)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("issuing serving certificate: %w", err)

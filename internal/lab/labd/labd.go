@@ -44,6 +44,14 @@ type ClusterState struct {
 	Endpoint string `json:"endpoint"`
 	// Kubeconfig is the path of the cluster's own kubeconfig.
 	Kubeconfig string `json:"kubeconfig"`
+	// PodServer is the URL at which Pods on the lab's real nodes reach this
+	// cluster's apiserver (lab.Cluster.PodEndpoint), e.g. for
+	// `join --hub --server`.
+	PodServer string `json:"podServer"`
+	// RealNode names the cluster's real node, and ContainerdSocket is its
+	// containerd's socket; both empty when it has none.
+	RealNode         string `json:"realNode,omitempty"`
+	ContainerdSocket string `json:"containerdSocket,omitempty"`
 }
 
 func statePath(dir string) string      { return filepath.Join(dir, "state.json") }

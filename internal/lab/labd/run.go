@@ -138,7 +138,11 @@ func Run(ctx context.Context, opts RunOptions) (err error) {
 func refreshState(dir string, s *State, l *lab.Lab) error {
 	var clusters []ClusterState
 	for _, c := range l.Clusters() {
-		clusters = append(clusters, ClusterState{Name: c.Name, Endpoint: c.Endpoint, Kubeconfig: c.KubeconfigPath})
+		cs := ClusterState{Name: c.Name, Endpoint: c.Endpoint, Kubeconfig: c.KubeconfigPath, PodServer: c.PodEndpoint()}
+		if sock := c.ContainerdSocket(); sock != "" {
+			cs.RealNode, cs.ContainerdSocket = lab.RealNodeName(c.Name), sock
+		}
+		clusters = append(clusters, cs)
 	}
 	if s.Clusters != nil && slices.Equal(clusters, s.Clusters) {
 		return nil

@@ -109,7 +109,7 @@ func WriteStatus(out io.Writer, dir string, s *State, health []ClusterHealth) {
 		return
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLUSTER\tENDPOINT\tNODES READY\tSTATUS")
+	fmt.Fprintln(tw, "CLUSTER\tENDPOINT\tFROM PODS\tREAL NODE\tNODES READY\tSTATUS")
 	for _, h := range health {
 		status, nodes := "Ready", fmt.Sprintf("%d/%d", h.ReadyNodes, h.Nodes)
 		if h.Err != nil {
@@ -120,7 +120,11 @@ func WriteStatus(out io.Writer, dir string, s *State, health []ClusterHealth) {
 				nodes = "-" // not known: the apiserver did not answer
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.Name, h.Endpoint, nodes, status)
+		real := h.RealNode
+		if real == "" {
+			real = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Endpoint, h.PodServer, real, nodes, status)
 	}
 	tw.Flush()
 }
