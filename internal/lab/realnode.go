@@ -211,6 +211,9 @@ func makeCgroup(name string) error {
 	return nil
 }
 
+// unifiedHierarchy is where a hybrid host mounts cgroup v2.
+const unifiedHierarchy = "/sys/fs/cgroup/unified"
+
 // cgroupHierarchies are the mounted cgroup v1 hierarchies.
 func cgroupHierarchies() ([]string, error) {
 	entries, err := os.ReadDir("/sys/fs/cgroup")
@@ -221,7 +224,7 @@ func cgroupHierarchies() ([]string, error) {
 	for _, e := range entries {
 		dir := filepath.Join("/sys/fs/cgroup", e.Name())
 		// A v1 hierarchy has "tasks"; the v2 one ("unified") does not.
-		if _, err := os.Stat(filepath.Join(dir, "tasks")); err == nil && e.Name() != "unified" {
+		if _, err := os.Stat(filepath.Join(dir, "tasks")); err == nil && dir != unifiedHierarchy {
 			out = append(out, dir)
 		}
 	}
@@ -674,6 +677,11 @@ func removeCgroup(name string) error {
 	ctrls, err := cgroupHierarchies()
 	if err != nil {
 		return err
+	}
+	// On a hybrid host the kubelet and runc make the same cgroups in the
+	// v2 hierarchy too.
+	if _, err := os.Stat(unifiedHierarchy); err == nil {
+		ctrls = append(ctrls, unifiedHierarchy)
 	}
 	var errs []error
 	for _, ctrl := range ctrls {

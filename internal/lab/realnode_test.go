@@ -121,6 +121,30 @@ func TestRealNode(t *testing.T) {
 		t.Fatalf("pod %s, said:\n%s\nwant:\n%s", got.Status.Phase, msg, want)
 	}
 
+	// A Pod still running at the stop: the stop must end its containers.
+	start = time.Now()
+	sleeper := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "sleeper", Namespace: "default"},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{RealNodeLabel: "true"},
+			Containers:   []corev1.Container{{Name: "pause", Image: PauseImage, ImagePullPolicy: corev1.PullNever}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, sleeper, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		got, err = cs.CoreV1().Pods("default").Get(waitCtx, "sleeper", metav1.GetOptions{})
+		if err == nil && got.Status.Phase == corev1.PodRunning {
+			break
+		}
+		if waitCtx.Err() != nil {
+			t.Fatalf("pod sleeper not Running: %v; status %+v", err, got.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("pod sleeper created to Running in %s", since(start))
+
 	if err := l.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +157,7 @@ func TestRealNode(t *testing.T) {
 		t.Errorf("processes %v still in the node's cgroup", left)
 	}
 	ctrls, _ := cgroupHierarchies()
-	for _, ctrl := range ctrls {
+	for _, ctrl := range append(ctrls, unifiedHierarchy) {
 		if _, err := os.Stat(filepath.Join(ctrl, n.cgroup)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("cgroup %s still there (%v)", filepath.Join(ctrl, n.cgroup), err)
 		}
