@@ -101,6 +101,9 @@ type Cluster struct {
 	stopped                            bool
 	// realNode is the real kubelet's node, or nil (ClusterSpec.RealNode).
 	realNode *realNode
+	// egress carries the apiserver's connections to the real node's
+	// kubelet and Pods; nil without a real node.
+	egress *egressProxy
 
 	nodesMu  sync.Mutex // serialises SetNodes
 	outageMu sync.Mutex // serialises the outages: Stop/Start/Pause/ResumeAPIServer
@@ -160,6 +163,19 @@ func (c *Cluster) start(ctx context.Context, spec ClusterSpec) error {
 	for name, data := range files {
 		if err := os.WriteFile(c.path(name), data, 0o600); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
+		}
+	}
+
+	if spec.RealNode {
+		p, err := startEgressProxy(c, c.path("egress.sock"))
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.egress = p
+		c.mu.Unlock()
+		if err := os.WriteFile(c.path("egress.yaml"), []byte(egressConfig(c.path("egress.sock"))), 0o600); err != nil {
+			return fmt.Errorf("writing egress.yaml: %w", err)
 		}
 	}
 
@@ -258,10 +274,19 @@ func (c *Cluster) launchAPIServer() (*process, error) {
 	if c.stopped {
 		return nil, errStopped
 	}
+	var egress []string
+	if c.egress != nil {
+		// The real node's kubelet and Pods are reachable only from
+		// inside its network namespace: the egress proxy dials there.
+		egress = []string{
+			"--egress-selector-config-file=" + c.path("egress.yaml"),
+			"--kubelet-preferred-address-types=InternalIP",
+		}
+	}
 	proc, err := startProcess(processSpec{
 		name: c.Name + "/kube-apiserver",
 		path: filepath.Join(c.lab.binDir, "kube-apiserver"),
-		args: []string{
+		args: append([]string{
 			"--etcd-servers=" + c.lab.etcd.url,
 			"--etcd-prefix=" + c.etcdPrefix(),
 			"--bind-address=127.0.0.1",
@@ -288,7 +313,7 @@ func (c *Cluster) launchAPIServer() (*process, error) {
 			// shared lab machine does not have to spare.
 			"--enable-priority-and-fairness=false",
 			"--profiling=false",
-		},
+		}, egress...),
 		dir:     c.Dir,
 		logPath: c.path("kube-apiserver.log"),
 		// After SIGTERM the apiserver stops listening at once but then
@@ -528,6 +553,9 @@ func (c *Cluster) stopProcesses(ctx context.Context) error {
 	wg.Wait()
 	if c.apiserver != nil {
 		c.apiserver.stop(ctx)
+	}
+	if c.egress != nil {
+		c.egress.close()
 	}
 	return err
 }

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -62,19 +61,7 @@ func (f *forwarder) join(in net.Conn) {
 		return
 	}
 	defer f.untrack(out)
-	var wg sync.WaitGroup
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		// Half-close so the other direction can finish its answer.
-		if tc, ok := dst.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
-		}
-	}
-	wg.Go(func() { pipe(out, in) })
-	wg.Go(func() { pipe(in, out) })
-	wg.Wait()
-	in.Close()
-	out.Close()
+	splice(in, in, out)
 }
 
 // track records an open connection, or reports false once the forwarder is

@@ -3,11 +3,14 @@
 package lab
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
 )
 
-func listenInNetns(*os.File, string) (net.Listener, error) {
-	return nil, errors.New("real nodes need Linux network namespaces")
-}
+var errNoNetns = errors.New("real nodes need Linux network namespaces")
+
+func listenInNetns(*os.File, string) (net.Listener, error) { return nil, errNoNetns }
+
+func dialInNetns(context.Context, *os.File, string) (net.Conn, error) { return nil, errNoNetns }

@@ -120,6 +120,12 @@ func TestRealNode(t *testing.T) {
 	if got.Status.Phase != corev1.PodSucceeded || msg != want {
 		t.Fatalf("pod %s, said:\n%s\nwant:\n%s", got.Status.Phase, msg, want)
 	}
+	// Its log, read through the apiserver, which reaches the kubelet inside
+	// the node's namespace through the egress proxy.
+	logs, err := cs.CoreV1().Pods("default").GetLogs("incluster", &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil || string(logs) != want {
+		t.Errorf("pod log: %v\n%s\nwant:\n%s", err, logs, want)
+	}
 
 	// A Pod still running at the stop: the stop must end its containers.
 	start = time.Now()
