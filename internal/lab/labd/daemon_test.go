@@ -42,6 +42,7 @@ func runTestDaemon(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	spec.RealNode = true
 	addon := func(ctx context.Context, l *lab.Lab) (map[string]string, error) {
 		go func() {
 			if _, err := l.AddCluster(ctx, lab.ClusterSpec{Name: "added"}); err != nil {
@@ -135,10 +136,38 @@ func TestUpStatusDown(t *testing.T) {
 			}
 			time.Sleep(time.Second)
 		}
-		for _, want := range []string{"joined", "3/3", "Ready", "added"} {
+		for _, want := range []string{"joined", "4/4", "joined-real", "Ready", "added", lab.LabHostIP} {
 			if !strings.Contains(status.String(), want) {
 				t.Errorf("status lacks %q:\n%s", want, status.String())
 			}
+		}
+	})
+
+	t.Run("real node", func(t *testing.T) {
+		env, err := os.ReadFile(filepath.Join(dir, "env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "export " + PodServerEnvPrefix + "JOINED='https://" + lab.LabHostIP + ":"; !strings.Contains(string(env), want) {
+			t.Errorf("env file lacks %q:\n%s", want, env)
+		}
+		var joined ClusterState
+		for _, c := range s.Clusters {
+			if c.Name == "joined" {
+				joined = c
+			}
+		}
+		if joined.RealNode != "joined-real" || joined.ContainerdSocket == "" {
+			t.Fatalf("state of joined: %+v, want its real node and containerd socket", joined)
+		}
+		pause := filepath.Join(filepath.Dir(joined.ContainerdSocket), "pause.tar")
+		var out bytes.Buffer
+		if err := ImageLoad(ctx, ImageLoadOptions{Dir: dir, Cluster: "joined", Archive: pause, Out: &out}); err != nil {
+			t.Fatal(err)
+		}
+		err = ImageLoad(ctx, ImageLoadOptions{Dir: dir, Cluster: "added", Archive: pause, Out: &out})
+		if err == nil || !strings.Contains(err.Error(), "no real node") {
+			t.Errorf("image load into a cluster without a real node: err = %v, want no real node", err)
 		}
 	})
 
@@ -155,6 +184,9 @@ func TestUpStatusDown(t *testing.T) {
 		}
 		if left := processesMentioning(t, dir); len(left) > 0 {
 			t.Errorf("lab processes left after down: %v", left)
+		}
+		if left, _ := filepath.Glob("/sys/fs/cgroup/*/geofed-lab-joined-*"); len(left) > 0 {
+			t.Errorf("real node cgroups left after down: %v", left)
 		}
 		if err := Status(ctx, StatusOptions{Dir: dir, Out: &bytes.Buffer{}}); !errors.Is(err, ErrNoLab) {
 			t.Errorf("status after down: err = %v, want ErrNoLab", err)

@@ -101,6 +101,9 @@ func Run(ctx context.Context, opts RunOptions) (err error) {
 	addonCtx, stopAddons := context.WithCancel(ctx)
 	defer stopAddons()
 	env := map[string]string{"KUBECONFIG": kubeconfigPath(opts.Dir)}
+	if slices.ContainsFunc(opts.Clusters, func(s lab.ClusterSpec) bool { return s.RealNode }) {
+		maps.Copy(env, podServerEnv(l.Clusters()))
+	}
 	for _, addon := range opts.Addons {
 		vars, err := addon(addonCtx, l)
 		if err != nil {
@@ -159,6 +162,19 @@ func refreshState(dir string, s *State, l *lab.Lab) error {
 		return fmt.Errorf("writing lab state: %w", err)
 	}
 	return nil
+}
+
+// PodServerEnvPrefix starts the env file's variables that hold where Pods on
+// real nodes reach each cluster's apiserver: GEOFED_LAB_POD_SERVER_HUB for
+// cluster hub (upper case, dashes as underscores).
+const PodServerEnvPrefix = "GEOFED_LAB_POD_SERVER_"
+
+func podServerEnv(clusters []*lab.Cluster) map[string]string {
+	env := map[string]string{}
+	for _, c := range clusters {
+		env[PodServerEnvPrefix+strings.ToUpper(strings.ReplaceAll(c.Name, "-", "_"))] = c.PodEndpoint()
+	}
+	return env
 }
 
 // envFile is the shell file that points clients at the lab.

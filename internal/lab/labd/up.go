@@ -83,12 +83,25 @@ func Up(ctx context.Context, opts UpOptions) error {
 
 func printUp(out io.Writer, dir string, s *State) {
 	fmt.Fprintf(out, "Lab running in %s (daemon pid %d):\n", dir, s.PID)
+	var real []ClusterState
 	for _, c := range s.Clusters {
 		fmt.Fprintf(out, "  %-20s %s\n", c.Name, c.Endpoint)
+		if c.RealNode != "" {
+			real = append(real, c)
+		}
+	}
+	if len(real) > 0 {
+		fmt.Fprintf(out, "\nPods on real nodes reach the apiservers at (FROM PODS in geofed-lab status):\n")
+		for _, c := range s.Clusters {
+			fmt.Fprintf(out, "  %-20s %s\n", c.Name, c.PodServer)
+		}
 	}
 	fmt.Fprintf(out, "\nUse it:\n  source %s\n", envPath(dir))
 	if len(s.Clusters) > 0 {
 		fmt.Fprintf(out, "  kubectl --context %s get nodes\n", s.Clusters[0].Name)
+	}
+	for _, c := range real {
+		fmt.Fprintf(out, "  geofed-lab image load %s IMAGE.tar   # then Pods with imagePullPolicy: Never on node %s\n", c.Name, c.RealNode)
 	}
 	fmt.Fprintf(out, "Stop it:\n  geofed-lab down --dir %s\n", dir)
 }
