@@ -1,6 +1,7 @@
 package gke
 
 import (
+	"slices"
 	"testing"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
@@ -42,7 +43,10 @@ func alloc(cpu, memory, pods, storage string, gpus int64) corev1.ResourceList {
 	return l
 }
 
-var gpuTaint = corev1.Taint{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}
+var (
+	gpuTaint   = corev1.Taint{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}
+	gpuTaintPB = &containerpb.NodeTaint{Key: "nvidia.com/gpu", Value: "present", Effect: containerpb.NodeTaint_NO_SCHEDULE}
+)
 
 // The allocatable figures below are worked out by hand from GKE's rule:
 //
@@ -62,10 +66,12 @@ func TestNodeShape(t *testing.T) {
 		// 85 GiB = 87040 MiB: 2662.4 + 6% × (87040 − 16384) = 2662.4 +
 		// 4239.36 = 6901.76 → 6902 + 100 = 7002 reserved → 80038 MiB.
 		// The A100 is built in: listing it again adds none.
+		// GKE recorded its GPU taint on the pool.
 		name: "a2-highgpu-1g",
 		pool: &containerpb.NodePool{Name: "a100", Config: &containerpb.NodeConfig{
 			MachineType:  "a2-highgpu-1g",
 			Accelerators: []*containerpb.AcceleratorConfig{{AcceleratorType: "nvidia-tesla-a100", AcceleratorCount: 1}},
+			Taints:       []*containerpb.NodeTaint{gpuTaintPB},
 		}},
 		want: capacity.NodeShape{
 			Allocatable: alloc("11900m", "80038Mi", "110", "100Gi", 1),
@@ -76,6 +82,7 @@ func TestNodeShape(t *testing.T) {
 		// 8 vCPUs: 80m + 4 × 2.5m = 90m → 7910m.
 		// 30 GiB = 30720 MiB: 2662.4 + 6% × 14336 = 2662.4 + 860.16 =
 		// 3522.56 → 3523 + 100 = 3623 → 27097 MiB.
+		// GKE gave the pool no GPU taint (a cluster of GPU pools only).
 		name: "n1-standard-8 with two T4s",
 		pool: &containerpb.NodePool{Name: "t4", Config: &containerpb.NodeConfig{
 			MachineType:  "n1-standard-8",
@@ -84,7 +91,6 @@ func TestNodeShape(t *testing.T) {
 		want: capacity.NodeShape{
 			Allocatable: alloc("7910m", "27097Mi", "110", "100Gi", 2),
 			Labels:      labels("t4", "n1", "n1-standard-8", "cloud.google.com/gke-accelerator", "nvidia-tesla-t4"),
-			Taints:      []corev1.Taint{gpuTaint},
 		},
 	}, {
 		// 8 vCPUs → 7910m. 32 GiB = 32768 MiB: 2662.4 + 6% × 16384 =
@@ -119,12 +125,12 @@ func TestNodeShape(t *testing.T) {
 			},
 		},
 	}, {
-		// A preemptible GPU pool: GKE's GPU taint comes first.
+		// A preemptible GPU pool: taints in the order the pool records.
 		name: "preemptible g2 with a taint",
 		pool: &containerpb.NodePool{Name: "l4", Config: &containerpb.NodeConfig{
 			MachineType: "g2-standard-8",
 			Preemptible: true,
-			Taints:      []*containerpb.NodeTaint{{Key: "dedicated", Value: "infer", Effect: containerpb.NodeTaint_NO_SCHEDULE}},
+			Taints:      []*containerpb.NodeTaint{gpuTaintPB, {Key: "dedicated", Value: "infer", Effect: containerpb.NodeTaint_NO_SCHEDULE}},
 		}},
 		want: capacity.NodeShape{
 			// 8 vCPUs → 7910m; 32 GiB → 29022 MiB, as e2-standard-8.
@@ -159,7 +165,7 @@ func TestNodeShape(t *testing.T) {
 		// (1916928 − 131072) (35717.12) = 45260.8 → 45261 + 100 = 45361 →
 		// 1871567 MiB.
 		name: "a3-highgpu-8g, above 128 GiB",
-		pool: &containerpb.NodePool{Name: "h100", Config: &containerpb.NodeConfig{MachineType: "a3-highgpu-8g"}},
+		pool: &containerpb.NodePool{Name: "h100", Config: &containerpb.NodeConfig{MachineType: "a3-highgpu-8g", Taints: []*containerpb.NodeTaint{gpuTaintPB}}},
 		want: capacity.NodeShape{
 			Allocatable: alloc("207410m", "1871567Mi", "110", "100Gi", 8),
 			Labels:      labels("h100", "a3", "a3-highgpu-8g", "cloud.google.com/gke-accelerator", "nvidia-h100-80gb"),
@@ -200,5 +206,71 @@ func TestNodeShapeOwnsNothing(t *testing.T) {
 	shape.Labels["team"] = "changed"
 	if pool.Config.Labels["team"] != "ml" {
 		t.Error("changing the shape's labels changed the pool's")
+	}
+}
+
+// TestMadePools checks that GKE's GPU taint is decided against the pools
+// the cluster has when apply makes each pool, in apply's order.
+func TestMadePools(t *testing.T) {
+	cpu := func(name string) *containerpb.NodePool {
+		return &containerpb.NodePool{Name: name, Config: &containerpb.NodeConfig{MachineType: "e2-standard-4"}}
+	}
+	t4 := func(name string, taints ...*containerpb.NodeTaint) *containerpb.NodePool {
+		return &containerpb.NodePool{Name: name, Config: &containerpb.NodeConfig{
+			MachineType:  "n1-standard-4",
+			Accelerators: []*containerpb.AcceleratorConfig{{AcceleratorType: "nvidia-tesla-t4", AcceleratorCount: 1}},
+			Taints:       taints,
+		}}
+	}
+	l4 := func(name string, taints ...*containerpb.NodeTaint) *containerpb.NodePool {
+		return &containerpb.NodePool{Name: name, Config: &containerpb.NodeConfig{MachineType: "g2-standard-8", Taints: taints}}
+	}
+	spot := func(p *containerpb.NodePool) *containerpb.NodePool { p.Config.Spot = true; return p }
+	cluster := func(pools ...*containerpb.NodePool) *containerpb.Cluster { return &containerpb.Cluster{NodePools: pools} }
+	tests := []struct {
+		name          string
+		desired, live *containerpb.Cluster
+		tainted       []string // the pools made with GKE's GPU taint
+	}{
+		{name: "new cluster, one T4 pool", desired: cluster(t4("gpu"))},
+		{name: "new cluster, GPU pools only", desired: cluster(t4("gpu"), l4("l4"))},
+		{name: "new cluster, a CPU pool beside", desired: cluster(cpu("cpu"), t4("gpu")), tainted: []string{"gpu"}},
+		{name: "a GPU pool added beside a CPU pool", desired: cluster(cpu("cpu"), t4("gpu")), live: cluster(cpu("cpu")), tainted: []string{"gpu"}},
+		{name: "a CPU pool added to a GPU-only cluster taints nothing there", desired: cluster(t4("gpu"), cpu("cpu")), live: cluster(t4("gpu"))},
+		{name: "a live pool keeps the taint GKE gave it when the CPU pool goes", desired: cluster(t4("gpu")), live: cluster(cpu("cpu"), t4("gpu", gpuTaintPB)), tainted: []string{"gpu"}},
+		// New pools are created by name: "a-cpu" before "b-gpu", which
+		// sees it; "a-gpu" before "b-cpu", which it does not.
+		{name: "new pools in apply's order, CPU first", desired: cluster(l4("l4"), cpu("a-cpu"), t4("b-gpu")), live: cluster(l4("l4")), tainted: []string{"b-gpu"}},
+		{name: "new pools in apply's order, GPU first", desired: cluster(l4("l4"), t4("a-gpu"), cpu("b-cpu")), live: cluster(l4("l4"))},
+		// A replacement is created beside the pool it replaces.
+		{name: "a CPU pool replaced by a GPU one sees the old CPU pool", desired: cluster(spot(t4("pool"))), live: cluster(cpu("pool")), tainted: []string{"pool"}},
+		{name: "a replaced GPU pool in a GPU-only cluster", desired: cluster(spot(t4("pool"))), live: cluster(t4("pool"))},
+		// Changed in place: machine change keeps GPUs, keeps the state.
+		{name: "machine changed in place keeps no taint", desired: cluster(cpu("cpu"), l4("gpu")), live: cluster(cpu("cpu"), t4("gpu"))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			made := MadePools(tt.desired, tt.live)
+			var got []string
+			for _, p := range tt.desired.GetNodePools() {
+				m := made[p.GetName()]
+				if m == nil {
+					t.Fatalf("no pool made for %s", p.GetName())
+				}
+				if m.GetConfig().GetMachineType() != p.GetConfig().GetMachineType() {
+					t.Errorf("pool %s made as %s, want the topology's %s", p.GetName(), m.GetConfig().GetMachineType(), p.GetConfig().GetMachineType())
+				}
+				shape, err := NodeShape(m, "us-west1", "us-west1-a")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if slices.Contains(shape.Taints, gpuTaint) {
+					got = append(got, p.GetName())
+				}
+			}
+			if !slices.Equal(got, tt.tainted) {
+				t.Errorf("tainted %v, want %v", got, tt.tainted)
+			}
+		})
 	}
 }

@@ -444,12 +444,15 @@ func readCluster(ctx context.Context, ref topology.ClusterRef, conn *member.Conn
 // default for a regional cluster.
 func nodePools(ref topology.ClusterRef, st *GKEState) ([]capacity.Pool, error) {
 	var out []capacity.Pool
+	// GKE's GPU taint depends on the pools the cluster has when a pool is
+	// made.
+	made := gke.MadePools(st.Desired, st.Live)
 	for _, dp := range st.Desired.GetNodePools() {
 		// A replaced pool lives under another GKE name, labelled with
 		// the topology's.
 		lp := gke.LivePool(dp, st.Live)
 		zones := poolZones(st, dp, lp)
-		shape, err := gke.NodeShape(dp, ref.Region, zones[0])
+		shape, err := gke.NodeShape(made[dp.GetName()], ref.Region, zones[0])
 		if err != nil {
 			return nil, fmt.Errorf("node pool %s: %w", dp.GetName(), err)
 		}

@@ -27,7 +27,16 @@ var testNow = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 // testPool is a pool of a cluster in us-west1 made by the emulator's own
 // functions, at size nodes with the given autoscaling bounds.
+// testPool is a pool of a cluster that also has a pool without GPUs, so a
+// GPU pool gets GKE's GPU taint (nodeshape.Made).
 func testPool(t *testing.T, name, machine string, accs []*containerpb.AcceleratorConfig, nodes, minN, maxN int32, taints ...*containerpb.NodeTaint) *nodePool {
+	t.Helper()
+	cpu := &containerpb.NodePool{Name: "cpu", Config: &containerpb.NodeConfig{MachineType: "e2-standard-4"}}
+	return poolBeside(t, []*containerpb.NodePool{cpu}, name, machine, accs, nodes, minN, maxN, taints...)
+}
+
+// poolBeside is a pool created in a cluster whose other pools are others.
+func poolBeside(t *testing.T, others []*containerpb.NodePool, name, machine string, accs []*containerpb.AcceleratorConfig, nodes, minN, maxN int32, taints ...*containerpb.NodeTaint) *nodePool {
 	t.Helper()
 	pl, err := resolveLocation("us-west1")
 	if err != nil {
@@ -42,7 +51,7 @@ func testPool(t *testing.T, name, machine string, accs []*containerpb.Accelerato
 		InitialNodeCount: nodes,
 		Config:           &containerpb.NodeConfig{MachineType: machine, Accelerators: accs, Taints: taints},
 		Autoscaling:      &containerpb.NodePoolAutoscaling{Enabled: true, MinNodeCount: minN, MaxNodeCount: maxN},
-	}, c, "node_pool")
+	}, c, "node_pool", others)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +194,14 @@ func TestDecide(t *testing.T) {
 		pools: func(t *testing.T) []*nodePool { return []*nodePool{a100Pool(t, 0, 0, 3)} },
 		pods:  func([]corev1.Node) []corev1.Pod { return []corev1.Pod{pod("cpu-only", "8", 0)} },
 		want:  "none",
+	}, {
+		// GKE taints no GPU pool of a cluster whose pools all have GPUs.
+		name: "in a cluster of GPU pools only, a pod that asks for no GPU grows a GPU pool",
+		pools: func(t *testing.T) []*nodePool {
+			return []*nodePool{poolBeside(t, nil, "a100", "a2-highgpu-1g", nil, 0, 0, 3)}
+		},
+		pods: func([]corev1.Node) []corev1.Pod { return []corev1.Pod{pod("cpu-only", "8", 0)} },
+		want: "grow a100 +1 (1 pods)",
 	}, {
 		name:  "a GPU pod needs no toleration of its own (GKE adds it)",
 		pools: func(t *testing.T) []*nodePool { return []*nodePool{a100Pool(t, 0, 0, 3)} },

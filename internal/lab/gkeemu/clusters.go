@@ -195,7 +195,8 @@ func (c *cluster) addRequestedPools(in *containerpb.Cluster) error {
 		}}
 	}
 	for i, rp := range reqPools {
-		p, err := newNodePool(rp, c, fmt.Sprintf("cluster.node_pools[%d]", i))
+		others := slices.Delete(slices.Clone(reqPools), i, i+1)
+		p, err := newNodePool(rp, c, fmt.Sprintf("cluster.node_pools[%d]", i), others)
 		if err != nil {
 			return err
 		}

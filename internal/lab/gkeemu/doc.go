@@ -8,7 +8,8 @@
 // which starts a real control plane with KWOK nodes shaped like the node
 // pools, so the cluster's endpoint, CA and credentials are real. Each node
 // is what plan predicts of its pool (gke.NodeShape): GKE's allocatable,
-// labels and taints, GPU taint included, so that a prediction made before a
+// labels and taints, GPU taint included (nodeshape.Made decides it, as GKE
+// does, from the pools the cluster has), so that a prediction made before a
 // cluster exists is what plan counts once it does.
 //
 // The emulator keeps GKE's API shape and its observable behaviour where a

@@ -123,8 +123,9 @@ func TestEmulatorOnRealLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		made := geofedgke.MadePools(&containerpb.Cluster{NodePools: pools}, nil)
 		for _, pool := range pools {
-			shape, err := geofedgke.NodeShape(pool, e2eRegion, "us-west1-a")
+			shape, err := geofedgke.NodeShape(made[pool.GetName()], e2eRegion, "us-west1-a")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -245,7 +245,7 @@ func (s *Server) CreateNodePool(_ context.Context, req *containerpb.CreateNodePo
 	if err := c.checkIdle(); err != nil {
 		return nil, err
 	}
-	p, err := newNodePool(req.GetNodePool(), c, "node_pool")
+	p, err := newNodePool(req.GetNodePool(), c, "node_pool", c.poolProtos(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -425,6 +425,7 @@ func (s *Server) UpdateNodePool(_ context.Context, req *containerpb.UpdateNodePo
 	if v := req.GetDiskSizeGb(); v != 0 {
 		cfg.DiskSizeGb = int32(v)
 	}
+	next.pb = nodeshape.Made(next.pb, p.pb, c.poolProtos(p))
 	if next.shape, err = shapeOf(next.pb, c.place.region, next.zones, []string{c.place.region}); err != nil {
 		return nil, err
 	}

@@ -127,8 +127,11 @@ type nodePool struct {
 }
 
 // newNodePool validates a node pool of a request and fills GKE's defaults.
-// field prefixes messages ("node_pool", "cluster.node_pools[1]").
-func newNodePool(req *containerpb.NodePool, c *cluster, field string) (*nodePool, error) {
+// field prefixes messages ("node_pool", "cluster.node_pools[1]"). others
+// are the cluster's other pools as the pool is created (for a cluster
+// being created, the other pools of its request), which decide whether it
+// gets GKE's GPU taint (nodeshape.Made, the rule plan predicts by).
+func newNodePool(req *containerpb.NodePool, c *cluster, field string, others []*containerpb.NodePool) (*nodePool, error) {
 	if err := checkName(field+".name", req.GetName()); err != nil {
 		return nil, err
 	}
@@ -155,6 +158,7 @@ func newNodePool(req *containerpb.NodePool, c *cluster, field string) (*nodePool
 	if pb.MaxPodsConstraint == nil {
 		pb.MaxPodsConstraint = &containerpb.MaxPodsConstraint{MaxPodsPerNode: nodeshape.DefaultMaxPodsPerNode}
 	}
+	pb = nodeshape.Made(pb, nil, others)
 	shape, err := shapeOf(pb, c.place.region, zones, acceleratorLocations(c, req, zones))
 	if err != nil {
 		return nil, err

@@ -184,6 +184,17 @@ func (c *cluster) pool(name string) (int, *nodePool) {
 	return -1, nil
 }
 
+// poolProtos are the resources of the cluster's pools but skip (nil: all).
+func (c *cluster) poolProtos(skip *nodePool) []*containerpb.NodePool {
+	var out []*containerpb.NodePool
+	for _, p := range c.pools {
+		if p != skip {
+			out = append(out, p.pb)
+		}
+	}
+	return out
+}
+
 // nodes is every node the cluster's pools call for, in pool order.
 func (c *cluster) nodes() []NodePoolNodes { return c.nodesExcept(nil) }
 

@@ -10,8 +10,10 @@ package nodeshape
 import (
 	"fmt"
 	"maps"
+	"slices"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -36,6 +38,10 @@ const (
 	LabelAccelerator                     = "cloud.google.com/gke-accelerator"
 )
 
+// GPUTaint is the taint GKE gives the nodes of some GPU pools (see Made) so
+// that pods which ask for no GPU stay off them.
+var GPUTaint = corev1.Taint{Key: GPUTaintKey, Value: "present", Effect: corev1.TaintEffectNoSchedule}
+
 // LabelNodePool is the label GKE puts on every node of a pool, naming it.
 const LabelNodePool = "cloud.google.com/gke-nodepool"
 
@@ -52,15 +58,17 @@ const (
 // It is what the scheduler sees of a node that does not exist yet (a pool
 // that can still grow, a cluster not created), so that plan can count
 // replicas on it as it counts them on live nodes; the lab's GKE emulator
-// makes its nodes from it, so that the two counts agree there.
+// makes its nodes from it, so that the two counts agree there. pool is as
+// GKE records it: a pool not made yet is first passed through Made.
 //
 // Allocatable is the machine's vCPUs and memory less what GKE reserves
 // (reservedMilliCPU, reservedMemoryMiB), pool.MaxPodsConstraint's pod slots
 // (GKE's default 110), the boot disk as ephemeral storage, and the GPUs.
 // Labels are the pool's configured ones under those GKE sets, which win as
-// GKE refuses to configure them. Taints are GKE's GPU taint on GPU nodes and
-// the pool's own. Empty machine type, disk size and pod limit get GKE's
-// defaults; an unknown machine type is an error.
+// GKE refuses to configure them. Taints are the pool's, among which GKE
+// records its GPU taint on the pools it gave it (see Made). Empty machine
+// type, disk size and pod limit get GKE's defaults; an unknown machine type
+// is an error.
 func Of(pool *containerpb.NodePool, region, zone string) (capacity.NodeShape, error) {
 	cfg := pool.GetConfig()
 	name := cfg.GetMachineType()
@@ -75,16 +83,7 @@ func Of(pool *containerpb.NodePool, region, zone string) (capacity.NodeShape, er
 		}
 		return capacity.NodeShape{}, fmt.Errorf("unknown machine type %q%s", name, hint)
 	}
-	// Machine types with built-in GPUs (a2, a3, a4, g2) have them whether
-	// or not the pool lists accelerators, and listing them again adds none;
-	// other machines get the listed accelerators attached, only the first
-	// listed counting. Which combinations GKE accepts is not checked here;
-	// topology validation and the lab's emulator check them by package
-	// catalog's rules.
-	gpus, gpuType := m.GPUs, m.GPUType
-	if accs := cfg.GetAccelerators(); gpus == 0 && len(accs) > 0 {
-		gpus, gpuType = accs[0].GetAcceleratorCount(), accs[0].GetAcceleratorType()
-	}
+	gpus, gpuType := gpusOf(m, cfg)
 	disk := int64(cfg.GetDiskSizeGb())
 	if disk == 0 {
 		disk = DefaultDiskSizeGb
@@ -119,7 +118,6 @@ func Of(pool *containerpb.NodePool, region, zone string) (capacity.NodeShape, er
 	if gpus > 0 {
 		alloc[GPUResource] = *resource.NewQuantity(gpus, resource.DecimalSI)
 		labels[LabelAccelerator] = gpuType
-		taints = append(taints, corev1.Taint{Key: GPUTaintKey, Value: "present", Effect: corev1.TaintEffectNoSchedule})
 	}
 	if cfg.GetSpot() {
 		labels[labelSpot] = "true"
@@ -131,6 +129,88 @@ func Of(pool *containerpb.NodePool, region, zone string) (capacity.NodeShape, er
 		taints = append(taints, corev1.Taint{Key: t.GetKey(), Value: t.GetValue(), Effect: taintEffects[t.GetEffect()]})
 	}
 	return capacity.NodeShape{Allocatable: alloc, Labels: labels, Taints: taints}, nil
+}
+
+// gpusOf is how many GPUs, of which type, a node of machine m configured by
+// cfg has. Machine types with built-in GPUs (a2, a3, a4, g2) have them
+// whether or not the pool lists accelerators, and listing them again adds
+// none; other machines get the listed accelerators attached, only the
+// first listed counting. Which combinations GKE accepts is not checked
+// here; topology validation and the lab's emulator check them by package
+// catalog's rules.
+func gpusOf(m catalog.Machine, cfg *containerpb.NodeConfig) (int64, string) {
+	gpus, gpuType := m.GPUs, m.GPUType
+	if accs := cfg.GetAccelerators(); gpus == 0 && len(accs) > 0 {
+		gpus, gpuType = accs[0].GetAcceleratorCount(), accs[0].GetAcceleratorType()
+	}
+	return gpus, gpuType
+}
+
+// HasGPUs reports whether the nodes of pool have GPUs. A machine type the
+// catalogue does not know counts by its listed accelerators alone.
+func HasGPUs(pool *containerpb.NodePool) bool {
+	cfg := pool.GetConfig()
+	name := cfg.GetMachineType()
+	if name == "" {
+		name = DefaultMachineType
+	}
+	m, _ := catalog.LookupMachine(name)
+	gpus, _ := gpusOf(m, cfg)
+	return gpus > 0
+}
+
+// Made is pool as GKE records it once it has made it, with GKE's GPU
+// taint in its config's taints or not; GKE's GetCluster reports the taint
+// there (terraform-provider-google#19133 shows it read back from the API),
+// and the pool's nodes, those the autoscaler adds later included, carry
+// what the pool records. was is the pool before an update that changed
+// its machine or accelerators, nil when GKE creates the pool; others are
+// the cluster's other node pools at that moment (for a cluster being
+// created, the other pools of its request). pool itself is not changed.
+//
+// The rule is GKE's, from "Run GPUs in GKE Standard node pools"
+// (https://cloud.google.com/kubernetes-engine/docs/how-to/gpus, "Restrict
+// scheduling with node taints" and the note under "Create a GPU node
+// pool", quoted in terraform-google-modules/terraform-google-kubernetes-
+// engine#703): GKE adds nvidia.com/gpu=present:NoSchedule to a GPU pool
+// only if the cluster has at least one node pool without GPUs when the
+// pool is created; a GPU pool added to a cluster whose pools all have
+// GPUs, or the GPU default pool of a new cluster, gets none; and the taint
+// is not added to existing GPU nodes when a pool without GPUs is added
+// afterwards. So the decision is taken once, when the pool is made, and
+// removing the cluster's last pool without GPUs later takes nothing away
+// either. Where GKE's documentation says nothing, an update that changes a
+// pool's machine or accelerators follows the same rule: a pool that loses
+// its GPUs loses the taint, one that gains them is judged as if created
+// then beside others, one that keeps them keeps what it had.
+func Made(pool, was *containerpb.NodePool, others []*containerpb.NodePool) *containerpb.NodePool {
+	out := proto.Clone(pool).(*containerpb.NodePool)
+	if out.Config == nil {
+		out.Config = &containerpb.NodeConfig{}
+	}
+	var taint bool
+	switch {
+	case !HasGPUs(pool):
+	case was != nil && HasGPUs(was):
+		taint = hasGPUTaint(was)
+	default:
+		taint = slices.ContainsFunc(others, func(o *containerpb.NodePool) bool { return !HasGPUs(o) })
+	}
+	out.Config.Taints = slices.DeleteFunc(out.Config.Taints, isGPUTaint)
+	if taint {
+		out.Config.Taints = append(out.Config.Taints, &containerpb.NodeTaint{
+			Key: GPUTaint.Key, Value: GPUTaint.Value, Effect: containerpb.NodeTaint_NO_SCHEDULE,
+		})
+	}
+	return out
+}
+
+func isGPUTaint(t *containerpb.NodeTaint) bool {
+	return t.GetKey() == GPUTaint.Key && t.GetValue() == GPUTaint.Value && t.GetEffect() == containerpb.NodeTaint_NO_SCHEDULE
+}
+
+func hasGPUTaint(p *containerpb.NodePool) bool {
+	return slices.ContainsFunc(p.GetConfig().GetTaints(), isGPUTaint)
 }
 
 var taintEffects = map[containerpb.NodeTaint_Effect]corev1.TaintEffect{
