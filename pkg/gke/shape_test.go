@@ -226,7 +226,9 @@ func TestMadePools(t *testing.T) {
 		return &containerpb.NodePool{Name: name, Config: &containerpb.NodeConfig{MachineType: "g2-standard-8", Taints: taints}}
 	}
 	spot := func(p *containerpb.NodePool) *containerpb.NodePool { p.Config.Spot = true; return p }
-	cluster := func(pools ...*containerpb.NodePool) *containerpb.Cluster { return &containerpb.Cluster{NodePools: pools} }
+	cluster := func(pools ...*containerpb.NodePool) *containerpb.Cluster {
+		return &containerpb.Cluster{NodePools: pools}
+	}
 	tests := []struct {
 		name          string
 		desired, live *containerpb.Cluster
