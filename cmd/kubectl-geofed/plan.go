@@ -37,7 +37,8 @@ const planExample = `  # What would change, per region
   # Machine-readable
   kubectl geofed plan -f topology.yaml -o json
 
-  # A pull-request comment, and the plan to apply once it merges
+  # A pull-request comment, and the plan to apply once it merges: a large
+  # change is shortened to --max-bytes, saying what plan.json holds beyond it
   kubectl geofed plan -f topology.yaml --out plan.json -o markdown > plan.md
 
   # One self-contained page: the regions on a world map, every cluster's changes
@@ -51,6 +52,8 @@ type PlanOptions struct {
 	Diff             bool
 	DetailedExitCode bool
 	Verbose          bool
+	// MaxBytes bounds -o markdown (0: no bound).
+	MaxBytes int
 	clusterFlags
 	// Color is decided in Complete: a TTY and no NO_COLOR.
 	Color bool
@@ -91,6 +94,7 @@ Exit codes: 0 success, 1 error (including an unreachable cluster); with
 	cmd.Flags().BoolVar(&o.Diff, "diff", false, "Show full unified diffs of changed objects")
 	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "Exit 0 when nothing changes, 1 on error, 2 when there are changes")
 	cmd.Flags().BoolVar(&o.Verbose, "show-unchanged", false, "List unchanged objects too")
+	cmd.Flags().IntVar(&o.MaxBytes, "max-bytes", view.DefaultMarkdownBytes, fmt.Sprintf("With -o markdown, the most bytes to write: a larger plan keeps its summary, warnings and the clusters that need a person, folds or cuts the rest and says what it left out (a GitHub comment holds 65,536 characters; 0: no bound, else at least %d)", view.MinMarkdownBytes))
 	o.clusterFlags.add(cmd, "Clusters planned at once")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "markdown", "html"}, cobra.ShellCompDirectiveNoFileComp))
@@ -118,6 +122,9 @@ func (o *PlanOptions) Validate() error {
 	case "", "json", "yaml", "markdown", "html":
 	default:
 		return fmt.Errorf("--output must be json, yaml, markdown or html, not %q", o.Output)
+	}
+	if o.MaxBytes < 0 || (o.MaxBytes > 0 && o.MaxBytes < view.MinMarkdownBytes) {
+		return fmt.Errorf("--max-bytes must be 0 (no bound) or at least %d, not %d", view.MinMarkdownBytes, o.MaxBytes)
 	}
 	return o.clusterFlags.validate()
 }
@@ -153,7 +160,7 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 			}
 		}
 	case "markdown":
-		err = view.Markdown(o.IOStreams.Out, p, view.MarkdownOptions{Diff: o.Diff, Verbose: o.Verbose})
+		err = view.Markdown(o.IOStreams.Out, p, view.MarkdownOptions{Diff: o.Diff, Verbose: o.Verbose, MaxBytes: o.MaxBytes, FullPlan: o.SaveTo})
 	case "html":
 		err = htmlview.Plan(o.IOStreams.Out, p)
 	default:

@@ -35,6 +35,10 @@ func TestPlanValidate(t *testing.T) {
 		{name: "empty --refresh", modify: func(o *PlanOptions) { o.Refresh = "" }, wantErr: "--refresh"},
 		{name: "parallel 0", modify: func(o *PlanOptions) { o.Parallel = 0 }, wantErr: "--parallel must be at least 1"},
 		{name: "parallel negative", modify: func(o *PlanOptions) { o.Parallel = -3 }, wantErr: "--parallel must be at least 1"},
+		{name: "markdown bounded", modify: func(o *PlanOptions) { o.Output, o.MaxBytes = "markdown", 60000 }},
+		{name: "markdown unbounded", modify: func(o *PlanOptions) { o.Output, o.MaxBytes = "markdown", 0 }},
+		{name: "markdown bound too small", modify: func(o *PlanOptions) { o.MaxBytes = 500 }, wantErr: "--max-bytes must be 0 (no bound) or at least 2000, not 500"},
+		{name: "negative bound", modify: func(o *PlanOptions) { o.MaxBytes = -1 }, wantErr: "--max-bytes must be 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

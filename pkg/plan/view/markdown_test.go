@@ -29,6 +29,10 @@ func TestMarkdown(t *testing.T) {
 		{"full-diff.md.golden", fullPlan(), MarkdownOptions{Diff: true}},
 		{"no-changes.md.golden", noChangePlan(), MarkdownOptions{}},
 		{"no-changes-verbose.md.golden", noChangePlan(), MarkdownOptions{Verbose: true}},
+		// Shortened: the warnings and the clusters that need a person
+		// kept, the changes cut, a line saying what was left out.
+		{"full-shortened.md.golden", fullPlan(), MarkdownOptions{MaxBytes: 3000, FullPlan: "plan.json"}},
+		{"big-shortened-diff.md.golden", bigPlan(3, 4, 120, 3, 2), MarkdownOptions{Diff: true, MaxBytes: 4000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {

@@ -140,7 +140,7 @@ func (p *printer) cluster(c plan.Cluster, o TextOptions) {
 	if c.Error != "" {
 		p.Line(3, p.Sym("!"), c.Error)
 	}
-	for _, l := range changeLines(c, o.Diff, o.Verbose) {
+	for _, l := range changeLines(c, lineOptions{diff: o.Diff, verbose: o.Verbose, descriptions: o.Diff}) {
 		text := l.text
 		if l.diff {
 			text = p.diffLine(text)
@@ -198,10 +198,20 @@ type change struct {
 	diff   bool
 }
 
-// changeLines lists a cluster's changes, its Error apart; withDiff puts an
-// object's unified diff in place of its field changes, verbose lists
-// unchanged objects instead of counting them.
-func changeLines(c plan.Cluster, withDiff, verbose bool) []change {
+// lineOptions tune changeLines.
+type lineOptions struct {
+	// diff puts an object's unified diff in place of its field changes.
+	diff bool
+	// verbose lists unchanged objects instead of counting them.
+	verbose bool
+	// descriptions lists the changes of a CRD's schema descriptions
+	// instead of counting them.
+	descriptions bool
+}
+
+// changeLines lists a cluster's changes, its Error apart.
+func changeLines(c plan.Cluster, lo lineOptions) []change {
+	withDiff, verbose := lo.diff, lo.verbose
 	var out []change
 	add := func(depth int, symbol, text string) {
 		out = append(out, change{depth: depth, symbol: symbol, text: text})
@@ -245,8 +255,12 @@ func changeLines(c plan.Cluster, withDiff, verbose bool) []change {
 			}
 			continue
 		}
+		descriptions := 0
 		for _, f := range obj.Changes {
 			switch {
+			case !lo.descriptions && isSchemaDescription(obj, f.Path):
+				// An operator upgrade rewrites thousands of them.
+				descriptions++
 			case f.Before == "":
 				add(1, "+", fmt.Sprintf("%s: %s", f.Path, f.After))
 			case f.After == "":
@@ -254,6 +268,9 @@ func changeLines(c plan.Cluster, withDiff, verbose bool) []change {
 			default:
 				add(1, "~", fmt.Sprintf("%s: %s → %s", f.Path, f.Before, f.After))
 			}
+		}
+		if descriptions > 0 {
+			add(1, " ", fmt.Sprintf("(%d schema description changes not shown; --diff shows them)", descriptions))
 		}
 	}
 	if unchanged > 0 && !verbose {
@@ -267,6 +284,17 @@ func changeLines(c plan.Cluster, withDiff, verbose bool) []change {
 		add(0, " ", "(no objects)")
 	}
 	return out
+}
+
+// isSchemaDescription reports whether path is the description of a field in
+// a CustomResourceDefinition's schema: a leaf named description that is not
+// itself a property of the schema (properties.description.type is one).
+func isSchemaDescription(o plan.Object, path string) bool {
+	if o.Kind != "CustomResourceDefinition" || o.Group != "apiextensions.k8s.io" || !strings.Contains(path, "openAPIV3Schema") {
+		return false
+	}
+	rest, ok := strings.CutSuffix(path, ".description")
+	return ok && !strings.HasSuffix(rest, ".properties")
 }
 
 // objectLine names an object with why it is listed.

@@ -242,6 +242,8 @@ func TestText(t *testing.T) {
 		{"full-color.golden", fullPlan(), TextOptions{Color: true}},
 		{"full-diff.golden", fullPlan(), TextOptions{Diff: true}},
 		{"full-diff-color.golden", fullPlan(), TextOptions{Diff: true, Color: true}},
+		// A CRD's description changes are counted, its other changes shown.
+		{"crd-descriptions.golden", bigPlan(1, 0, 0, 3, 0), TextOptions{}},
 		{"no-changes.golden", noChangePlan(), TextOptions{}},
 		{"no-changes-verbose.golden", noChangePlan(), TextOptions{Verbose: true}},
 	}
