@@ -5,9 +5,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 	"go.yaml.in/yaml/v3"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // The YAML core schema tags the decoder distinguishes.
@@ -25,39 +23,36 @@ const (
 // decoder fills Go values from a YAML node tree by their json tags, strictly:
 // unknown fields, duplicate keys and values of the wrong type are errors with
 // the line they are on. It walks the tree itself, rather than going through
-// JSON, so that every field path keeps its line for the validator.
+// JSON, so that every field path keeps its line for the validator. Paths are
+// carried as the strings field.Path prints, built as the walk goes down:
+// printing a field.Path at every value costs more than the rest of the walk.
+//
+// The tree must have passed checkExpansion: aliases are followed, and only
+// that check bounds what they stand for and rules out cycles.
 type decoder struct {
 	file  string
 	lines positions
-	errs  ErrorList
+	errs  *problems
 	// holes is set when a value could not be decoded and was left zero:
 	// validating such a tree would report errors the user did not make.
 	holes bool
-	// budget is how many more values may be decoded, out of limit.
-	// Aliases let a small file expand exponentially; real topologies stay
-	// far below the limit.
-	budget, limit int
+	// visits counts the nodes walked, aliases expanded; checkExpansion's
+	// count bounds it.
+	visits int
 }
 
-// aliasBudget bounds the nodes a file may expand to: generous for files
-// that reuse anchors, small enough that a "billion laughs" ends quickly.
-func aliasBudget(size int) int { return 10_000 + 10*size }
-
-func newDecoder(file string, size int) *decoder {
-	limit := aliasBudget(size)
-	return &decoder{file: file, lines: positions{}, budget: limit, limit: limit}
+func newDecoder(file string, errs *problems) *decoder {
+	return &decoder{file: file, lines: positions{}, errs: errs}
 }
 
-func (d *decoder) errorf(line int, path *field.Path, format string, args ...any) {
-	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Path: pathString(path), Msg: fmt.Sprintf(format, args...)})
+func (d *decoder) errorf(line int, path string, format string, args ...any) {
+	d.errs.add(&FieldError{File: d.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // decode stores n into v. line is where the value's key (or list item)
 // starts, which is where errors about the value point.
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *field.Path, line int) {
-	if !d.spend(line, path) {
-		return
-	}
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, line int) {
+	d.visits++
 	n = unalias(n)
 	if isNull(n) {
 		return // null leaves the field unset, as in JSON
@@ -81,21 +76,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path *field.Path, line i
 	}
 }
 
-// spend takes one value from the budget, reporting (once) when it runs out.
-func (d *decoder) spend(line int, path *field.Path) bool {
-	if d.budget <= 0 {
-		return false
-	}
-	d.budget--
-	if d.budget == 0 {
-		d.errorf(line, path, "too many values after expanding aliases (more than %d)", d.limit)
-		d.holes = true
-		return false
-	}
-	return true
-}
-
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path *field.Path, line int) {
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string, line int) {
 	if n.Kind != yaml.MappingNode {
 		d.typeError(n, v, path, line)
 		return
@@ -105,42 +86,42 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path *field.Path, 
 	for i, f := range fields {
 		names[i] = f.name
 	}
-	for _, e := range d.entries(n, path, nil) {
+	for _, e := range d.entries(n, path) {
 		f, ok := findField(fields, e.key)
 		if !ok {
-			d.errorf(e.line, path, "unknown field %q%s", e.key, didYouMean(catalog.Suggest(e.key, names)))
+			d.errorf(e.line, path, "unknown field %q%s", e.key, d.errs.didYouMean(e.key, names))
 			continue
 		}
-		p := child(path, f.name)
-		d.lines.set(p, e.line)
+		p := childString(path, f.name)
+		d.lines[p] = e.line
 		d.decode(e.value, v.Field(f.index), p, e.line)
 	}
 }
 
-func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path *field.Path, line int) {
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string, line int) {
 	if n.Kind != yaml.SequenceNode {
 		d.typeError(n, v, path, line)
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
-		p := path.Index(i)
-		d.lines.set(p, item.Line)
+		p := indexString(path, i)
+		d.lines[p] = item.Line
 		d.decode(item, s.Index(i), p, item.Line)
 	}
 	v.Set(s)
 }
 
-func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path *field.Path, line int) {
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string, line int) {
 	if n.Kind != yaml.MappingNode {
 		d.typeError(n, v, path, line)
 		return
 	}
-	entries := d.entries(n, path, nil)
+	entries := d.entries(n, path)
 	m := reflect.MakeMapWithSize(v.Type(), len(entries))
 	for _, e := range entries {
-		p := path.Key(e.key)
-		d.lines.set(p, e.line)
+		p := keyString(path, e.key)
+		d.lines[p] = e.line
 		val := reflect.New(v.Type().Elem()).Elem()
 		d.decode(e.value, val, p, e.line)
 		m.SetMapIndex(reflect.ValueOf(e.key).Convert(v.Type().Key()), val)
@@ -148,7 +129,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path *field.Path, lin
 	v.Set(m)
 }
 
-func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path *field.Path, line int) {
+func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string, line int) {
 	if n.Kind != yaml.ScalarNode {
 		d.typeError(n, v, path, line)
 		return
@@ -184,7 +165,7 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path *field.Path, 
 }
 
 // typeError reports that n is not the kind of value v holds.
-func (d *decoder) typeError(n *yaml.Node, v reflect.Value, path *field.Path, line int) {
+func (d *decoder) typeError(n *yaml.Node, v reflect.Value, path string, line int) {
 	msg := fmt.Sprintf("expected %s, got %s", want(v.Type()), describe(n))
 	if v.Kind() == reflect.String && n.Kind == yaml.ScalarNode {
 		switch n.ShortTag() {
@@ -205,9 +186,8 @@ type entry struct {
 
 // entries lists n's keys in file order, reporting duplicates; keys merged in
 // with "<<" come after, and keys written in n win over merged ones, as the
-// YAML merge key type says. visiting guards against a mapping that merges
-// itself.
-func (d *decoder) entries(n *yaml.Node, path *field.Path, visiting map[*yaml.Node]bool) []entry {
+// YAML merge key type says.
+func (d *decoder) entries(n *yaml.Node, path string) []entry {
 	var out []entry
 	seen := map[string]int{}
 	var merges []*yaml.Node
@@ -228,20 +208,10 @@ func (d *decoder) entries(n *yaml.Node, path *field.Path, visiting map[*yaml.Nod
 		seen[k.Value] = n.Content[i].Line
 		out = append(out, entry{key: k.Value, line: n.Content[i].Line, value: val})
 	}
-	if len(merges) == 0 {
-		return out
-	}
-	if visiting == nil {
-		visiting = map[*yaml.Node]bool{}
-	}
-	visiting[n] = true
-	defer delete(visiting, n)
 	for _, m := range merges {
-		for _, src := range d.mergeSources(m, path, visiting) {
-			if !d.spend(m.Line, path) {
-				return out
-			}
-			for _, e := range d.entries(src, path, visiting) {
+		for _, src := range d.mergeSources(m, path) {
+			d.visits++
+			for _, e := range d.entries(src, path) {
 				if _, ok := seen[e.key]; !ok {
 					seen[e.key] = e.line
 					out = append(out, e)
@@ -254,7 +224,7 @@ func (d *decoder) entries(n *yaml.Node, path *field.Path, visiting map[*yaml.Nod
 
 // mergeSources returns the mappings a "<<" value names: one mapping or a
 // list of them.
-func (d *decoder) mergeSources(m *yaml.Node, path *field.Path, visiting map[*yaml.Node]bool) []*yaml.Node {
+func (d *decoder) mergeSources(m *yaml.Node, path string) []*yaml.Node {
 	line := m.Line
 	m = unalias(m)
 	items := []*yaml.Node{m}
@@ -264,16 +234,12 @@ func (d *decoder) mergeSources(m *yaml.Node, path *field.Path, visiting map[*yam
 	var out []*yaml.Node
 	for _, item := range items {
 		item = unalias(item)
-		switch {
-		case item.Kind != yaml.MappingNode:
+		if item.Kind != yaml.MappingNode {
 			d.errorf(line, path, "merge key \"<<\" needs a mapping or a list of mappings, got %s", describe(item))
 			d.holes = true
-		case visiting[item]:
-			d.errorf(line, path, "merge key \"<<\" refers to the mapping that contains it")
-			d.holes = true
-		default:
-			out = append(out, item)
+			continue
 		}
+		out = append(out, item)
 	}
 	return out
 }

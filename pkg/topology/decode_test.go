@@ -37,10 +37,10 @@ func TestDecodeFieldNames(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got odd
-			d := newDecoder("f", len(tt.in))
-			d.decode(doc.Content[0], reflect.ValueOf(&got).Elem(), nil, 1)
+			d := newDecoder("f", &problems{})
+			d.decode(doc.Content[0], reflect.ValueOf(&got).Elem(), "", 1)
 			var errs []string
-			for _, e := range d.errs {
+			for _, e := range d.errs.list {
 				errs = append(errs, e.Error())
 			}
 			if !reflect.DeepEqual(errs, tt.errs) {

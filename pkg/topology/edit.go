@@ -117,11 +117,11 @@ func (c JoinedCluster) check() error {
 	if msgs := validation.IsDNS1123Label(c.Name); len(msgs) > 0 {
 		return fmt.Errorf("invalid cluster name %q: %s", c.Name, strings.Join(msgs, "; "))
 	}
-	v := &validator{}
+	v := &validator{errs: &problems{}}
 	v.labels(field.NewPath("labels"), c.Labels)
-	if len(v.errs) > 0 {
-		msgs := make([]string, len(v.errs))
-		for i, e := range v.errs {
+	if errs := v.errs.list; len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
 			msgs[i] = e.Path + ": " + e.Msg
 		}
 		return errors.New(strings.Join(msgs, "\n"))

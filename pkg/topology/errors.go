@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 )
 
 // FieldError is one problem in a topology file, located by line and field
@@ -67,4 +69,48 @@ func place(file string, line int) string {
 		return file
 	}
 	return fmt.Sprintf("%s:%d", file, line)
+}
+
+// maxErrors is how many problems one load reports. A file past it is
+// broken throughout (often not a topology at all), and finding, suggesting
+// and sorting every one of its problems would cost more than the first
+// hundred tell.
+const maxErrors = 100
+
+// problems collects a file's errors up to maxErrors and counts the rest.
+type problems struct {
+	list    ErrorList
+	dropped int
+}
+
+func (p *problems) add(e *FieldError) {
+	if p.full() {
+		p.dropped++
+		return
+	}
+	p.list = append(p.list, e)
+}
+
+// full reports whether further errors are only counted, so a caller can
+// skip the work of describing them.
+func (p *problems) full() bool { return len(p.list) >= maxErrors }
+
+// didYouMean is the suggestion suffix for a misspelt name among
+// candidates, skipped once the errors are only counted.
+func (p *problems) didYouMean(name string, candidates []string) string {
+	if p.full() {
+		return ""
+	}
+	return didYouMean(catalog.Suggest(name, candidates))
+}
+
+// sorted is the errors in file order; when some were left out, a first
+// line says how many.
+func (p *problems) sorted(file string) ErrorList {
+	list := p.list.sorted()
+	if p.dropped > 0 {
+		note := &FieldError{File: file, Msg: fmt.Sprintf("%d problems; the first %d found follow", len(list)+p.dropped, len(list))}
+		list = append(ErrorList{note}, list...)
+	}
+	return list
 }

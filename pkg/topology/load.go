@@ -33,7 +33,13 @@ func Parse(path string, data []byte) (*Topology, error) { return Options{}.Parse
 
 // Load is the package Load with these options.
 func (o Options) Load(path string) (*Topology, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading topology: %w", err)
+	}
+	defer f.Close()
+	// One byte past the limit is enough for Parse to refuse the file.
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading topology: %w", err)
 	}
@@ -42,29 +48,56 @@ func (o Options) Load(path string) (*Topology, error) {
 
 // Parse is the package Parse with these options.
 func (o Options) Parse(path string, data []byte) (*Topology, error) {
+	t, errs, _ := o.parse(path, data)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return t, nil
+}
+
+// work is what parsing one file cost, in the units the loader bounds so
+// that no input of at most maxFileSize costs more than a moment: values
+// the file stands for with aliases expanded, nodes the decoder walked, and
+// selector-by-cluster matches the validator tried.
+type work struct {
+	values, visits, selectorChecks int
+}
+
+func (o Options) parse(path string, data []byte) (*Topology, ErrorList, work) {
+	var w work
+	if len(data) > maxFileSize {
+		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("file is larger than 1 MiB (%d bytes), the most a topology file holds", maxFileSize)}}, w
+	}
 	root, errs := parseDocument(path, data)
+	if len(errs) == 0 {
+		var err *FieldError
+		if w.values, err = checkExpansion(path, root); err != nil {
+			errs = ErrorList{err}
+		}
+	}
 	if len(errs) == 0 {
 		// Another apiVersion or kind is another schema: its fields would
 		// only bury the one error that matters.
 		errs = checkHeader(path, root)
 	}
 	if len(errs) > 0 {
-		return nil, errs.sorted()
+		return nil, errs.sorted(), w
 	}
 	t := &Topology{Path: path}
-	d := newDecoder(path, len(data))
-	d.lines.set(nil, root.Line)
-	d.decode(root, reflect.ValueOf(t).Elem(), nil, root.Line)
-	errs = d.errs
+	found := &problems{}
+	d := newDecoder(path, found)
+	d.lines[""] = root.Line
+	d.decode(root, reflect.ValueOf(t).Elem(), "", root.Line)
+	w.visits = d.visits
 	if !d.holes {
-		errs = append(errs, o.validate(t, d.lines)...)
+		w.selectorChecks = o.validate(t, d.lines, found)
 	}
-	if len(errs) > 0 {
-		return nil, errs.sorted()
+	if len(found.list) > 0 {
+		return nil, found.sorted(path), w
 	}
 	Default(t)
 	t.lines = d.lines
-	return t, nil
+	return t, nil, w
 }
 
 const emptyFile = "file is empty; want a geofed.io/v1alpha1 Topology"

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -9,8 +10,6 @@ import (
 // positions maps field paths (as field.Path prints them) to the line they
 // were written on.
 type positions map[string]int
-
-func (p positions) set(path *field.Path, line int) { p[pathString(path)] = line }
 
 // line finds where path was written. A field the file does not have (a
 // missing required one) is reported at the nearest parent it does have.
@@ -48,13 +47,18 @@ func pathString(path *field.Path) string {
 	return path.String()
 }
 
-// child is path.Child that also starts a path from the root.
-func child(path *field.Path, name string) *field.Path {
-	if path == nil {
-		return field.NewPath(name)
+// childString, indexString and keyString extend a printed path as
+// field.Path's Child, Index and Key would, with "" as the root.
+func childString(path, name string) string {
+	if path == "" {
+		return name
 	}
-	return path.Child(name)
+	return path + "." + name
 }
+
+func indexString(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+func keyString(path, key string) string { return path + "[" + key + "]" }
 
 // ClusterLine is the line the named cluster's entry was written on (its
 // name: line), so a check made after loading can point at the file; 0 when

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -18,14 +19,22 @@ type validator struct {
 	file  string
 	lines positions
 	isDir func(string) bool
-	errs  ErrorList
+	errs  *problems
+	// For the selector checks: every cluster's labels, implicit ones
+	// included, made once; what each selector (as printed) was found to
+	// select; how many matches were tried.
+	clusterLabels  []labels.Set
+	selects        map[string]bool
+	selectorChecks int
 }
 
 // validate checks a decoded, not yet defaulted, topology: errors then point
 // at what the user wrote, and the rules for omitted fields are spelled out
 // here once rather than inferred from defaults.
-func (o Options) validate(t *Topology, lines positions) ErrorList {
-	v := &validator{file: t.Path, lines: lines, isDir: o.IsDir}
+//
+// It returns the selector-by-cluster matches it tried.
+func (o Options) validate(t *Topology, lines positions, errs *problems) (selectorChecks int) {
+	v := &validator{file: t.Path, lines: lines, isDir: o.IsDir, errs: errs, selects: map[string]bool{}}
 	if v.isDir == nil {
 		v.isDir = func(path string) bool {
 			fi, err := os.Stat(path)
@@ -40,12 +49,12 @@ func (o Options) validate(t *Topology, lines positions) ErrorList {
 	v.regions(t, spec.Child("regions"))
 	v.sameClusters(t)
 	v.workloads(t, spec.Child("workloads"))
-	return v.errs
+	return v.selectorChecks
 }
 
 func (v *validator) errorf(path *field.Path, format string, args ...any) {
 	p := pathString(path)
-	v.errs = append(v.errs, &FieldError{File: v.file, Line: v.lines.line(p), Path: p, Msg: fmt.Sprintf(format, args...)})
+	v.errs.add(&FieldError{File: v.file, Line: v.lines.line(p), Path: p, Msg: fmt.Sprintf(format, args...)})
 }
 
 // line is where path was written, for "first at line N" messages.
@@ -78,7 +87,7 @@ func (v *validator) releaseChannel(path *field.Path, channel string) {
 	channels := []string{"RAPID", "REGULAR", "STABLE", "UNSPECIFIED"}
 	if !slices.Contains(channels, channel) {
 		v.errorf(path, "unknown release channel %q%s: want RAPID, REGULAR, STABLE or UNSPECIFIED",
-			channel, didYouMean(catalog.Suggest(channel, channels)))
+			channel, v.errs.didYouMean(channel, channels))
 	}
 }
 
@@ -89,7 +98,7 @@ func (v *validator) regionName(path *field.Path, name string) bool {
 		return false
 	}
 	if _, ok := catalog.LookupRegion(name); !ok {
-		v.errorf(path, "unknown region %q%s", name, didYouMean(catalog.Suggest(name, catalog.RegionNames())))
+		v.errorf(path, "unknown region %q%s", name, v.errs.didYouMean(name, catalog.RegionNames()))
 		return false
 	}
 	return true

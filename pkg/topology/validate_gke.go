@@ -61,7 +61,7 @@ func (v *validator) location(path *field.Path, loc, region string) bool {
 		v.errorf(path, "%q is another region; %s", loc, want)
 		return false
 	}
-	v.errorf(path, "unknown location %q%s; %s", loc, didYouMean(catalog.Suggest(loc, choices)), want)
+	v.errorf(path, "unknown location %q%s; %s", loc, v.errs.didYouMean(loc, choices), want)
 	return false
 }
 
@@ -76,7 +76,7 @@ func (v *validator) nodePool(np *NodePool, location string, path *field.Path) {
 		v.errorf(path.Child("machineType"), "required")
 	case !machineKnown:
 		v.errorf(path.Child("machineType"), "unknown machine type %q%s",
-			np.MachineType, didYouMean(catalog.Suggest(np.MachineType, catalog.MachineNames())))
+			np.MachineType, v.errs.didYouMean(np.MachineType, catalog.MachineNames()))
 	}
 	if np.NodeCount != nil && *np.NodeCount < 0 {
 		v.errorf(path.Child("nodeCount"), "must be >= 0, got %d", *np.NodeCount)
@@ -107,7 +107,7 @@ func (v *validator) nodePool(np *NodePool, location string, path *field.Path) {
 			v.errorf(tp, "required")
 		case !known:
 			v.errorf(tp, "unknown accelerator type %q%s",
-				acc.Type, didYouMean(catalog.Suggest(acc.Type, catalog.AcceleratorNames())))
+				acc.Type, v.errs.didYouMean(acc.Type, catalog.AcceleratorNames()))
 		case first[acc.Type] != nil:
 			v.errorf(tp, "duplicate accelerator type %q (first at line %d)", acc.Type, v.line(first[acc.Type]))
 		default:

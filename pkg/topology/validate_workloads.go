@@ -5,7 +5,9 @@ import (
 	"slices"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -54,17 +56,49 @@ func (v *validator) selector(t *Topology, p *Placement, path *field.Path) {
 		}
 		return
 	}
-	for _, ref := range t.Clusters() {
-		ok, err := p.Selects(ref)
-		if err != nil {
-			v.errorf(path, "%v", err)
+	sel, err := metav1.LabelSelectorAsSelector(p.ClusterSelector)
+	if err != nil {
+		v.errorf(path, "parsing clusterSelector: %v", err)
+		return
+	}
+	selects, ok := v.selects[sel.String()]
+	if !ok {
+		if selects, ok = v.selectsSome(t, sel); !ok {
+			v.errorf(path, "cannot check that it selects a cluster: this file's selectors and clusters take more than %d checks", maxSelectorChecks)
 			return
 		}
-		if ok {
-			return
+		v.selects[sel.String()] = selects
+	}
+	if !selects {
+		v.errorf(path, "selects no cluster")
+	}
+}
+
+// maxSelectorChecks bounds the selector-by-cluster matches one file may
+// cost: each selector is tried against clusters until one matches, so
+// selectors that match nothing, or only the last clusters, cost the
+// product of the two. Selectors written the same way are checked once.
+const maxSelectorChecks = 200_000
+
+// selectsSome reports whether sel matches a cluster of t, and false for
+// ok once the file has spent maxSelectorChecks.
+func (v *validator) selectsSome(t *Topology, sel labels.Selector) (selects, ok bool) {
+	if v.clusterLabels == nil {
+		v.clusterLabels = []labels.Set{}
+		for _, ref := range t.Clusters() {
+			v.clusterLabels = append(v.clusterLabels, ref.Labels())
 		}
 	}
-	v.errorf(path, "selects no cluster")
+	for _, set := range v.clusterLabels {
+		if v.selectorChecks == maxSelectorChecks {
+			return false, false
+		}
+		v.selectorChecks++
+		if sel.Matches(set) {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 func (v *validator) clusterList(t *Topology, names []string, path *field.Path) {
@@ -72,15 +106,19 @@ func (v *validator) clusterList(t *Topology, names []string, path *field.Path) {
 		v.errorf(path, "names no cluster; leave it out to select every cluster")
 	}
 	all := clusterNames(t)
+	known := make(map[string]bool, len(all))
+	for _, name := range all {
+		known[name] = true
+	}
 	seen := map[string]bool{}
 	for i, name := range names {
-		switch _, known := t.Cluster(name); {
+		switch {
 		case name == "":
 			v.errorf(path.Index(i), "required")
 		case seen[name]:
 			v.errorf(path.Index(i), "duplicate cluster %q", name)
-		case !known:
-			v.errorf(path.Index(i), "unknown cluster %q%s", name, didYouMean(catalog.Suggest(name, all)))
+		case !known[name]:
+			v.errorf(path.Index(i), "unknown cluster %q%s", name, v.errs.didYouMean(name, all))
 		}
 		seen[name] = true
 	}
@@ -96,12 +134,12 @@ func (v *validator) replicas(t *Topology, r *Replicas, path *field.Path) {
 	policies := []string{string(DivideByWeight), string(DivideByCapacity), string(DivideByLocality)}
 	if r.DivideBy != "" && !slices.Contains(policies, string(r.DivideBy)) {
 		v.errorf(path.Child("divideBy"), "unknown policy %q%s: want weight, capacity or locality",
-			r.DivideBy, didYouMean(catalog.Suggest(string(r.DivideBy), policies)))
+			r.DivideBy, v.errs.didYouMean(string(r.DivideBy), policies))
 	}
 	switch {
 	case r.Near != "":
 		if _, ok := catalog.LookupRegion(r.Near); !ok {
-			v.errorf(path.Child("near"), "unknown region %q%s", r.Near, didYouMean(catalog.Suggest(r.Near, catalog.RegionNames())))
+			v.errorf(path.Child("near"), "unknown region %q%s", r.Near, v.errs.didYouMean(r.Near, catalog.RegionNames()))
 		}
 	case r.DivideBy == DivideByLocality:
 		v.errorf(path.Child("near"), "required for divideBy: locality")
@@ -110,7 +148,7 @@ func (v *validator) replicas(t *Topology, r *Replicas, path *field.Path) {
 	switch {
 	case r.Capacity != "" && !slices.Contains(figures, string(r.Capacity)):
 		v.errorf(path.Child("capacity"), "unknown figure %q%s: want current or scaleUp",
-			r.Capacity, didYouMean(catalog.Suggest(string(r.Capacity), figures)))
+			r.Capacity, v.errs.didYouMean(string(r.Capacity), figures))
 	case r.Capacity != "" && r.DivideBy != DivideByCapacity:
 		v.errorf(path.Child("capacity"), "only divideBy: capacity divides by a capacity figure (divideBy is %s)", orWeight(r.DivideBy))
 	}
@@ -148,9 +186,13 @@ func (v *validator) weights(t *Topology, weights map[string]int32, path *field.P
 		names = append(names, r.Name)
 	}
 	names = append(names, clusterNames(t)...)
+	known := make(map[string]bool, len(names))
+	for _, name := range names {
+		known[name] = true
+	}
 	for _, k := range slices.Sorted(maps.Keys(weights)) {
-		if !slices.Contains(names, k) {
-			v.errorf(path.Key(k), "%q is neither a region nor a cluster of this topology%s", k, didYouMean(catalog.Suggest(k, names)))
+		if !known[k] {
+			v.errorf(path.Key(k), "%q is neither a region nor a cluster of this topology%s", k, v.errs.didYouMean(k, names))
 		}
 		if weights[k] < 0 {
 			v.errorf(path.Key(k), "must be >= 0, got %d", weights[k])
