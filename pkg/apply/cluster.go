@@ -29,6 +29,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/prunesafety"
+	"github.com/geofed-io/kubectl-geofed/pkg/readerr"
 )
 
 // How long a prune tier may take to be gone before the next is deleted.
@@ -378,11 +379,16 @@ func (r *clusterRun) deleteObject(ctx context.Context, d plan.Object) (bool, err
 	if d.UID == "" {
 		return false, fmt.Errorf("%s: the plan recorded no UID for it", what)
 	}
-	rc, err := r.resourceFor(schema.GroupVersionKind{Group: d.Group, Version: d.Version, Kind: d.Kind}, d.Namespace)
+	gvk := schema.GroupVersionKind{Group: d.Group, Version: d.Version, Kind: d.Kind}
+	// A kind no longer served has nothing left to delete; a kind whose
+	// discovery failed may have everything left, and stays recorded.
+	if _, served, err := readerr.Mapping(ctx, r.Mapper, r.Discovery, gvk); err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	} else if !served {
+		return false, nil
+	}
+	rc, err := r.resourceFor(gvk, d.Namespace)
 	if err != nil {
-		if meta.IsNoMatchError(err) {
-			return false, nil
-		}
 		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	if held, err := r.stillHolds(ctx, rc, d); err != nil || len(held) > 0 {

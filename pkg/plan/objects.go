@@ -23,6 +23,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/prunesafety"
+	"github.com/geofed-io/kubectl-geofed/pkg/readerr"
 )
 
 // clusterDiffer plans the objects of one reachable cluster.
@@ -84,18 +85,20 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (obj
 		wants = append(wants, want{schema.GroupKind{Group: e.Group, Kind: e.Kind}, e.Version, e.Namespace})
 	}
 	mappings := map[schema.GroupKind]*meta.RESTMapping{}
+	// unread holds the kinds whose reads failed: what of them lives here
+	// is unknown, which is never "nothing".
+	unread := map[schema.GroupKind]error{}
 	lists := map[listKey]bool{}
 	for _, w := range wants {
 		m, ok := mappings[w.gk]
 		if !ok {
-			m, err = d.mapper.RESTMapping(w.gk, w.version)
-			if err != nil {
-				// A kind the cluster does not serve yet (its CRD is part of
-				// this plan, say): nothing of it can be live.
-				mappings[w.gk] = nil
-				continue
-			}
+			m, _, err = readerr.Mapping(ctx, d.mapper, d.discovery, w.gk.WithVersion(w.version))
+			// Not served (its CRD is part of this plan, say): nothing of
+			// it can be live. Not known (discovery failed): unread.
 			mappings[w.gk] = m
+			if err != nil {
+				unread[w.gk] = err
+			}
 		}
 		if m == nil {
 			continue
@@ -118,21 +121,26 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (obj
 		defer mu.Unlock()
 		live[key] = obj
 	}
+	failed := func(lk listKey, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, seen := unread[lk.gk]; !seen {
+			unread[lk.gk] = &readerr.Error{Kind: lk.gk.WithVersion(lk.gvr.Version), Err: err}
+		}
+	}
 	opts := metav1.ListOptions{LabelSelector: object.LabelTopology + "=" + d.topology}
 	// The LISTs go out at once (a few per kind and namespace): one after
 	// the other, a cluster's plan waited out every round trip in turn.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(listConcurrency)
+	// A LIST that fails marks its kind unread; the others go on.
 	for _, lk := range sortedListKeys(lists) {
-		where := lk.gvr.String()
-		if lk.namespace != "" {
-			where += " in namespace " + lk.namespace
-		}
 		g.Go(func() error {
 			if d.full || d.meta == nil {
 				list, err := d.client.Resource(lk.gvr).Namespace(lk.namespace).List(gctx, opts)
 				if err != nil {
-					return fmt.Errorf("listing %s: %w", where, err)
+					failed(lk, err)
+					return nil
 				}
 				for i := range list.Items {
 					item := &list.Items[i]
@@ -142,7 +150,8 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (obj
 			}
 			list, err := d.meta.Resource(lk.gvr).Namespace(lk.namespace).List(gctx, opts)
 			if err != nil {
-				return fmt.Errorf("listing %s: %w", where, err)
+				failed(lk, err)
+				return nil
 			}
 			for i := range list.Items {
 				item := &list.Items[i]
@@ -162,6 +171,10 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (obj
 	for _, o := range desired {
 		key := object.KeyOf(o.Object)
 		desiredKeys[key] = true
+		if err := unread[o.Object.GroupVersionKind().GroupKind()]; err != nil {
+			objs = append(objs, unreadObject(o, err))
+			continue
+		}
 		obj, err := d.planObject(ctx, o, live[key], inv, mappings, missingNS)
 		if err != nil {
 			return nil, inv.ResourceVersion, err
@@ -172,24 +185,57 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (obj
 		objs = append(objs, obj)
 	}
 
-	prune, err := d.prunes(ctx, inv, live, desiredKeys)
+	prune, err := d.prunes(ctx, inv, live, desiredKeys, unread)
 	if err != nil {
 		return nil, inv.ResourceVersion, err
 	}
-	return append(objs, prune...), inv.ResourceVersion, nil
+	return append(objs, prune...), inv.ResourceVersion, unreadError(unread)
+}
+
+// unreadObject is a desired object of a kind whose read failed: neither
+// its live state nor its change is known.
+func unreadObject(o desired.Object, err error) Object {
+	obj := newObject(o, "")
+	obj.Action = object.ActionError
+	obj.Reason = "not planned: " + err.Error()
+	return obj
+}
+
+// unreadError joins the failed reads, in kind order, or is nil.
+func unreadError(unread map[schema.GroupKind]error) error {
+	if len(unread) == 0 {
+		return nil
+	}
+	gks := make([]schema.GroupKind, 0, len(unread))
+	for gk := range unread {
+		gks = append(gks, gk)
+	}
+	sort.Slice(gks, func(i, j int) bool { return gks[i].String() < gks[j].String() })
+	errs := make([]any, len(gks))
+	for i, gk := range gks {
+		errs[i] = unread[gk]
+	}
+	// On one line, as a cluster's error is shown.
+	return fmt.Errorf(strings.TrimSuffix(strings.Repeat("%w; ", len(errs)), "; "), errs...)
 }
 
 // prunes decides what happens to every object the inventory records and
 // the topology no longer renders. Only an object that is still geofed's —
 // listed live with this ApplySet's part-of label, and the very object geofed
 // applied (the UID the inventory recorded) — is deleted. A Namespace or CRD
-// whose deletion would take anything else with it is kept.
-func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, live map[string]metav1.Object, desiredKeys map[string]bool) ([]Object, error) {
+// whose deletion would take anything else with it is kept. Nothing of a
+// kind in unread is planned at all (its entries stay recorded), and while
+// any read failed no Namespace or CRD is deleted: what either holds is not
+// known.
+func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, live map[string]metav1.Object, desiredKeys map[string]bool, unread map[schema.GroupKind]error) ([]Object, error) {
 	var out []Object
 	deleting := map[types.UID]bool{}
 	for _, e := range inv.Entries {
 		key := e.Key()
 		if desiredKeys[key] {
+			continue
+		}
+		if unread[schema.GroupKind{Group: e.Group, Kind: e.Kind}] != nil {
 			continue
 		}
 		l := live[key]
@@ -231,6 +277,12 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 	for i := range out {
 		o := &out[i]
 		if o.Action != object.ActionDelete {
+			continue
+		}
+		container := object.IsNamespace(o.Group, o.Kind) || object.IsCRD(o.Group, o.Kind)
+		if container && len(unread) > 0 {
+			o.Action = object.ActionKeep
+			o.Reason = "kept — could not tell what else it holds: " + unreadError(unread).Error()
 			continue
 		}
 		var held []prunesafety.Held

@@ -84,8 +84,10 @@ const pageSize = 500
 // Endpoints of a hand-made Service) are not listed apart from it: the
 // result names what a person made, sorted by kind and name.
 //
-// Groups whose discovery fails are left out, so their objects go unseen;
-// the other groups are listed.
+// A read that fails — discovery that misses a group (an aggregated API
+// server down), a LIST that errs, times out, is throttled or forbidden — is
+// an error, never "holds nothing": the namespace cannot be judged, so it
+// is not deleted.
 func NamespaceHoldings(ctx context.Context, o Options, ns string) ([]Held, error) {
 	resources, err := namespacedResources(ctx, o.Discovery)
 	if err != nil {
@@ -161,7 +163,8 @@ func CRDHoldings(ctx context.Context, o Options, crd *unstructured.Unstructured)
 // that namespace deletion removes, in a stable order.
 func namespacedResources(ctx context.Context, d discovery.ServerResourcesInterfaceWithContext) ([]schema.GroupVersionResource, error) {
 	lists, err := d.ServerPreferredNamespacedResourcesWithContext(ctx)
-	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+	if err != nil {
+		// A group discovery could not read may hold anything.
 		return nil, fmt.Errorf("discovering namespaced resources: %w", err)
 	}
 	// The namespace controller deletes only resources with the delete verb;
