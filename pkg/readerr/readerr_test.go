@@ -20,7 +20,9 @@ var deployments = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "D
 // request: a *url.Error whose Timeout() is true.
 type timeoutErr struct{}
 
-func (timeoutErr) Error() string   { return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)" }
+func (timeoutErr) Error() string {
+	return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+}
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
