@@ -38,6 +38,7 @@ $` + lab.BinDirEnv + `.`,
 		newStatusCommand(&dir, streams),
 		newDownCommand(&dir, streams),
 		newImageCommand(&dir, streams),
+		newFaultCommand(&dir, streams),
 	)
 	return cmd
 }

@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
+	"github.com/geofed-io/kubectl-geofed/internal/lab/faultproxy"
 )
 
 // daemonArg makes the test binary act as the lab daemon: Up starts
@@ -119,6 +121,47 @@ func TestUpStatusDown(t *testing.T) {
 		}
 		if len(nodes.Items) != 3 {
 			t.Errorf("%d nodes in europe-west1, want 3", len(nodes.Items))
+		}
+	})
+
+	t.Run("fault", func(t *testing.T) {
+		// The kubeconfig goes through the cluster's fault proxy: a fault
+		// switched on now reaches a client that loaded it before.
+		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			&clientcmd.ClientConfigLoadingRules{ExplicitPath: filepath.Join(dir, "kubeconfig")},
+			&clientcmd.ConfigOverrides{CurrentContext: "joined"}).ClientConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := Fault(ctx, FaultOptions{Dir: dir, Cluster: "joined", Set: &faultproxy.Fault{Resource: "nodes", Status: faultproxy.Status500}, Out: &out}); err != nil {
+			t.Fatal(err)
+		}
+		if want := "cluster joined: reads of nodes answer 500 Internal Server Error\n"; out.String() != want {
+			t.Errorf("fault printed %q, want %q", out.String(), want)
+		}
+		if _, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); !apierrors.IsInternalError(err) {
+			t.Errorf("listing nodes with a fault: %v, want 500", err)
+		}
+		if _, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); err != nil {
+			t.Errorf("listing namespaces with a nodes fault: %v", err)
+		}
+		out.Reset()
+		if err := Fault(ctx, FaultOptions{Dir: dir, Cluster: "joined", Clear: true, Out: &out}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "no faults") {
+			t.Errorf("fault --clear printed %q", out.String())
+		}
+		if _, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
+			t.Errorf("listing nodes after clearing: %v", err)
+		}
+		if err := Fault(ctx, FaultOptions{Dir: dir, Cluster: "nosuch", Clear: true, Out: &out}); err == nil || !strings.Contains(err.Error(), "joined") {
+			t.Errorf("fault on an unknown cluster: %v, want an error naming the lab's clusters", err)
 		}
 	})
 

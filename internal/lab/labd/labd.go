@@ -11,6 +11,7 @@
 //	kubeconfig  a context per cluster the daemon started
 //	env         shell exports: KUBECONFIG and whatever addons add
 //	daemon.log  the daemon's output
+//	faults.sock the fault proxies' control socket (geofed-lab fault)
 //	work/       the lab's work directory: certificates, process logs, etcd
 package labd
 

@@ -97,6 +97,11 @@ func Run(ctx context.Context, opts RunOptions) (err error) {
 	if err := l.Kubeconfig(kubeconfigPath(opts.Dir)); err != nil {
 		return err
 	}
+	faults, err := startFaultProxies(ctx, opts.Dir, l.Clusters())
+	if err != nil {
+		return err
+	}
+	defer faults.Close()
 
 	addonCtx, stopAddons := context.WithCancel(ctx)
 	defer stopAddons()

@@ -1,0 +1,187 @@
+package faultproxy_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/geofed-io/kubectl-geofed/internal/lab"
+	"github.com/geofed-io/kubectl-geofed/internal/lab/faultproxy"
+	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/readerr"
+)
+
+// TestProxyOnLab: a client that reaches a real apiserver through the proxy
+// reads normally until a fault is set; then every read of the faulted
+// resource — list in all namespaces or one, get, watch — fails as the fault
+// says, while other resources and writes go through; clearing the fault
+// restores reads.
+func TestProxyOnLab(t *testing.T) {
+	_, clusters := labtest.New(t, lab.ClusterSpec{Name: "faulty", APIServerOnly: true})
+	c := clusters[0]
+	p := labtest.FaultProxy(t, c)
+	ctx := context.Background()
+
+	cfg := c.RESTConfig()
+	cfg.Host = p.URL
+	cfg.Timeout = 2 * time.Second
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "registry.example/web:1"}}},
+			},
+		},
+	}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating a Deployment through the proxy: %v", err)
+	}
+
+	reads := map[string]func() error{
+		"list all namespaces": func() error {
+			_, err := cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
+			return err
+		},
+		"list one namespace": func() error {
+			_, err := cs.AppsV1().Deployments("default").List(ctx, metav1.ListOptions{})
+			return err
+		},
+		"get": func() error {
+			_, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+			return err
+		},
+		"watch": func() error {
+			w, err := cs.AppsV1().Deployments("default").Watch(ctx, metav1.ListOptions{})
+			if err == nil {
+				w.Stop()
+			}
+			return err
+		},
+	}
+	for name, read := range reads {
+		if err := read(); err != nil {
+			t.Fatalf("%s with no fault: %v", name, err)
+		}
+	}
+
+	tests := []struct {
+		status   faultproxy.Status
+		is       func(error) bool
+		describe string
+	}{
+		{faultproxy.Status500, apierrors.IsInternalError, "500 Internal Server Error: "},
+		{faultproxy.Status429, apierrors.IsTooManyRequests, "429 Too Many Requests: "},
+		{faultproxy.StatusForbidden, apierrors.IsForbidden, "403 Forbidden: deployments.apps is forbidden: "},
+		{faultproxy.StatusTimeout, func(err error) bool { return err != nil && !errors.As(err, new(apierrors.APIStatus)) }, "timed out: "},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.status), func(t *testing.T) {
+			if err := p.Set(faultproxy.Fault{Resource: "deployments.apps", Status: tt.status}); err != nil {
+				t.Fatal(err)
+			}
+			defer p.Clear("deployments.apps")
+			for name, read := range reads {
+				start := time.Now()
+				err := read()
+				if !tt.is(err) {
+					t.Errorf("%s: error %v, not a %s", name, err, tt.status)
+				}
+				if d := readerr.Describe(err); !strings.HasPrefix(d, tt.describe) {
+					t.Errorf("%s: described as %q, want it to begin %q", name, d, tt.describe)
+				}
+				if elapsed := time.Since(start); tt.status == faultproxy.StatusTimeout && elapsed < 1900*time.Millisecond {
+					t.Errorf("%s: failed after %s, before the client's 2s timeout", name, elapsed)
+				}
+			}
+			// Other resources, and writes, pass.
+			if _, err := cs.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{}); err != nil {
+				t.Errorf("listing ConfigMaps with a Deployments fault: %v", err)
+			}
+			patch := []byte(`{"metadata":{"labels":{"touched":"` + string(tt.status) + `"}}}`)
+			if _, err := cs.AppsV1().Deployments("default").Patch(ctx, "web", "application/merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
+				t.Errorf("patching the Deployment with a read fault: %v", err)
+			}
+		})
+	}
+	for name, read := range reads {
+		if err := read(); err != nil {
+			t.Errorf("%s after clearing the fault: %v", name, err)
+		}
+	}
+
+	t.Run("control socket", func(t *testing.T) {
+		set := faultproxy.NewSet()
+		set.Add(c.Name, p)
+		sock := filepath.Join(t.TempDir(), "faults.sock")
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if err := faultproxy.Serve(sctx, sock, set); err != nil {
+			t.Fatal(err)
+		}
+		faults, err := faultproxy.SetFault(ctx, sock, c.Name, faultproxy.Fault{Resource: "deployments.apps", Status: faultproxy.Status500})
+		if err != nil || len(faults) != 1 {
+			t.Fatalf("SetFault: %v, %v", faults, err)
+		}
+		if err := reads["list all namespaces"](); !apierrors.IsInternalError(err) {
+			t.Errorf("list with a fault set through the socket: %v, want 500", err)
+		}
+		if _, err := faultproxy.SetFault(ctx, sock, "nosuch", faultproxy.Fault{Resource: "deployments.apps", Status: faultproxy.Status500}); err == nil || !strings.Contains(err.Error(), "faulty") {
+			t.Errorf("SetFault on an unknown cluster: %v, want an error naming the lab's clusters", err)
+		}
+		if faults, err := faultproxy.ClearFaults(ctx, sock, c.Name, ""); err != nil || len(faults) != 0 {
+			t.Fatalf("ClearFaults: %v, %v", faults, err)
+		}
+		if err := reads["list all namespaces"](); err != nil {
+			t.Errorf("list after clearing through the socket: %v", err)
+		}
+	})
+
+	t.Run("kubeconfig routed", func(t *testing.T) {
+		data, err := os.ReadFile(c.KubeconfigPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "kubeconfig")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := faultproxy.Route(path, map[string]string{c.Name: p.URL}); err != nil {
+			t.Fatal(err)
+		}
+		routed, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcs, err := kubernetes.NewForConfig(routed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rcs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{}); err != nil {
+			t.Fatalf("listing through the routed kubeconfig, the cluster's CA verifying the proxy: %v", err)
+		}
+		if err := p.Set(faultproxy.Fault{Resource: "deployments.apps", Status: faultproxy.Status500}); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Clear("")
+		if _, err := rcs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{}); !apierrors.IsInternalError(err) {
+			t.Errorf("listing through the routed kubeconfig with a fault: %v, want 500", err)
+		}
+	})
+}
