@@ -276,12 +276,14 @@ func (p *Proxy) fault(w http.ResponseWriter, r *http.Request) bool {
 	}
 	switch st {
 	case StatusTimeout:
-		// Hold the request until the client gives up.
+		// Hold the request until the client gives up; then, or when the
+		// proxy closes, drop the connection: an empty answer would read
+		// as an empty watch.
 		select {
 		case <-r.Context().Done():
 		case <-p.closing:
 		}
-		return true
+		panic(http.ErrAbortHandler)
 	case Status429:
 		writeStatus(w, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests,
 			"Too many requests, please try again later. (fault injected by geofed-lab)")
