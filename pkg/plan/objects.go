@@ -197,7 +197,7 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (obj
 func unreadObject(o desired.Object, err error) Object {
 	obj := newObject(o, "")
 	obj.Action = object.ActionError
-	obj.Reason = "not planned: " + err.Error()
+	obj.Reason = "not planned: " + readerr.Brief(err)
 	return obj
 }
 
@@ -206,6 +206,22 @@ func unreadError(unread map[schema.GroupKind]error) error {
 	if len(unread) == 0 {
 		return nil
 	}
+	errs := unreadSorted(unread)
+	// On one line, as a cluster's error is shown.
+	return fmt.Errorf(strings.TrimSuffix(strings.Repeat("%w; ", len(errs)), "; "), errs...)
+}
+
+// unreadBrief names the failed reads without their causes, which the
+// cluster's error gives.
+func unreadBrief(unread map[schema.GroupKind]error) string {
+	var parts []string
+	for _, err := range unreadSorted(unread) {
+		parts = append(parts, readerr.Brief(err.(error)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func unreadSorted(unread map[schema.GroupKind]error) []any {
 	gks := make([]schema.GroupKind, 0, len(unread))
 	for gk := range unread {
 		gks = append(gks, gk)
@@ -215,8 +231,7 @@ func unreadError(unread map[schema.GroupKind]error) error {
 	for i, gk := range gks {
 		errs[i] = unread[gk]
 	}
-	// On one line, as a cluster's error is shown.
-	return fmt.Errorf(strings.TrimSuffix(strings.Repeat("%w; ", len(errs)), "; "), errs...)
+	return errs
 }
 
 // prunes decides what happens to every object the inventory records and
@@ -282,7 +297,7 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 		container := object.IsNamespace(o.Group, o.Kind) || object.IsCRD(o.Group, o.Kind)
 		if container && len(unread) > 0 {
 			o.Action = object.ActionKeep
-			o.Reason = "kept — could not tell what else it holds: " + unreadError(unread).Error()
+			o.Reason = "kept — could not tell what else it holds: " + unreadBrief(unread)
 			continue
 		}
 		var held []prunesafety.Held

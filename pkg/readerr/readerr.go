@@ -46,6 +46,17 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Brief names the read that failed without its cause, "reading Deployments
+// (apps/v1) failed", for lines that point at the error given in full
+// elsewhere; an err that is no *Error is given whole.
+func Brief(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return fmt.Sprintf("reading %s (%s) failed", Plural(e.Kind.Kind), e.Kind.GroupVersion())
+	}
+	return err.Error()
+}
+
 // Describe is err in one line that says which kind of failure it was: the
 // HTTP status and the server's message for an API error, "timed out" for a
 // deadline, the groups for a discovery failure.

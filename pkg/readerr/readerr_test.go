@@ -55,6 +55,9 @@ func TestError(t *testing.T) {
 			if got := e.Error(); got != tt.want {
 				t.Errorf("Error():\n got %s\nwant %s", got, tt.want)
 			}
+			if got, want := Brief(fmt.Errorf("planning: %w", e)), "reading Deployments (apps/v1) failed"; got != want {
+				t.Errorf("Brief() = %q, want %q", got, want)
+			}
 			if !errors.Is(e, tt.err) {
 				t.Errorf("the error does not wrap its cause")
 			}
