@@ -76,7 +76,7 @@ func Markdown(w io.Writer, p *plan.Plan, o MarkdownOptions) error {
 		m.rank = rankAttention
 		m.heading("#### Region " + inline(r.Name))
 		m.rank = rankOverview
-		m.noun = "lines of cluster tables"
+		m.noun = nounTables
 		m.clusterTable(r.Clusters, shares)
 		var orphans []string
 		for _, orphan := range p.Orphans {
@@ -84,7 +84,7 @@ func Markdown(w io.Writer, p *plan.Plan, o MarkdownOptions) error {
 				orphans = append(orphans, orphanLine(orphan))
 			}
 		}
-		m.rank, m.noun = rankAttention, "clusters no longer in the topology"
+		m.rank, m.noun = rankAttention, nounOrphans
 		m.list("!", orphans)
 		for _, c := range r.Clusters {
 			m.cluster(c, o)
@@ -92,7 +92,7 @@ func Markdown(w io.Writer, p *plan.Plan, o MarkdownOptions) error {
 	}
 	// Orphans in regions the topology no longer has arrive sorted by region
 	// (gke.SortChanges): one heading each.
-	m.rank, m.noun = rankAttention, "clusters no longer in the topology"
+	m.rank, m.noun = rankAttention, nounOrphans
 	var orphans []string
 	current := ""
 	for _, orphan := range p.Orphans {
@@ -110,7 +110,7 @@ func Markdown(w io.Writer, p *plan.Plan, o MarkdownOptions) error {
 	m.list("!", orphans)
 
 	if len(p.Placements) > 0 {
-		m.rank, m.noun = rankOverview, "lines of placement"
+		m.rank, m.noun = rankOverview, nounPlacement
 		m.heading("#### Placement")
 		for _, pl := range p.Placements {
 			m.block("**" + inline(pl.Workload) + "** (" + inline(pl.Mode) + ")")
@@ -118,7 +118,7 @@ func Markdown(w io.Writer, p *plan.Plan, o MarkdownOptions) error {
 		}
 	}
 	if len(p.Warnings) > 0 {
-		m.rank, m.noun = rankAttention, "warnings"
+		m.rank, m.noun = rankAttention, nounWarnings
 		m.heading("#### Warnings")
 		m.list("!", p.Warnings)
 	}
@@ -336,10 +336,25 @@ func fitLines(p *part, budget int) int {
 	return lo
 }
 
-// noteReserve is the most bytes the left-out line can take.
+// What the line under the summary counts, by what a part's lines are.
+const (
+	nounProblems  = "clusters' problems"
+	nounOrphans   = "clusters no longer in the topology"
+	nounWarnings  = "warnings"
+	nounTables    = "lines of cluster tables"
+	nounPlacement = "lines of placement"
+	nounChanges   = "lines of changes"
+	nounDiffs     = "lines of object diffs"
+)
+
+// noteReserve is the most bytes the left-out line can take: every count
+// there, of ten digits.
 func noteReserve(o MarkdownOptions) int {
-	return len(noteFor(o, strings.Repeat("9", 10)+" lines of changes, "+
-		strings.Repeat("9", 10)+" lines of diffs, "+strings.Repeat("9", 10)+" warnings and 9999999999 more")) + 200
+	var what []string
+	for _, n := range []string{nounProblems, nounOrphans, nounWarnings, nounTables, nounPlacement, nounChanges, nounDiffs} {
+		what = append(what, "9999999999 "+n)
+	}
+	return len(noteFor(o, strings.Join(what, ", ")))
 }
 
 // leftOut is the line that says what the shortened document left out,
@@ -460,7 +475,7 @@ func sharesByCluster(p *plan.Plan) map[string][]string {
 // cluster writes why a cluster could not be planned, in full, and its
 // changes in a collapsed block when it has any.
 func (m *md) cluster(c plan.Cluster, o MarkdownOptions) {
-	m.rank, m.noun = rankAttention, "clusters' problems"
+	m.rank, m.noun = rankAttention, nounProblems
 	if c.Unreachable != "" {
 		m.list("!", []string{clusterHead(c)})
 		return
@@ -484,10 +499,10 @@ func (m *md) cluster(c plan.Cluster, o MarkdownOptions) {
 		// The symbol leads the line, so GitHub colours + and - lines.
 		code = append(code, strings.TrimRight(fmt.Sprintf("%-3s %s%s", l.symbol, strings.Repeat("    ", l.depth), l.text), " "))
 	}
-	m.rank, m.noun = rankChanges, "lines of changes"
+	m.rank, m.noun = rankChanges, nounChanges
 	at := m.code(clusterSymbol(c)+" "+clusterHead(c), "diff", code)
 	if o.Diff {
-		m.rank, m.noun, m.parent = rankDiffs, "lines of object diffs", at
+		m.rank, m.noun, m.parent = rankDiffs, nounDiffs, at
 		for _, obj := range c.Objects {
 			if obj.Diff == "" || (obj.Action != object.ActionUpdate && obj.Action != object.ActionConflict) {
 				continue
