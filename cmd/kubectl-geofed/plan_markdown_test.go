@@ -63,11 +63,11 @@ func TestPlanMarkdownOnLab(t *testing.T) {
 	flags := clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: 30 * time.Second, RequestTimeout: time.Minute}
 	ctx := context.Background()
 
-	planMarkdown := func(t *testing.T, diff bool) (out string) {
+	planMarkdown := func(t *testing.T, diff bool, maxBytes int) (out, saveTo string) {
 		t.Helper()
-		saveTo := filepath.Join(t.TempDir(), "plan.json")
+		saveTo = filepath.Join(t.TempDir(), "plan.json")
 		streams, _, outBuf, errBuf := genericiooptions.NewTestIOStreams()
-		o := &PlanOptions{Filename: file, Output: "markdown", SaveTo: saveTo, Diff: diff, DetailedExitCode: true, clusterFlags: flags, IOStreams: streams}
+		o := &PlanOptions{Filename: file, Output: "markdown", SaveTo: saveTo, Diff: diff, DetailedExitCode: true, MaxBytes: maxBytes, clusterFlags: flags, IOStreams: streams}
 		if err := o.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -92,11 +92,11 @@ func TestPlanMarkdownOnLab(t *testing.T) {
 		if !strings.Contains(errBuf.String(), "Saved the plan to "+saveTo) {
 			t.Errorf("stderr = %q, want where the plan was saved", errBuf)
 		}
-		return outBuf.String()
+		return outBuf.String(), saveTo
 	}
 
 	// Everything new; the table and the comment say so.
-	created := planMarkdown(t, false)
+	created, _ := planMarkdown(t, false, 0)
 	golden(t, "plan-markdown-new.golden", []byte(created))
 	for _, want := range []string{
 		"### kubectl geofed plan: pr\n\n**Plan: 0 clusters to create, 0 to change · 5 objects to create, 0 to change, 0 to delete.**\n",
@@ -133,7 +133,7 @@ func TestPlanMarkdownOnLab(t *testing.T) {
 	edit("secret.yaml", exampleSecretValue[0], newToken[0])
 	edit("configmap.yaml", "acme-llm-7b/v12", "acme-llm-7b/v13")
 	edit("kustomization.yaml", "- service.yaml\n", "")
-	changed := planMarkdown(t, true)
+	changed, _ := planMarkdown(t, true, 0)
 	golden(t, "plan-markdown-changes.golden", []byte(changed))
 	for _, want := range []string{
 		"**Plan: 0 clusters to create, 0 to change · 0 objects to create, 2 to change, 1 to delete.**\n",
@@ -150,6 +150,25 @@ func TestPlanMarkdownOnLab(t *testing.T) {
 		if !strings.Contains(changed, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, changed)
 		}
+	}
+
+	// Bounded below its size, the comment keeps the summary and names the
+	// plan saved with --out for the rest.
+	bounded, saveTo := planMarkdown(t, true, 2000)
+	if len(changed) <= 2000 {
+		t.Fatalf("the comment is %d bytes: a bound of 2000 shortens nothing", len(changed))
+	}
+	for _, want := range []string{
+		"**Plan: 0 clusters to create, 0 to change · 0 objects to create, 2 to change, 1 to delete.**\n",
+		"**Shortened to fit 2000 bytes, left out: ",
+		"The full plan is in " + saveTo + " (plan --out).\n",
+	} {
+		if !strings.Contains(bounded, want) {
+			t.Errorf("markdown bounded to 2000 bytes lacks %q:\n%s", want, bounded)
+		}
+	}
+	if len(bounded) > 2000 {
+		t.Errorf("markdown bounded to 2000 bytes is %d bytes", len(bounded))
 	}
 }
 
