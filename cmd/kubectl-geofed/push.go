@@ -23,7 +23,10 @@ const pushExample = `  # Hand the topology and its kustomize sources to the cont
   kubectl geofed push -f topology.yaml --hub hub --mode Plan
 
   # Move an unreachable member's replicas after 5 minutes instead of 2
-  kubectl geofed push -f topology.yaml --hub hub --failover-after 5m`
+  kubectl geofed push -f topology.yaml --hub hub --failover-after 5m
+
+  # Remove what the topology applied from the members when its Topology is deleted
+  kubectl geofed push -f topology.yaml --hub hub --deletion-policy Delete`
 
 // PushOptions holds the flags of the push command.
 type PushOptions struct {
@@ -34,6 +37,8 @@ type PushOptions struct {
 	Paused        bool
 	FailoverAfter time.Duration
 	RestoreAfter  time.Duration
+	// DeletionPolicy is Orphan, Delete, or "" to keep the hub's.
+	DeletionPolicy string
 
 	ConfigFlags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
@@ -56,7 +61,22 @@ and from the bundle: a kustomization that reads files outside its source
 directory is refused here, not found broken in the hub.
 
 Members are reached from the hub with the kubeconfig in Secret
-geofed-member-<cluster> (key kubeconfig) of the controller's namespace.`,
+geofed-member-<cluster> (key kubeconfig) of the controller's namespace.
+
+--deletion-policy says what deleting the Topology from the hub (kubectl
+delete topology NAME) does to what the control plane applied on the members:
+  Orphan  (the default) leaves every object there, still labelled and recorded
+          in each member's inventory: kubectl geofed destroy -f removes it
+          later, or another topology of the same name takes it over.
+  Delete  removes it first, as kubectl geofed destroy does and with the same
+          safety: an object someone re-created is spared, and a Namespace or
+          CRD that still holds what geofed did not apply is kept. The
+          Topology carries the finalizer geofed.io/destroy until every member
+          is clean; while one is unreachable or keeps something, the
+          Topology stays, its Destroyed condition and an Event say why, and
+          the controller tries again. Setting the policy back to Orphan
+          releases it. GKE clusters are never deleted.
+A push without --deletion-policy keeps what the hub has.`,
 		Example: pushExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -73,7 +93,9 @@ geofed-member-<cluster> (key kubeconfig) of the controller's namespace.`,
 	cmd.Flags().BoolVar(&o.Paused, "paused", false, "Upload, but let the control plane do nothing until pushed again without --paused")
 	cmd.Flags().DurationVar(&o.FailoverAfter, "failover-after", 0, "How long a member stays unreachable before its share moves to the others (default 2m)")
 	cmd.Flags().DurationVar(&o.RestoreAfter, "restore-after", 0, "How long a member that failed over must stay reachable before its share returns (default 2m)")
+	cmd.Flags().StringVar(&o.DeletionPolicy, "deletion-policy", "", "What deleting the Topology does to what it applied on the members: Orphan (leave it) or Delete (remove it first); default: as the hub has it, Orphan for a new topology")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("deletion-policy", cobra.FixedCompletions([]string{"Orphan", "Delete"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"Apply", "Plan"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -91,6 +113,11 @@ func (o *PushOptions) Validate() error {
 	default:
 		return fmt.Errorf("--mode must be Apply or Plan, not %q", o.Mode)
 	}
+	switch v1alpha1.DeletionPolicy(o.DeletionPolicy) {
+	case "", v1alpha1.DeletionOrphan, v1alpha1.DeletionDelete:
+	default:
+		return fmt.Errorf("--deletion-policy must be Orphan or Delete, not %q", o.DeletionPolicy)
+	}
 	if o.FailoverAfter < 0 || o.RestoreAfter < 0 {
 		return errors.New("--failover-after and --restore-after must not be negative")
 	}
@@ -107,7 +134,7 @@ func (o *PushOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := push.Options{Topology: t, Hub: hub, Namespace: o.HubNamespace, Mode: v1alpha1.Mode(o.Mode), Paused: o.Paused}
+	opts := push.Options{Topology: t, Hub: hub, Namespace: o.HubNamespace, Mode: v1alpha1.Mode(o.Mode), Paused: o.Paused, DeletionPolicy: v1alpha1.DeletionPolicy(o.DeletionPolicy)}
 	if o.FailoverAfter > 0 || o.RestoreAfter > 0 {
 		opts.Failover = &v1alpha1.Failover{}
 		if o.FailoverAfter > 0 {

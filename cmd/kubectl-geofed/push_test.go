@@ -17,6 +17,9 @@ func TestPushValidate(t *testing.T) {
 		{"no file", PushOptions{Hub: "hub"}, "a topology file is required"},
 		{"no hub", PushOptions{Filename: "t.yaml"}, "--hub CONTEXT"},
 		{"bad mode", PushOptions{Filename: "t.yaml", Hub: "hub", Mode: "apply"}, `--mode must be Apply or Plan, not "apply"`},
+		{"delete policy", PushOptions{Filename: "t.yaml", Hub: "hub", DeletionPolicy: "Delete"}, ""},
+		{"orphan policy", PushOptions{Filename: "t.yaml", Hub: "hub", DeletionPolicy: "Orphan"}, ""},
+		{"bad policy", PushOptions{Filename: "t.yaml", Hub: "hub", DeletionPolicy: "delete"}, `--deletion-policy must be Orphan or Delete, not "delete"`},
 		{"negative", PushOptions{Filename: "t.yaml", Hub: "hub", FailoverAfter: -time.Second}, "must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

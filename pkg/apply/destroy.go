@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
 
@@ -86,4 +87,58 @@ func (r *Result) Incomplete() bool {
 		}
 	}
 	return r.Failed()
+}
+
+// Left says, one line per cluster, what a destroy left behind and why: a
+// cluster it could not reach or plan, one it failed on, the objects it kept
+// because they hold what geofed did not apply. Nothing when the destroy is
+// complete. res is nil when nothing was applied.
+func Left(p *plan.Plan, res *Result) []string {
+	outcomes := map[string]Outcome{}
+	if res != nil {
+		for _, o := range res.Clusters {
+			outcomes[o.Name] = o
+		}
+	}
+	var out []string
+	for _, r := range p.Regions {
+		for _, c := range r.Clusters {
+			var why []string
+			switch {
+			case c.Unreachable != "":
+				why = append(why, "unreachable: "+c.Unreachable)
+			case c.Error != "":
+				why = append(why, "not planned: "+c.Error)
+			}
+			kept := 0
+			for _, o := range c.Objects {
+				if o.Action == object.ActionKeep {
+					kept++
+					why = append(why, fmt.Sprintf("%s %s kept (%s)", o.Kind, objectName(o.Namespace, o.Name), o.Reason))
+				}
+			}
+			if o, ok := outcomes[c.Name]; ok && c.Unreachable == "" {
+				switch {
+				case o.Skipped != "":
+					why = append(why, "skipped: "+o.Skipped)
+				case o.Err != nil:
+					why = append(why, "failed: "+o.Err.Error())
+				case o.Kept > kept:
+					// Kept by apply: something arrived after the plan.
+					why = append(why, fmt.Sprintf("%d objects kept: they hold what geofed did not apply", o.Kept))
+				}
+			}
+			if len(why) > 0 {
+				out = append(out, c.Name+": "+strings.Join(why, "; "))
+			}
+		}
+	}
+	return out
+}
+
+func objectName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
 }

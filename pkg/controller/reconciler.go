@@ -159,6 +159,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
+	if done, res, err := r.deletionPolicy(ctx, &topo); done {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return res, err
+	}
 	started := time.Now()
 	run := r.run(ctx, &topo)
 	r.Metrics.Reconciles.WithLabelValues(topo.Namespace, topo.Name, run.result).Inc()

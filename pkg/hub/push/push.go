@@ -37,6 +37,10 @@ type Options struct {
 	Mode     v1alpha1.Mode
 	Paused   bool
 	Failover *v1alpha1.Failover
+	// DeletionPolicy goes into the Topology's spec; empty keeps what the
+	// hub has (Orphan for a new Topology), so a push that does not say
+	// never turns a Delete into an Orphan or the reverse.
+	DeletionPolicy v1alpha1.DeletionPolicy
 	// ChunkSize bounds one ConfigMap's or Secret's chunk;
 	// bundle.DefaultChunkSize when zero.
 	ChunkSize int
@@ -122,11 +126,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 }
 
 func fill(topo *v1alpha1.Topology, o Options, spec topology.Spec, src *v1alpha1.Sources) {
-	mode := topo.Spec.Mode
+	mode, policy := topo.Spec.Mode, topo.Spec.DeletionPolicy
 	if o.Mode != "" {
 		mode = o.Mode
 	}
-	topo.Spec = v1alpha1.TopologySpec{Spec: spec, Mode: mode, Paused: o.Paused, Failover: o.Failover, Sources: src}
+	if o.DeletionPolicy != "" {
+		policy = o.DeletionPolicy
+	}
+	topo.Spec = v1alpha1.TopologySpec{Spec: spec, Mode: mode, Paused: o.Paused, Failover: o.Failover, Sources: src, DeletionPolicy: policy}
 }
 
 // rawSpec is the file's spec as written, without the loader's defaults:

@@ -85,3 +85,11 @@ func (s *TopologySpec) EffectiveMode() Mode {
 	}
 	return s.Mode
 }
+
+// EffectiveDeletionPolicy is spec.deletionPolicy, defaulted to Orphan.
+func (s *TopologySpec) EffectiveDeletionPolicy() DeletionPolicy {
+	if s.DeletionPolicy == "" {
+		return DeletionOrphan
+	}
+	return s.DeletionPolicy
+}

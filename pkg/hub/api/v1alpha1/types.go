@@ -48,6 +48,26 @@ const (
 	ModePlan Mode = "Plan"
 )
 
+// DeletionPolicy says what deleting a Topology does to what it applied on
+// the members.
+// +kubebuilder:validation:Enum=Orphan;Delete
+type DeletionPolicy string
+
+const (
+	// DeletionOrphan leaves everything the Topology applied on the members,
+	// still labelled and recorded in their inventories, for a later
+	// `kubectl geofed destroy` or for another topology to adopt.
+	DeletionOrphan DeletionPolicy = "Orphan"
+	// DeletionDelete removes it first, as `kubectl geofed destroy` does:
+	// the finalizer DestroyFinalizer holds the Topology until every member
+	// is clean.
+	DeletionDelete DeletionPolicy = "Delete"
+)
+
+// DestroyFinalizer holds a Topology whose deletionPolicy is Delete until
+// the controller has removed what it applied from every member.
+const DestroyFinalizer = "geofed.io/destroy"
+
 // Defaults of the failover timings.
 const (
 	DefaultFailoverAfter        = 2 * 60 // seconds
@@ -88,6 +108,15 @@ type TopologySpec struct {
 	// unset.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+	// DeletionPolicy is what deleting this Topology does to what it applied
+	// on the members: Orphan (the default) leaves it there, labelled and
+	// recorded; Delete removes it first, with destroy's safety (an object
+	// someone re-created, a Namespace or CRD still holding what geofed did
+	// not apply, are kept, and the Topology waits for them). GKE clusters
+	// are never deleted.
+	// +kubebuilder:default=Orphan
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 	// Failover says when an unreachable member's share moves to the others.
 	// +optional
 	Failover *Failover `json:"failover,omitempty"`
@@ -140,6 +169,11 @@ const (
 	// ConditionDegraded: a member is unreachable or excluded by failover,
 	// or applying to one failed.
 	ConditionDegraded = "Degraded"
+	// ConditionDestroyed: while a Topology with deletionPolicy Delete is
+	// being deleted, whether its objects are gone from every member; False
+	// says what holds it (a member unreachable, a Namespace still holding
+	// what geofed did not apply).
+	ConditionDestroyed = "Destroyed"
 )
 
 // TopologyStatus is what the last reconcile found and did.
