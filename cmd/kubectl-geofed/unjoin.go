@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,7 +27,10 @@ const unjoinExample = `  # Take the cluster of context serving-us out of the con
   kubectl geofed unjoin serving-us --hub hub
 
   # A cluster joined under another name than its context's
-  kubectl geofed unjoin gke_acme_us-east1_edge --name edge-us --hub hub`
+  kubectl geofed unjoin gke_acme_us-east1_edge --name edge-us --hub hub
+
+  # ... and first remove what the control plane applied on it
+  kubectl geofed unjoin serving-us --hub hub --delete-objects`
 
 // UnjoinOptions holds the flags of the unjoin command.
 type UnjoinOptions struct {
@@ -37,6 +41,12 @@ type UnjoinOptions struct {
 	Name         string
 	Hub          string
 	HubNamespace string
+	// DeleteObjects removes what the hub's Topologies applied on the
+	// cluster, once it is out of the control plane.
+	DeleteObjects bool
+	// LockWait is how long --delete-objects waits for a lock on the
+	// cluster (an apply of the control plane under way).
+	LockWait time.Duration
 
 	ConfigFlags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
@@ -61,10 +71,23 @@ reached, the hub's Secret is deleted all the same (the control plane can no
 longer reach the cluster) and unjoin says what is left on the cluster: run it
 again once the cluster answers.
 
+What geofed applied on the cluster stays there, still labelled and recorded
+in its inventories, unless --delete-objects: then, once the cluster is out of
+the control plane (so the controller can no longer put anything back), unjoin
+removes what each Topology in --hub-namespace of the hub that includes the
+cluster applied on it, and nothing on any other member, as kubectl geofed
+destroy does and with its safety: an object someone re-created is spared,
+and a Namespace or CRD that still holds what geofed did not apply is kept,
+still recorded, and named. It reaches the cluster with CONTEXT, your own
+credentials. What a topology applied from the command line only (never
+pushed) is not touched: kubectl geofed destroy -f removes it.
+
 The topology file is not changed: a cluster still in it, and pushed, is one
 the control plane cannot reach.
 
-Exit codes: 0 unjoined, 1 failed (what is left is named).`,
+Exit codes: 0 unjoined (and with --delete-objects, every object removed), 1
+failed or something kept (what is left is named; running unjoin again
+carries on).`,
 		Example: unjoinExample,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -86,6 +109,8 @@ Exit codes: 0 unjoined, 1 failed (what is left is named).`,
 	cmd.Flags().StringVar(&o.Name, "name", "", "Cluster name it was joined under (default: the context, made into a DNS-1123 label)")
 	cmd.Flags().StringVar(&o.Hub, "hub", "", "Kubeconfig context of the hub cluster")
 	cmd.Flags().StringVar(&o.HubNamespace, "hub-namespace", defaultHubNamespace, "Namespace of the control plane in the hub")
+	cmd.Flags().BoolVar(&o.DeleteObjects, "delete-objects", false, "Also remove what the hub's Topologies applied on the cluster (default: leave it there)")
+	cmd.Flags().DurationVar(&o.LockWait, "lock-timeout", time.Minute, "With --delete-objects, wait this long for an apply under way on the cluster to release its lock")
 	_ = cmd.RegisterFlagCompletionFunc("hub", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return kubeconfigContexts(kubeconfigFlag(flags)), cobra.ShellCompDirectiveNoFileComp
 	})
@@ -144,6 +169,16 @@ func (o *UnjoinOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("hub %s: %w", o.Hub, err)
 	}
+	var topos []memberTopology
+	if o.DeleteObjects {
+		hub, err := newHubClient(hcfg)
+		if err != nil {
+			return err
+		}
+		if topos, err = memberTopologies(ctx, hub, o.HubNamespace, o.Name, o.Context, kubeconfigFlag(o.ConfigFlags)); err != nil {
+			return err
+		}
+	}
 	res, err := membership.Unjoin(ctx, membership.UnjoinOptions{
 		Cluster: o.Name, Member: mc, Hub: hc, HubName: o.Hub, HubNamespace: o.HubNamespace, Progress: o.ErrOut,
 	})
@@ -160,9 +195,19 @@ func (o *UnjoinOptions) Run(ctx context.Context) error {
 			o.Name, strings.Join(left, ", "))
 	}
 	if err != nil {
+		if o.DeleteObjects {
+			fmt.Fprintf(o.Out, "\nNo object was deleted: unjoin did not finish, and the control plane may still reach cluster %s.\n", o.Name)
+		}
 		return &ExitError{Code: 1, Err: fmt.Errorf("unjoining cluster %s: %w", o.Name, err)}
 	}
+	var left []string
+	if o.DeleteObjects {
+		left = o.destroyOnMember(ctx, o.Out, topos)
+	}
 	fmt.Fprintf(o.Out, "\nCluster %s (context %s) unjoined from hub %s.\n", o.Name, o.Context, o.Hub)
+	if len(left) > 0 {
+		return &ExitError{Code: 1, Err: errors.New(leftMessage(o.Name, left))}
+	}
 	return nil
 }
 

@@ -114,7 +114,7 @@ func Left(p *plan.Plan, res *Result) []string {
 			for _, o := range c.Objects {
 				if o.Action == object.ActionKeep {
 					kept++
-					why = append(why, fmt.Sprintf("%s %s kept (%s)", o.Kind, objectName(o.Namespace, o.Name), o.Reason))
+					why = append(why, fmt.Sprintf("%s %s: %s", o.Kind, objectName(o.Namespace, o.Name), o.Reason))
 				}
 			}
 			if o, ok := outcomes[c.Name]; ok && c.Unreachable == "" {

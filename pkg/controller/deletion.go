@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
@@ -161,8 +162,14 @@ func (r *Reconciler) runDestroy(ctx context.Context, topo *v1alpha1.Topology) (l
 	if err != nil {
 		return nil, "", err
 	}
+	// In memory, where plan reads it for the plan's source digest.
+	path := filepath.ToSlash(filepath.Join(dir, "topology.yaml"))
+	fsys := filesys.MakeFsInMemory()
+	if err := fsys.WriteFile(path, doc); err != nil {
+		return nil, "", err
+	}
 	anyDir := func(string) bool { return true }
-	t, err := topology.Options{IsDir: anyDir}.Parse(filepath.Join(dir, "topology.yaml"), doc)
+	t, err := topology.Options{IsDir: anyDir}.Parse(path, doc)
 	if err != nil {
 		return nil, "", fmt.Errorf("the topology cannot be loaded, so its members are unknown: %w", err)
 	}
@@ -183,7 +190,7 @@ func (r *Reconciler) runDestroy(ctx context.Context, topo *v1alpha1.Topology) (l
 	if gkeClient != nil {
 		obsOpts.GKE = gkeClient // a nil *gke.Client would be a non-nil interface
 	}
-	res, err := plan.Compute(ctx, plan.Options{Options: obsOpts, Destroy: true, Parallel: r.Parallel, Now: r.Now})
+	res, err := plan.Compute(ctx, plan.Options{Options: obsOpts, FS: fsys, Destroy: true, Parallel: r.Parallel, Now: r.Now})
 	if err != nil {
 		return nil, "", fmt.Errorf("planning the destroy: %w", err)
 	}
