@@ -239,9 +239,9 @@ func unreadSorted(unread map[schema.GroupKind]error) []any {
 // listed live with this ApplySet's part-of label, and the very object geofed
 // applied (the UID the inventory recorded) — is deleted. A Namespace or CRD
 // whose deletion would take anything else with it is kept. Nothing of a
-// kind in unread is planned at all (its entries stay recorded), and while
-// any read failed no Namespace or CRD is deleted: what either holds is not
-// known.
+// kind in unread is deleted (its entries are kept, never forgotten), and
+// while any read failed no Namespace or CRD is deleted: what either holds
+// is not known.
 func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, live map[string]metav1.Object, desiredKeys map[string]bool, unread map[schema.GroupKind]error) ([]Object, error) {
 	var out []Object
 	deleting := map[types.UID]bool{}
@@ -250,7 +250,15 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 		if desiredKeys[key] {
 			continue
 		}
-		if unread[schema.GroupKind{Group: e.Group, Kind: e.Kind}] != nil {
+		if err := unread[schema.GroupKind{Group: e.Group, Kind: e.Kind}]; err != nil {
+			// Whether it is there is not known: kept, and so still
+			// recorded (apply forgets what the plan neither deletes nor
+			// keeps).
+			out = append(out, Object{
+				Action: object.ActionKeep, Group: e.Group, Version: e.Version, Kind: e.Kind,
+				Namespace: e.Namespace, Name: e.Name, UID: string(e.UID),
+				Reason: "kept — " + readerr.Brief(err),
+			})
 			continue
 		}
 		l := live[key]

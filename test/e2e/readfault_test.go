@@ -74,8 +74,10 @@ func TestReadFaults(t *testing.T) {
 			if got := deletions(faulty); strings.Join(got, ",") != "ConfigMap web-a/web-config" {
 				t.Errorf("faulty: deletions %v with its Deployments unread, want web-a's ConfigMap alone", got)
 			}
-			if o := findObject(faulty, "Namespace", "", "web-a"); o == nil || o.Action != object.ActionKeep || !strings.Contains(o.Reason, "reading Deployments") {
-				t.Errorf("faulty: Namespace web-a planned as %+v, want kept naming the failed read", o)
+			for _, o := range []struct{ kind, ns, name string }{{"Namespace", "", "web-a"}, {"Deployment", "web-a", "web"}} {
+				if got := findObject(faulty, o.kind, o.ns, o.name); got == nil || got.Action != object.ActionKeep || !strings.Contains(got.Reason, "reading Deployments (apps/v1) failed") {
+					t.Errorf("faulty: %s %s/%s planned as %+v, want kept naming the failed read", o.kind, o.ns, o.name, got)
+				}
 			}
 			if got := deletions(findCluster(t, p, "steady")); strings.Join(got, ",") != "ConfigMap web-a/web-config,Deployment web-a/web,Namespace web-a" {
 				t.Errorf("steady: deletions %v, want web-a's Deployment, ConfigMap and Namespace", got)

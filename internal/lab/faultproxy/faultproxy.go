@@ -154,6 +154,13 @@ func Start(opts Options) (*Proxy, error) {
 			Transport: t,
 			// Watches stream: every event goes on at once.
 			FlushInterval: -1,
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				if r.Context().Err() != nil {
+					return // the client gave up: nobody to tell
+				}
+				writeStatus(w, http.StatusBadGateway, metav1.StatusReasonServiceUnavailable,
+					"geofed-lab fault proxy: reaching the apiserver: "+err.Error())
+			},
 		}
 	}
 	admins, clients := forward(asAdmin), forward(asClient)
