@@ -27,6 +27,9 @@ import (
 const destroyExample = `  # Remove every object geofed applied, on every member; clusters stay
   kubectl geofed destroy -f topology.yaml
 
+  # The same without a terminal, as CI tears down a preview environment
+  kubectl geofed destroy -f topology.yaml --yes
+
   # ... and delete two GKE clusters geofed created (asks for their names)
   kubectl geofed destroy -f topology.yaml --clusters training-us,serving-eu`
 
@@ -55,7 +58,7 @@ type DestroyOptions struct {
 func NewDestroyCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &DestroyOptions{ConfigFlags: flags, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "destroy -f TOPOLOGY [--clusters NAME,...]",
+		Use:   "destroy -f TOPOLOGY [--yes] [--clusters NAME,...]",
 		Short: "Remove every object geofed owns from every member cluster",
 		Long: `Show a plan deleting (-) every object geofed applied on every member cluster,
 ask for confirmation, then delete them in reverse apply order (workloads,
@@ -66,10 +69,13 @@ cluster's inventory and lock are removed last. Destroy is idempotent and
 resumable: run it again after an interruption and it carries on; once
 nothing is left it says so.
 
+--yes destroys without asking, with no terminal needed: what CI runs to
+tear down a preview environment.
+
 Clusters themselves stay. GKE clusters are deleted only when named with
 --clusters, after their objects are gone, and only once their names are
-typed at the prompt; --yes is accepted only together with --clusters, naming
-what it deletes. Joined clusters are never deleted.
+typed at the prompt, or with --yes, --clusters having named them. Joined
+clusters are never deleted.
 
 Exit codes: 0 everything removed (or nothing was left); 1 an error, or
 something kept because it holds what geofed did not apply.`,
@@ -87,7 +93,7 @@ something kept because it holds what geofed did not apply.`,
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Print the destroy plan as json or yaml (people's lines go to standard error)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().StringSliceVar(&o.Clusters, "clusters", nil, "Managed clusters to delete from GKE once their objects are gone")
-	cmd.Flags().BoolVar(&o.Yes, "yes", false, "Destroy without asking; only together with --clusters")
+	cmd.Flags().BoolVar(&o.Yes, "yes", false, "Destroy without asking, on a terminal or not; GKE clusters go only when named with --clusters")
 	cmd.Flags().DurationVar(&o.GKETimeout, "gke-timeout", apply.DefaultGKETimeout, "How long GKE may take to delete one cluster")
 	cmd.Flags().DurationVar(&o.LockWait, "lock-timeout", 0, "Wait this long for another apply to release a cluster's lock")
 	cmd.Flags().DurationVar(&o.LockTTL, "lock-ttl", inventory.DefaultLockTTL, "How long a cluster's lock outlives a destroy that died without releasing it")
@@ -113,10 +119,6 @@ func (o *DestroyOptions) Validate() error {
 	case "", "json", "yaml":
 	default:
 		return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
-	}
-	if o.Yes && len(o.Clusters) == 0 {
-		return errors.New("--yes is accepted only together with --clusters: it must name what it deletes. " +
-			"To remove geofed's objects without asking, confirm at the prompt; in CI, name the clusters")
 	}
 	if o.LockTTL < time.Second {
 		return fmt.Errorf("--lock-ttl must be at least 1s, not %s", o.LockTTL)
@@ -247,12 +249,13 @@ func hasInventory(p *plan.Plan) bool {
 }
 
 // confirm asks on the terminal: "yes" for objects only; the names of the
-// clusters, as typed, when GKE clusters are deleted too.
+// clusters, as typed, when GKE clusters are deleted too. Without a
+// terminal there is no one to ask, and --yes is the answer.
 func (o *DestroyOptions) confirm(human io.Writer, clusters []string) error {
 	if !o.Interactive {
-		what := "refusing to destroy without confirmation: standard input is not a terminal. Review the plan above and confirm at a terminal"
+		what := "refusing to destroy without confirmation: standard input is not a terminal. Review the plan above and confirm at a terminal, or re-run with --yes"
 		if len(clusters) > 0 {
-			what += ", or re-run with --yes together with --clusters"
+			what += " (--clusters names the GKE clusters it deletes)"
 		}
 		return &ExitError{Code: 1, Err: errors.New(what)}
 	}

@@ -14,7 +14,7 @@ func TestDestroyValidate(t *testing.T) {
 		want string
 	}{
 		{"no file", DestroyOptions{}, "a topology file is required"},
-		{"--yes alone", DestroyOptions{Filename: "t.yaml", Yes: true}, "--yes is accepted only together with --clusters"},
+		{"--yes without --clusters", DestroyOptions{Filename: "t.yaml", Yes: true}, ""},
 		{"--yes with --clusters", DestroyOptions{Filename: "t.yaml", Yes: true, Clusters: []string{"a"}}, ""},
 		{"no --yes", DestroyOptions{Filename: "t.yaml"}, ""},
 		{"-o json", DestroyOptions{Filename: "t.yaml", Output: "json"}, ""},

@@ -26,11 +26,13 @@ import (
 // cluster and a GKE cluster of the emulator: it refuses without a
 // confirmation, keeps a Namespace that holds what geofed did not apply
 // (and says so, exiting 1), finishes once that is gone, removes the
-// inventory and lock last, says there is nothing left on a third run, and
-// deletes a GKE cluster only when named and confirmed.
+// inventory and lock last, says there is nothing left on a third run,
+// destroys with --yes and no terminal (CI teardown), and deletes a GKE
+// cluster only when named and confirmed.
 func TestDestroy(t *testing.T) {
 	e := newEnv(t, gpuNodes(edge, "us-east1", 1))
 	t.Run("Joined", func(t *testing.T) { testDestroyJoined(e.on(t)) })
+	t.Run("YesWithoutTerminal", func(t *testing.T) { testDestroyYes(e.on(t)) })
 	t.Run("GKE", func(t *testing.T) { testDestroyGKE(e.on(t)) })
 }
 
@@ -48,8 +50,7 @@ func testDestroyJoined(e *env) {
 		args []string
 		want string
 	}{
-		{[]string{"destroy", "-f", tp.file()}, "refusing to destroy without confirmation: standard input is not a terminal"},
-		{[]string{"destroy", "-f", tp.file(), "--yes"}, "--yes is accepted only together with --clusters"},
+		{[]string{"destroy", "-f", tp.file()}, "refusing to destroy without confirmation: standard input is not a terminal. Review the plan above and confirm at a terminal, or re-run with --yes"},
 		{[]string{"destroy", "-f", tp.file(), "--clusters", edge, "--yes"}, "--clusters names edge, a joined cluster"},
 	} {
 		r := e.run(tc.args...)
@@ -96,8 +97,41 @@ func testDestroyJoined(e *env) {
 	}
 }
 
-// A GKE cluster outlives a destroy that does not name it, and is deleted,
-// after its objects, by one that does (--yes with --clusters).
+// testDestroyYes tears a topology down as CI does a preview environment:
+// --yes, standard input not a terminal (run gives the binary /dev/null),
+// no --clusters. Everything geofed applied is read back gone from the
+// cluster, its inventory and lock too; what others made stays.
+func testDestroyYes(e *env) {
+	t := e.t
+	tp := e.newTopology("preview")
+	tp.set("a", namespace("preview")+configMap("preview", "settings", "v1")+deployment("preview", "server", 1, ""))
+	e.mustApply(tp)
+	e.kubectl(edge, "create", "configmap", "theirs", "-n", "default", "--from-literal=owner=someone else")
+	e.mustExist("deployment", "preview", "server")
+
+	r := e.run("destroy", "-f", tp.file(), "--yes")
+	if r.code != 0 || !strings.Contains(r.stdout, "Destroy complete: 3 objects deleted, 1 inventories removed, 0 GKE clusters deleted.") {
+		t.Fatalf("destroy --yes without a terminal: exit %d, want 0 and complete\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, "Only 'yes' is accepted") {
+		t.Errorf("destroy --yes asked for confirmation:\n%s", r.stdout)
+	}
+	e.mustBeGone("configmap", "preview", "settings")
+	e.mustBeGone("deployment", "preview", "server")
+	e.waitGone("namespace", "", "preview")
+	e.mustBeGone("configmap", "kube-system", inventory.ParentName("preview"))
+	e.mustBeGone("lease", "kube-system", inventory.ParentName("preview"))
+	e.mustExist("configmap", "default", "theirs")
+
+	r = e.run("destroy", "-f", tp.file(), "--yes")
+	if r.code != 0 || !strings.Contains(r.stdout, "Nothing to destroy: no member holds anything geofed applied.") {
+		t.Errorf("second destroy --yes: exit %d, want 0 and nothing to destroy\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A GKE cluster outlives a destroy that does not name it, even with --yes,
+// and one that names it without its names typed; it is deleted, after its
+// objects, by one that names it and confirms (--yes with --clusters).
 func testDestroyGKE(e *env) {
 	t := e.t
 	dir := t.TempDir()
@@ -136,15 +170,29 @@ spec:
 		t.Fatalf("ConfigMap settings not applied: %s", out)
 	}
 
-	r := e.onTerminal("yes\n", "destroy", "-f", file)
+	r := e.run("destroy", "-f", file, "--yes")
 	if r.code != 0 {
-		t.Fatalf("destroy without --clusters: exit %d\n%s", r.code, r.stdout)
+		t.Fatalf("destroy --yes without --clusters: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	if !e.gkeClusterExists("scratch") {
-		t.Fatal("destroy without --clusters deleted GKE cluster scratch")
+		t.Fatal("destroy --yes without --clusters deleted GKE cluster scratch")
 	}
 	if out := e.kubectlGKE("scratch", "get", "namespace", "scratch", "--ignore-not-found", "-o", "jsonpath={.status.phase}"); out != "" && out != "Terminating" {
 		t.Errorf("Namespace scratch is %q after destroy, want gone or terminating", out)
+	}
+
+	// Named but not confirmed: without a terminal, and on one answering
+	// "yes" rather than its name, the cluster stays.
+	r = e.run("destroy", "-f", file, "--clusters", "scratch")
+	if want := "refusing to destroy without confirmation: standard input is not a terminal"; r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("destroy --clusters scratch without a terminal: exit %d, want 1 and %q\n%s\n%s", r.code, want, r.stdout, r.stderr)
+	}
+	r = e.onTerminal("yes\n", "destroy", "-f", file, "--clusters", "scratch")
+	if r.code != 1 || !strings.Contains(r.stdout, "Type their names (scratch) to confirm") || !strings.Contains(r.stdout, "destroy cancelled: nothing was changed") {
+		t.Errorf("destroy --clusters scratch answered yes: exit %d, want 1 and cancelled\n%s", r.code, r.stdout)
+	}
+	if !e.gkeClusterExists("scratch") {
+		t.Fatal("GKE cluster scratch deleted without its name typed")
 	}
 
 	// Named and confirmed with --yes: its objects (none left now) then
