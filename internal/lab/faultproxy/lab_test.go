@@ -1,8 +1,15 @@
 package faultproxy_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,11 +17,13 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
@@ -165,6 +174,29 @@ func TestProxyOnLab(t *testing.T) {
 		}
 	})
 
+	// A client with a token of its own is forwarded as itself: a
+	// ServiceAccount without RBAC is refused by the apiserver, not let in
+	// as the proxy's admin.
+	t.Run("token forwarded as the client", func(t *testing.T) {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: "default"}}
+		if _, err := cs.CoreV1().ServiceAccounts("default").Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, "reader", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tcfg := &rest.Config{Host: p.URL, BearerToken: tok.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAData: c.CAData}}
+		tcs, err := kubernetes.NewForConfig(tcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tcs.AppsV1().Deployments("default").List(ctx, metav1.ListOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "system:serviceaccount:default:reader") {
+			t.Errorf("listing as a ServiceAccount without RBAC through the proxy: %v, want the apiserver's 403 naming it", err)
+		}
+	})
+
 	t.Run("kubeconfig routed", func(t *testing.T) {
 		data, err := os.ReadFile(c.KubeconfigPath)
 		if err != nil {
@@ -196,4 +228,78 @@ func TestProxyOnLab(t *testing.T) {
 			t.Errorf("listing through the routed kubeconfig with a fault: %v, want 500", err)
 		}
 	})
+}
+
+// TestUpgradeThroughProxy: kubectl exec, attach and port-forward switch
+// protocols (websocket, SPDY) on an HTTP/1.1 connection; the proxy passes
+// the switch on and then the bytes both ways. The upstream here stands in
+// for the apiserver's exec endpoint: a TLS server with the cluster's serving
+// certificate that switches to an echo.
+func TestUpgradeThroughProxy(t *testing.T) {
+	_, clusters := labtest.New(t, lab.ClusterSpec{Name: "upgrade", APIServerOnly: true})
+	c := clusters[0]
+	cert, err := tls.LoadX509KeyPair(filepath.Join(c.Dir, "apiserver.crt"), filepath.Join(c.Dir, "apiserver.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "want Upgrade: echo", http.StatusBadRequest)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		_ = rw.Flush()
+		line, _ := rw.ReadString('\n')
+		_, _ = rw.WriteString("echo: " + line)
+		_ = rw.Flush()
+	}))
+	upstream.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	upstream.StartTLS()
+	defer upstream.Close()
+
+	certPEM, _ := os.ReadFile(filepath.Join(c.Dir, "apiserver.crt"))
+	keyPEM, _ := os.ReadFile(filepath.Join(c.Dir, "apiserver.key"))
+	p, err := faultproxy.Start(faultproxy.Options{
+		Upstream: upstream.URL, CAData: c.CAData, CertData: c.ClientCertData, KeyData: c.ClientKeyData,
+		ServingCert: certPEM, ServingKey: keyPEM,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(c.CAData)
+	admin, err := tls.X509KeyPair(c.ClientCertData, c.ClientKeyData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(p.URL, "https://"), &tls.Config{
+		RootCAs: pool, Certificates: []tls.Certificate{admin}, NextProtos: []string{"http/1.1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /api/v1/namespaces/default/pods/web/exec HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %s, want 101 Switching Protocols: %s", resp.Status, body)
+	}
+	fmt.Fprintf(conn, "hello\n")
+	line, err := br.ReadString('\n')
+	if err != nil || line != "echo: hello\n" {
+		t.Errorf("after the switch read %q, %v; want the echo", line, err)
+	}
 }
