@@ -19,14 +19,14 @@ FUZZMINIMIZE ?= 0
 # Parallel test binaries; lab tests start real control planes, so keep it modest.
 TESTP    ?= 2
 
-.PHONY: all build lab-bin real-node test fuzz vet demo demo-controller bench krew clean
+.PHONY: all build lab-bin real-node test fuzz vet demo demo-controller bench krew image release clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-geofed ./cmd/kubectl-geofed
 	$(GO) build -trimpath -o $(BIN)/geofed-lab ./cmd/geofed-lab
-	$(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/geofed-controller ./cmd/geofed-controller
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/geofed-controller ./cmd/geofed-controller
 
 # Builds the lab binaries (and the real nodes' kubelet) once per version into
 # $${XDG_CACHE_HOME:-$$HOME/.cache}/geofed-lab and prints their directory.
@@ -84,6 +84,21 @@ demo-controller: build
 krew:
 	bash hack/krew-release.sh $(VERSION) dist
 	"$$(bash hack/krew-bin.sh | tail -n 1)/validate-krew-manifest" -manifest dist/geofed.yaml -skip-install
+
+# The controller's image, an OCI image index for linux/amd64 and
+# linux/arm64 built with no daemon, registry or base image
+# (hack/image): dist/geofed-controller, an OCI layout to push, and
+# dist/geofed-controller.tar, an OCI archive for `ctr images import`. The
+# same commit gives the same digest: every time in the image is the
+# commit's ($$SOURCE_DATE_EPOCH overrides it).
+image:
+	$(GO) run ./hack/image --out dist --version $(VERSION) --revision $(COMMIT)
+
+# Everything a release attaches: the krew archives and manifest, the image
+# and dist/install.yaml, the control plane with the image pinned by digest
+# (`kubectl apply -f install.yaml` installs it).
+release: krew
+	$(GO) run ./hack/image --out dist --version $(VERSION) --revision $(COMMIT) --install dist/install.yaml
 
 # Builds krew and its manifest validator (pinned) once into
 # $${XDG_CACHE_HOME:-$$HOME/.cache}/geofed-krew and prints their directory.

@@ -26,6 +26,10 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 )
 
+// version and commit are set at link time (-X main.version=...) by make and
+// hack/image.
+var version, commit = "dev", "unknown"
+
 func main() {
 	if err := run(os.Args[1:], os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "geofed-controller:", err)
@@ -107,7 +111,7 @@ func run(args []string, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("starting", "namespace", o.cfg.Namespace, "leaderElection", o.cfg.LeaderElection, "resync", o.cfg.Resync.String())
+	logger.Info("starting", "version", version, "commit", commit, "namespace", o.cfg.Namespace, "leaderElection", o.cfg.LeaderElection, "resync", o.cfg.Resync.String())
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
