@@ -2,19 +2,27 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/faultproxy"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
@@ -120,6 +128,31 @@ func TestReadFaults(t *testing.T) {
 			assertWorkload(t, e, "steady", step.dropped, false)
 		})
 	}
+
+	// An aggregated API server that is down leaves its group out of
+	// discovery: a kind of it that geofed recorded is unread, not absent.
+	t.Run("aggregated API down", func(t *testing.T) {
+		proxy.Clear("")
+		stopAPI := brokenAPIService(t, e.joined["faulty"])
+		defer stopAPI()
+		recordWidget(t, e.joined["faulty"], "faults")
+		r := e.run(append([]string{"plan", "-f", dropB, "-o", "json"}, faultFlags...)...)
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		faulty := findCluster(t, decodePlan(t, r.stdout), "faulty")
+		if want := "reading Widgets (broken.example.com/v1): discovery of its API group failed"; !strings.Contains(faulty.Error, want) {
+			t.Errorf("faulty's error %q does not name %q", faulty.Error, want)
+		}
+		if o := findObject(faulty, "Widget", "web-a", "w"); o == nil || o.Action != object.ActionKeep {
+			t.Errorf("faulty: the recorded Widget planned as %+v, want kept", o)
+		}
+		for _, ns := range []string{"web-a", "web-b"} {
+			if o := findObject(faulty, "Namespace", "", ns); o == nil || o.Action != object.ActionKeep {
+				t.Errorf("faulty: Namespace %s planned as %+v, want kept", ns, o)
+			}
+		}
+	})
 
 	t.Run("cleared", func(t *testing.T) {
 		proxy.Clear("")
@@ -263,4 +296,78 @@ spec:
 		}
 	}
 	return filepath.Join(dir, "topology.yaml")
+}
+
+// brokenAPIService registers an aggregated API, broken.example.com/v1, whose
+// backend does not exist, waits until discovery reports the group failed,
+// and returns what removes it again and waits until discovery is whole.
+func brokenAPIService(t *testing.T, c *lab.Cluster) func() {
+	t.Helper()
+	ctx := context.Background()
+	dyn, err := dynamic.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiservices := schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+		"metadata": map[string]any{"name": "v1.broken.example.com"},
+		"spec": map[string]any{
+			"group": "broken.example.com", "version": "v1",
+			"service":               map[string]any{"namespace": "default", "name": "nothing-here", "port": int64(443)},
+			"insecureSkipTLSVerify": true, "groupPriorityMinimum": int64(1000), "versionPriority": int64(15),
+		},
+	}}
+	if _, err := dyn.Resource(apiservices).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitDiscovery := func(failed bool) {
+		t.Helper()
+		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			_, _, err := disco.ServerGroupsAndResources()
+			return discovery.IsGroupDiscoveryFailedError(err) == failed, nil
+		})
+		if err != nil {
+			t.Fatalf("waiting for discovery to report broken.example.com failed=%v: %v", failed, err)
+		}
+	}
+	waitDiscovery(true)
+	return func() {
+		if err := dyn.Resource(apiservices).Delete(ctx, "v1.broken.example.com", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitDiscovery(false)
+	}
+}
+
+// recordWidget adds to a topology's inventory on c a Widget of
+// broken.example.com, as if geofed had applied one while its API served.
+func recordWidget(t *testing.T, c *lab.Cluster, topo string) {
+	t.Helper()
+	ctx := context.Background()
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps(inventory.ParentNamespace).Get(ctx, inventory.ParentName(topo), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []inventory.Entry
+	if err := json.Unmarshal([]byte(cm.Data["inventory.json"]), &entries); err != nil {
+		t.Fatal(err)
+	}
+	entries = append(entries, inventory.Entry{Group: "broken.example.com", Version: "v1", Kind: "Widget", Namespace: "web-a", Name: "w", UID: "0d5c2a8e-1f3b-4c7d-9e6a-2b4f8c1d3e5a"})
+	data, err := json.Marshal(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["inventory.json"] = string(data)
+	if _, err := cs.CoreV1().ConfigMaps(inventory.ParentNamespace).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
