@@ -122,7 +122,11 @@ func Markdown(w io.Writer, p *plan.Plan, o MarkdownOptions) error {
 		m.heading("#### Warnings")
 		m.list("!", p.Warnings)
 	}
-	_, err := io.WriteString(w, m.document(o, note))
+	doc, err := m.document(o, note)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, doc)
 	return err
 }
 
@@ -264,7 +268,7 @@ func (m *md) code(summary, lang string, lines []string) int {
 
 // document lays out the parts within o.MaxBytes, with the line that says
 // what was left out at index note.
-func (m *md) document(o MarkdownOptions, note int) string {
+func (m *md) document(o MarkdownOptions, note int) (string, error) {
 	shown := make([]int, len(m.parts)) // lines shown; -1: the part is left out
 	total := 0
 	for i := range m.parts {
@@ -274,6 +278,15 @@ func (m *md) document(o MarkdownOptions, note int) string {
 	var noteText string
 	if o.MaxBytes > 0 && total > o.MaxBytes {
 		budget := o.MaxBytes - noteReserve(o)
+		need := 0
+		for i := range m.parts {
+			if m.parts[i].rank == rankSummary {
+				need += m.parts[i].size(len(m.parts[i].lines))
+			}
+		}
+		if need > budget {
+			return "", fmt.Errorf("markdown limited to %d bytes: the title, the summary and the line saying what is left out need %d", o.MaxBytes, need+o.MaxBytes-budget)
+		}
 		for i := range shown {
 			shown[i] = -1
 		}
@@ -319,7 +332,7 @@ func (m *md) document(o MarkdownOptions, note int) string {
 	if note == len(m.parts) && noteText != "" {
 		b.WriteString(noteText)
 	}
-	return strings.TrimRight(b.String(), "\n") + "\n"
+	return strings.TrimRight(b.String(), "\n") + "\n", nil
 }
 
 // fitLines is the most lines of p, at least 1, that fit budget.

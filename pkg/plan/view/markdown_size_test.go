@@ -177,9 +177,16 @@ func TestMarkdownNeverExceedsMaxBytes(t *testing.T) {
 	}
 }
 
+// A bound that cannot hold the summary is refused, never met by leaving
+// the summary out.
 func TestMarkdownRefusesATinyBound(t *testing.T) {
 	err := Markdown(&bytes.Buffer{}, fullPlan(), MarkdownOptions{MaxBytes: 100})
 	if err == nil || !strings.Contains(err.Error(), "at least 2000") {
 		t.Errorf("Markdown with 100 bytes: %v, want a refusal naming the least", err)
+	}
+	long := MarkdownOptions{MaxBytes: MinMarkdownBytes, FullPlan: strings.Repeat("a-very-long-directory/", 80) + "plan.json"}
+	err = Markdown(&bytes.Buffer{}, bigPlan(1, 5, 500, 0, 0), long)
+	if err == nil || !strings.Contains(err.Error(), "the title, the summary and the line saying what is left out need") {
+		t.Errorf("Markdown with a path longer than the bound: %v, want a refusal", err)
 	}
 }
