@@ -1,60 +1,60 @@
 #!/usr/bin/env bash
-# make demo-controller: the control plane on the lab. A hub and two member
-# clusters; geofed-controller runs as a local process against the hub (the
-# image is not published); the members are joined to it, a topology is
-# pushed, the controller applies it, a hand edit on a member is put back
-# without anyone running apply, and the members are unjoined again.
+# make demo-controller: the control plane on the lab, installed as a user
+# installs it. The controller's image is built by the project (no daemon,
+# no registry), loaded into the hub's real node (a real kubelet and
+# containerd), and installed with `kubectl apply -k` of an overlay that only
+# pins the image by digest; two Pods run it. Two members are joined to it, a
+# topology is pushed, the controller applies it, a hand edit on a member is
+# put back without anyone running apply, and the members are unjoined again.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${root}"
 
 GEOFED_LAB_BIN="$(bash hack/lab-bin.sh | tail -n 1)"
 export GEOFED_LAB_BIN
+bash hack/real-node.sh >&2
 geofed="${root}/bin/kubectl-geofed"
-controller="${root}/bin/geofed-controller"
 labctl="${root}/bin/geofed-lab"
 kubectl="${GEOFED_LAB_BIN}/kubectl"
 work="$(mktemp -d)"
 state="${work}/lab"
 topology="manifests/controller-demo.yaml"
-controller_pid=""
 
 step() {
 	printf '\n\033[1m$ %s\033[0m\n' "$*"
 }
 
 cleanup() {
-	if [[ -n "${controller_pid}" ]]; then
-		step "kill geofed-controller  # SIGTERM: it releases its leader Lease"
-		kill "${controller_pid}" 2>/dev/null || true
-		wait "${controller_pid}" 2>/dev/null || true
-	fi
 	step geofed-lab down
 	"${labctl}" --dir "${state}" down || true
 	rm -rf "${work}"
 }
 trap cleanup EXIT
 
-step geofed-lab up --cluster hub@us-central1 --cluster serving-us@us-east1:3 --cluster serving-eu@europe-west1:4
-"${labctl}" --dir "${state}" up --cluster hub@us-central1 --cluster serving-us@us-east1:3 --cluster serving-eu@europe-west1:4
+step "make image   # dist/geofed-controller.tar, and an overlay of manifests/controller pinning it by digest"
+go run ./hack/image --out dist --platforms "linux/$(go env GOARCH)" --overlay "${work}/install"
+cat "${work}/install/kustomization.yaml"
+
+step geofed-lab up --cluster hub@us-central1 --real-node hub --cluster serving-us@us-east1:3 --cluster serving-eu@europe-west1:4
+"${labctl}" --dir "${state}" up --cluster hub@us-central1 --real-node hub --cluster serving-us@us-east1:3 --cluster serving-eu@europe-west1:4
 # shellcheck disable=SC1091
 source "${state}/env"
 
-# In a real hub: kubectl apply -k manifests/controller (the Deployment runs
-# the controller). Here only its namespace and CRD, and the process below.
-step kubectl --context hub apply -f manifests/controller/namespace.yaml -f manifests/controller/crd/
-"${kubectl}" --context hub apply -f manifests/controller/namespace.yaml -f manifests/controller/crd/
-"${kubectl}" --context hub wait --for condition=Established crd/topologies.geofed.io --timeout 60s
+step geofed-lab image load hub dist/geofed-controller.tar
+"${labctl}" --dir "${state}" image load hub dist/geofed-controller.tar
 
-step "geofed-controller --context hub --resync 5m &   # logs: ${work}/controller.log"
-"${controller}" --context hub --namespace geofed-system --leader-elect=false \
-	--metrics-bind-address 0 --health-probe-bind-address 0 --resync 5m --log-format text \
-	>"${work}/controller.log" 2>&1 &
-controller_pid=$!
+step kubectl --context hub apply --server-side -k "${work}/install"
+"${kubectl}" --context hub apply --server-side -k "${work}/install"
+step kubectl --context hub rollout status deployment/geofed-controller -n geofed-system
+"${kubectl}" --context hub rollout status deployment/geofed-controller -n geofed-system --timeout 180s
+"${kubectl}" --context hub get pods -n geofed-system -o wide
 
+# The controller runs in a Pod: it reaches each member at the address Pods
+# on the lab's real node reach that apiserver (geofed-lab status, FROM PODS).
 for member in serving-us serving-eu; do
-	step kubectl geofed join "${member}" --hub hub
-	"${geofed}" join "${member}" --hub hub
+	var="GEOFED_LAB_POD_SERVER_$(echo "${member}" | tr 'a-z-' 'A-Z_')"
+	step kubectl geofed join "${member}" --hub hub --server "${!var}"
+	"${geofed}" join "${member}" --hub hub --server "${!var}"
 done
 
 step kubectl geofed push -f "${topology}" --hub hub
@@ -84,7 +84,7 @@ step "kubectl --context serving-eu get deployments -n serving   # 3 s later: put
 replicas="$("${kubectl}" --context serving-eu get deployment model-server -n serving -o jsonpath='{.spec.replicas}')"
 if [[ "${replicas}" != "4" ]]; then
 	echo "the controller did not put the replicas back (have ${replicas}, want 4); its log:" >&2
-	tail -n 40 "${work}/controller.log" >&2
+	"${kubectl}" --context hub logs -n geofed-system deployment/geofed-controller --tail 40 >&2 || true
 	exit 1
 fi
 
