@@ -125,7 +125,7 @@ func Left(p *plan.Plan, res *Result) []string {
 					why = append(why, "failed: "+o.Err.Error())
 				case o.Kept > kept:
 					// Kept by apply: something arrived after the plan.
-					why = append(why, fmt.Sprintf("%d objects kept: they hold what geofed did not apply", o.Kept))
+					why = append(why, fmt.Sprintf("objects kept, holding what geofed did not apply: %d", o.Kept))
 				}
 			}
 			if len(why) > 0 {
