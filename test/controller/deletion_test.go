@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -180,6 +181,53 @@ func TestDeletionPolicy(t *testing.T) {
 			t.Errorf("Destroyed Event %q, want the destroy's summary", ev)
 		}
 	})
+
+	t.Run("Delete waits for an unreachable member", func(t *testing.T) {
+		// The Namespaces are on their way out; a fresh Topology applies
+		// them again.
+		for _, cs := range e.clients {
+			waitNamespaceGone(t, cs, "web", 60*time.Second)
+		}
+		pushTopology(t, e, push.Options{DeletionPolicy: v1alpha1.DeletionDelete})
+		synced(t)
+		waitFinalizer(t, e, true)
+		m2 := e.members["m2"]
+		if err := m2.StopAPIServer(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var topo v1alpha1.Topology
+		get(t, e, &topo)
+		must(t, e.hub.Delete(ctx, &topo))
+		waitDestroyBlocked(t, e, 60*time.Second, func(msg string) bool {
+			return strings.Contains(msg, "m2: unreachable") && !strings.Contains(msg, "m1:")
+		})
+		if _, err := e.clients["m1"].AppsV1().Deployments("web").Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("m1: Deployment web/web: %v, want it deleted while m2 is down", err)
+		}
+		if err := m2.StartAPIServer(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, e, 2*resync+60*time.Second)
+		if _, err := e.clients["m2"].AppsV1().Deployments("web").Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("m2: Deployment web/web: %v, want it deleted once m2 was back", err)
+		}
+	})
+}
+
+// waitNamespaceGone waits for a Namespace to be deleted.
+func waitNamespaceGone(t *testing.T, cs kubernetes.Interface, name string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := cs.CoreV1().Namespaces().Get(t.Context(), name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Namespace %s still there after %s (%v)", name, timeout, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // waitDestroyBlocked waits for the condition Destroyed=False/
