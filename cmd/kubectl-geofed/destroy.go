@@ -207,7 +207,7 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 		failed := res.FailedClusters()
 		return &ExitError{Code: 1, Err: fmt.Errorf("destroy failed on %d of %d clusters: %s", len(failed), len(res.Clusters), strings.Join(failed, ", "))}
 	case res.Incomplete():
-		return &ExitError{Code: 1, Err: errors.New("destroy kept objects that hold what geofed did not apply")}
+		return &ExitError{Code: 1, Err: errors.New("destroy kept objects: prune disabled on them, or holding what geofed did not apply")}
 	case p.Failed():
 		return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", failureSummary(p))}
 	}

@@ -256,6 +256,11 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 			}
 		case o.Action == object.ActionKeep:
 			retain[o.Key()] = true
+		case o.Action == object.ActionDelete && r.opts.Prune && pc.PruneGuard.Held():
+			// The prune guard holds every deletion here: the object stays,
+			// and stays recorded, until a plan allows it.
+			retain[o.Key()] = true
+			out.PruneHeld = pc.PruneGuard
 		case o.Action == object.ActionDelete:
 			deletes = append(deletes, o)
 		}

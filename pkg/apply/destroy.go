@@ -71,7 +71,7 @@ func (r *Result) DestroySummary() string {
 		}
 		b.WriteString("Re-running destroy carries on where this one stopped.\n")
 	case len(kept) > 0:
-		fmt.Fprintf(&b, "Destroy incomplete: %d objects deleted, %d GKE clusters deleted; kept on %s, holding what geofed did not apply (see above), still recorded: destroy again once they are empty.\n",
+		fmt.Fprintf(&b, "Destroy incomplete: %d objects deleted, %d GKE clusters deleted; kept on %s (see above: prune disabled on them, or holding what geofed did not apply), still recorded: destroy again once that changes.\n",
 			deleted, clusters, strings.Join(kept, ", "))
 	default:
 		fmt.Fprintf(&b, "Destroy complete: %d objects deleted, %d inventories removed, %d GKE clusters deleted.\n", deleted, removed, clusters)

@@ -3,6 +3,8 @@ package apply
 import (
 	"fmt"
 	"strings"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
 
 // What happened to a GKE cluster (Outcome.GKE).
@@ -35,12 +37,27 @@ type Outcome struct {
 	// inventory is gone, nothing being left to record.
 	Kept             int
 	InventoryRemoved bool
+	// PruneHeld is the prune guard that held the cluster's deletions:
+	// every other change was made, nothing deleted. The cluster counts as
+	// failed until a plan allows them (--allow-prune).
+	PruneHeld *plan.ClusterGuard
 	// Err is why the cluster failed; what was done before it is counted.
 	Err error
 }
 
 // Failed reports whether the cluster did not end as the plan asked.
-func (o Outcome) Failed() bool { return o.Err != nil || o.Skipped != "" }
+func (o Outcome) Failed() bool { return o.Err != nil || o.Skipped != "" || o.PruneHeld != nil }
+
+// PruneHeldClusters names the clusters whose deletions the prune guard held.
+func (r *Result) PruneHeldClusters() []string {
+	var out []string
+	for _, c := range r.Clusters {
+		if c.PruneHeld != nil {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
 
 // Result is what apply did to every cluster of the plan.
 type Result struct {
@@ -122,6 +139,10 @@ func (c Outcome) describe(waited bool) string {
 	}
 	if c.Applied > 0 || c.Pruned > 0 || c.Err == nil && c.Skipped == "" {
 		parts = append(parts, fmt.Sprintf("%d applied, %d pruned", c.Applied, c.Pruned))
+	}
+	if g := c.PruneHeld; g != nil {
+		parts = append(parts, fmt.Sprintf("prune guard: %d deletions held, nothing deleted (%s); review the plan and re-run with --allow-prune=%s",
+			g.Deleting, strings.Join(g.Reasons, "; "), c.Name))
 	}
 	switch {
 	case c.Skipped != "":

@@ -288,6 +288,9 @@ const partsHTML = `
 {{define "plan-cluster"}}<article class="cluster {{.State}}" data-cluster="{{.Name}}" data-mode="{{.Mode}}" data-health="{{.Health}}" data-create="{{.Create}}" data-change="{{.Change}}" data-delete="{{.Delete}}" data-attention="{{.Attention}}" data-errors="{{.Errors}}" data-unchanged="{{.Unchanged}}">
 <h3><span class="name">{{.Name}}</span> <span class="mode">{{.ModeText}}</span></h3>
 <p class="health {{.Health}}">{{.HealthText}}</p>
+{{- with .Guard}}
+<p class="reason attention" data-prune-guard>! {{.}}</p>
+{{- end}}
 {{- if .Counted}}
 <p class="counts"><span class="create">+{{.Create}}</span> <span class="change">~{{.Change}}</span> <span class="delete">-{{.Delete}}</span>{{if .Attention}} <span class="attention">!{{.Attention}}</span>{{end}}{{if .Errors}} <span class="error">{{.Errors}} rejected</span>{{end}} objects{{if .Unchanged}} · {{.Unchanged}} unchanged{{end}}</p>
 {{- end}}

@@ -104,6 +104,7 @@ func planFigures(s plan.Summary) []figure {
 		{Key: "attention", Label: "need attention", N: s.Attention, State: "attention"},
 		{Key: "unreachable", Label: noun(s.Unreachable, "cluster") + " unreachable", N: s.Unreachable, State: "attention"},
 		{Key: "errors", Label: noun(s.Errors, "error"), N: s.Errors, State: "attention"},
+		{Key: "guarded", Label: noun(s.Guarded, "cluster") + " held by the prune guard", N: s.Guarded, State: "attention"},
 	} {
 		if f.N > 0 {
 			fs = append(fs, f)
@@ -129,9 +130,12 @@ type planCluster struct {
 	Counted                                              bool
 	Create, Change, Delete, Attention, Errors, Unchanged int
 	GKE                                                  *gkeView
-	Workloads                                            []shareView
-	Objects                                              []objectView
-	label                                                []span
+	// Guard is the prune guard's line when it holds the cluster's
+	// deletions, as the text view prints it.
+	Guard     string
+	Workloads []shareView
+	Objects   []objectView
+	label     []span
 }
 
 func newPlanCluster(c plan.Cluster, shares []shareView) planCluster {
@@ -188,11 +192,14 @@ func newPlanCluster(c plan.Cluster, shares []shareView) planCluster {
 		pc.Health, pc.HealthText = "pending", "not reachable yet: everything is created on it"
 	}
 
+	if c.PruneGuard != nil {
+		pc.Guard = plan.GuardLine(c.Name, c.PruneGuard)
+	}
 	pc.State = stateOK
 	if pc.Create+pc.Change+pc.Delete > 0 || (c.GKE != nil && c.GKE.Action != object.ActionNoop) {
 		pc.State = stateChange
 	}
-	if pc.Health == "unreachable" || pc.Health == "error" || pc.Attention > 0 || (c.GKE != nil && c.GKE.Action == object.ActionAttention) {
+	if pc.Health == "unreachable" || pc.Health == "error" || pc.Attention > 0 || c.PruneGuard.Held() || (c.GKE != nil && c.GKE.Action == object.ActionAttention) {
 		pc.State = stateBad
 	}
 

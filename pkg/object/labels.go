@@ -22,3 +22,17 @@ const (
 
 // AnnotationAppliedHash carries the hash of the manifest geofed applied.
 const AnnotationAppliedHash = "geofed.io/applied-hash"
+
+// AnnotationPrune, set to PruneDisabled on a rendered manifest or by hand
+// on a live object, keeps the object through prune and destroy: geofed
+// shows it as kept and keeps it in its inventory until the annotation goes.
+const (
+	AnnotationPrune = "geofed.io/prune"
+	PruneDisabled   = "disabled"
+)
+
+// PruneDisabledOn reports whether annotations ask geofed never to delete
+// the object.
+func PruneDisabledOn(annotations map[string]string) bool {
+	return annotations[AnnotationPrune] == PruneDisabled
+}

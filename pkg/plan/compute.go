@@ -54,6 +54,9 @@ type Options struct {
 	// DeleteClusters names the managed clusters destroy deletes from GKE
 	// once their objects are gone (destroy --clusters).
 	DeleteClusters []string
+	// Guard is the prune guard's limits and allowances (--max-prune,
+	// --max-prune-fleet, --allow-prune); destroy has no guard.
+	Guard GuardOptions
 }
 
 // Result is a plan with what was computed to reach it: the desired state
@@ -94,6 +97,9 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 		CreatedAt:     now().UTC().Truncate(time.Second),
 	}
 
+	if err := opts.Guard.validate(clusterNames(t)); err != nil {
+		return nil, err
+	}
 	obs, err := observe.Observe(ctx, opts.Options)
 	if err != nil {
 		return nil, err
@@ -155,6 +161,9 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	p.SourceDigest, err = sourceDigest(opts.FS, t, want)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.Destroy {
+		guard(p, t, want, opts.Guard)
 	}
 	p.Summary = summarize(p)
 	return &Result{Topology: t, Plan: p, Desired: want, Observation: obs}, nil
@@ -243,7 +252,7 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 		adopt:     opts.Adopt,
 	}
 	objs, invVersion, err := d.plan(ctx, dc.Objects)
-	c.InventoryVersion = invVersion
+	c.InventoryVersion, c.Owned = invVersion, d.owned
 	if err != nil {
 		c.Error = fmt.Sprintf("planning cluster %s: %v", dc.Name, err)
 	}
@@ -317,6 +326,9 @@ func summarize(p *Plan) Summary {
 				case object.ActionAttention:
 					s.Attention++
 				}
+			}
+			if c.PruneGuard.Held() {
+				s.Guarded++
 			}
 			for _, o := range c.Objects {
 				switch o.Action {

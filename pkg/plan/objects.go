@@ -45,6 +45,9 @@ type clusterDiffer struct {
 	unified bool
 	// adopt takes over objects of another topology or ApplySet (--adopt).
 	adopt bool
+	// owned is set by plan: the objects the inventory records that are
+	// live and still carry the ApplySet label (Cluster.Owned).
+	owned int
 }
 
 // listConcurrency bounds the LISTs one cluster's plan has in flight.
@@ -162,6 +165,12 @@ func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (obj
 	}
 	if err := g.Wait(); err != nil {
 		return nil, inv.ResourceVersion, err
+	}
+
+	for _, e := range inv.Entries {
+		if l := live[e.Key()]; l != nil && l.GetLabels()[object.LabelPartOf] == d.partOf {
+			d.owned++
+		}
 	}
 
 	desiredKeys := map[string]bool{}
@@ -284,6 +293,11 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 		case e.UID != "" && e.UID != l.GetUID():
 			o.Action = object.ActionAttention
 			o.Reason = fmt.Sprintf("not deleted: re-created since geofed applied it (uid %s, now %s); geofed forgets it", e.UID, l.GetUID())
+		case object.PruneDisabledOn(l.GetAnnotations()):
+			// A person asked, on the manifest or on the live object, that
+			// geofed never delete it: recorded until the annotation goes.
+			o.Action = object.ActionKeep
+			o.Reason = "kept (prune disabled): it carries " + object.AnnotationPrune + ": " + object.PruneDisabled + "; geofed keeps it recorded until the annotation goes"
 		case e.UID == "" && inventory.FieldsDigest(l, object.FieldManager) == "":
 			// Recorded before it was sent, by an apply that never sent it:
 			// whoever made this object, it was not geofed.

@@ -32,7 +32,10 @@ type Plan struct {
 	// in the file: shown, never deleted by apply.
 	Orphans  []gke.ClusterChange `json:"orphans,omitempty"`
 	Warnings []string            `json:"warnings,omitempty"`
-	Summary  Summary             `json:"summary"`
+	// PruneGuard is the blast-radius guard the plan was computed with
+	// (absent for destroy, which deletes everything by design).
+	PruneGuard *PruneGuard `json:"pruneGuard,omitempty"`
+	Summary    Summary     `json:"summary"`
 }
 
 // Region groups the clusters of one region.
@@ -58,8 +61,15 @@ type Cluster struct {
 	ServerVersion string `json:"serverVersion,omitempty"`
 	// InventoryVersion is the resourceVersion of the inventory parent read
 	// ("" when it did not exist): part of the staleness check.
-	InventoryVersion string   `json:"inventoryVersion,omitempty"`
-	Objects          []Object `json:"objects,omitempty"`
+	InventoryVersion string `json:"inventoryVersion,omitempty"`
+	// Owned counts the objects geofed's inventory records that are live on
+	// the cluster and still carry its ApplySet label: what the prune guard
+	// weighs the cluster's deletions against.
+	Owned   int      `json:"owned,omitempty"`
+	Objects []Object `json:"objects,omitempty"`
+	// PruneGuard is set when the guard holds the cluster's deletions:
+	// apply deletes nothing there unless it is allowed.
+	PruneGuard *ClusterGuard `json:"pruneGuard,omitempty"`
 	// Requests is how many API requests planning this cluster cost, from
 	// the version check and discovery to the last dry-run.
 	Requests int64 `json:"requests,omitempty"`
@@ -121,6 +131,10 @@ type Summary struct {
 	Errors      int `json:"errors,omitempty"`
 	Unreachable int `json:"unreachable,omitempty"`
 	Attention   int `json:"attention,omitempty"`
+	// Guarded counts the clusters whose deletions the prune guard holds
+	// and --allow-prune did not allow: apply deletes nothing there and
+	// exits 1.
+	Guarded int `json:"guarded,omitempty"`
 }
 
 // HasChanges reports whether applying would change anything.

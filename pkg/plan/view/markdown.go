@@ -497,6 +497,9 @@ func (m *md) cluster(c plan.Cluster, o MarkdownOptions) {
 		// It names the cluster: "planning cluster flaky-eu: …".
 		m.list("!", []string{c.Error})
 	}
+	if c.PruneGuard != nil {
+		m.list("!", []string{plan.GuardLine(c.Name, c.PruneGuard)})
+	}
 	lines := changeLines(c, lineOptions{verbose: o.Verbose, descriptions: o.Diff})
 	shown := false
 	for _, l := range lines {

@@ -116,6 +116,9 @@ func summaryLine(s plan.Summary) string {
 	if s.Errors > 0 {
 		extra = append(extra, fmt.Sprintf("%d errors", s.Errors))
 	}
+	if s.Guarded > 0 {
+		extra = append(extra, fmt.Sprintf("%d clusters held by the prune guard (apply deletes nothing there without --allow-prune)", s.Guarded))
+	}
 	if len(extra) > 0 {
 		summary += " " + strings.Join(extra, ", ") + "."
 	}
@@ -139,6 +142,9 @@ func (p *printer) cluster(c plan.Cluster, o TextOptions) {
 	p.Line(1, p.Sym(clusterSymbol(c)), head)
 	if c.Error != "" {
 		p.Line(3, p.Sym("!"), c.Error)
+	}
+	if c.PruneGuard != nil {
+		p.Line(3, p.Sym("!"), plan.GuardLine(c.Name, c.PruneGuard))
 	}
 	for _, l := range changeLines(c, lineOptions{diff: o.Diff, verbose: o.Verbose, descriptions: o.Diff}) {
 		text := l.text
