@@ -33,7 +33,10 @@ const applyExample = `  # Plan, review, confirm with "yes", apply, and wait unti
   kubectl geofed apply plan.json
 
   # One region after another, stopping at the first that is not healthy
-  kubectl geofed apply -f topology.yaml --waves`
+  kubectl geofed apply -f topology.yaml --waves
+
+  # The prune guard held serving-us and serving-eu: after review, let their deletions through
+  kubectl geofed apply -f topology.yaml --allow-prune=serving-us,serving-eu`
 
 // confirmPrompt is what apply asks on a terminal.
 const confirmPrompt = "Apply these changes? Only 'yes' is accepted: "
@@ -55,6 +58,7 @@ type ApplyOptions struct {
 	LockTimeout time.Duration
 	LockTTL     time.Duration
 	clusterFlags
+	pruneGuardFlags
 	// Color and Interactive are decided in Complete: Out a TTY (and no
 	// NO_COLOR), In a TTY.
 	Color       bool
@@ -94,11 +98,14 @@ nodes are recreated); what it cannot change in place (spot) replaces the
 pool: a new one is created, its nodes awaited, the old one drained
 (PodDisruptionBudgets respected) and deleted. A pool removed from the file is
 drained and deleted. apply never deletes a GKE cluster; destroy --clusters
-does, when asked by name.`,
+does, when asked by name.`+"\n"+pruneGuardHelp+`
+With a saved plan, the guard is the plan's: --max-prune, --max-prune-fleet
+and --allow-prune are refused (plan again with them).`,
 		Example: applyExample,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Complete(args)
+			o.pruneGuardFlags.complete(cmd)
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -116,6 +123,7 @@ does, when asked by name.`,
 	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 0, "Wait this long for another apply of the same topology to release a cluster's lock, instead of refusing at once")
 	cmd.Flags().DurationVar(&o.LockTTL, "lock-ttl", inventory.DefaultLockTTL, "How long a cluster's lock outlives an apply that died without releasing it")
 	o.clusterFlags.add(cmd, "Clusters planned and applied at once")
+	o.pruneGuardFlags.add(cmd)
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
@@ -140,6 +148,12 @@ func (o *ApplyOptions) Validate() error {
 	}
 	if err := o.clusterFlags.validate(); err != nil {
 		return err
+	}
+	if err := o.pruneGuardFlags.validate(); err != nil {
+		return err
+	}
+	if o.PlanFile != "" && o.pruneGuardFlags.changed {
+		return errors.New("a saved plan records its prune guard and what was allowed: --max-prune, --max-prune-fleet and --allow-prune apply when planning (plan --out ... --allow-prune=...)")
 	}
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %s", o.Timeout)
@@ -174,7 +188,14 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts, done, err := planOptions(ctx, t, o.planInputs())
+	in := o.planInputs()
+	if saved != nil {
+		// The guard the saved plan was reviewed with, allowances and all.
+		if in.Guard, err = saved.PruneGuard.Options(); err != nil {
+			return fmt.Errorf("the saved plan %s: pruneGuard.%w", o.PlanFile, err)
+		}
+	}
+	opts, done, err := planOptions(ctx, t, in)
 	if err != nil {
 		return err
 	}
@@ -195,6 +216,9 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	}
 	if p.Failed() {
 		fmt.Fprintf(o.ErrOut, "Warning: the plan is incomplete (%s): apply leaves those clusters alone and exits 1.\n", failureSummary(p))
+	}
+	if note := heldNote(p); note != "" {
+		fmt.Fprintln(o.ErrOut, "Warning: "+note+" Apply makes every other change and exits 1.")
 	}
 	changes := p.Summary.HasChanges()
 	if !changes {
@@ -235,14 +259,33 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprint(o.Out, "\n"+res.Summary())
 	if res.Failed() {
-		failed := res.FailedClusters()
+		return &ExitError{Code: 1, Err: applyFailure(res, p)}
+	}
+	return nil
+}
+
+// applyFailure says why apply exits 1: the clusters that failed, and those
+// whose deletions the prune guard held, with how to allow them.
+func applyFailure(res *apply.Result, p *plan.Plan) error {
+	var failed []string
+	for _, c := range res.Clusters {
+		if c.Err != nil || c.Skipped != "" {
+			failed = append(failed, c.Name)
+		}
+	}
+	var errs []error
+	if len(failed) > 0 {
 		err := fmt.Errorf("apply failed on %d of %d clusters: %s", len(failed), len(res.Clusters), strings.Join(failed, ", "))
 		if p.Failed() {
 			err = fmt.Errorf("%w (the plan is incomplete: %s)", err, failureSummary(p))
 		}
-		return &ExitError{Code: 1, Err: err}
+		errs = append(errs, err)
 	}
-	return nil
+	if held := res.PruneHeldClusters(); len(held) > 0 {
+		errs = append(errs, fmt.Errorf("prune guard: nothing deleted on %s, every other change made; review the deletions above and re-run with --allow-prune=%s",
+			strings.Join(held, ", "), strings.Join(held, ",")))
+	}
+	return errors.Join(errs...)
 }
 
 // confirm asks on the terminal; anything but "yes" cancels. Without a
@@ -264,5 +307,7 @@ func (o *ApplyOptions) confirm() error {
 }
 
 func (o *ApplyOptions) planInputs() planInputs {
-	return o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags))
+	in := o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags))
+	in.Guard = o.pruneGuardFlags.guard
+	return in
 }

@@ -55,6 +55,7 @@ type PlanOptions struct {
 	// MaxBytes bounds -o markdown (0: no bound).
 	MaxBytes int
 	clusterFlags
+	pruneGuardFlags
 	// Color is decided in Complete: a TTY and no NO_COLOR.
 	Color bool
 
@@ -77,7 +78,8 @@ Object changes come from server-side dry-run apply, as kubectl diff
 known unchanged from its inventory without a dry-run. Nothing is modified.
 
 Exit codes: 0 success, 1 error (including an unreachable cluster); with
---detailed-exitcode, 0 no changes, 1 error, 2 changes.`,
+--detailed-exitcode, 0 no changes, 1 error, 2 changes (a plan the prune
+guard holds is still a plan with changes: 2).`+"\n"+pruneGuardHelp,
 		Example: planExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -96,6 +98,7 @@ Exit codes: 0 success, 1 error (including an unreachable cluster); with
 	cmd.Flags().BoolVar(&o.Verbose, "show-unchanged", false, "List unchanged objects too")
 	cmd.Flags().IntVar(&o.MaxBytes, "max-bytes", view.DefaultMarkdownBytes, fmt.Sprintf("With -o markdown, the most bytes to write: a larger plan keeps its summary, warnings and the clusters that need a person, folds or cuts the rest and says what it left out (a GitHub comment holds 65,536 characters; 0: no bound, else at least %d)", view.MinMarkdownBytes))
 	o.clusterFlags.add(cmd, "Clusters planned at once")
+	o.pruneGuardFlags.add(cmd)
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "markdown", "html"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -126,6 +129,9 @@ func (o *PlanOptions) Validate() error {
 	if o.MaxBytes < 0 || (o.MaxBytes > 0 && o.MaxBytes < view.MinMarkdownBytes) {
 		return fmt.Errorf("--max-bytes must be 0 (no bound) or at least %d, not %d", view.MinMarkdownBytes, o.MaxBytes)
 	}
+	if err := o.pruneGuardFlags.validate(); err != nil {
+		return err
+	}
 	return o.clusterFlags.validate()
 }
 
@@ -137,6 +143,7 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 	}
 	in := o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags))
 	in.Diff = o.Diff
+	in.Guard = o.pruneGuardFlags.guard
 	opts, done, err := planOptions(ctx, t, in)
 	if err != nil {
 		return err
@@ -179,6 +186,9 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 			fmt.Fprintf(o.ErrOut, "Saved the plan to %s. Apply exactly this plan with: kubectl geofed apply %s\n", o.SaveTo, o.SaveTo)
 		}
 	}
+	if note := heldNote(p); note != "" && o.Output == "" {
+		fmt.Fprintln(o.ErrOut, note)
+	}
 	if p.Failed() {
 		return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", failureSummary(p))}
 	}
@@ -208,6 +218,8 @@ type planInputs struct {
 	FullRefresh    bool
 	Adopt          bool
 	Diff           bool
+	// Guard is the prune guard's limits and allowances.
+	Guard plan.GuardOptions
 }
 
 // planOptions wires the GKE client and member options for plan.Compute.
@@ -231,6 +243,7 @@ func planOptions(ctx context.Context, t *topology.Topology, in planInputs) (plan
 		Adopt:       in.Adopt,
 		Diff:        in.Diff,
 		Parallel:    in.Parallel,
+		Guard:       in.Guard,
 	}
 	if !hasManaged(t) {
 		return opts, func() {}, nil

@@ -137,11 +137,12 @@ type PruneGuard struct {
 	// AllowPrune names the clusters whose guarded deletions apply makes
 	// anyway (--allow-prune), or "all".
 	AllowPrune []string `json:"allowPrune,omitempty"`
-	// Deleting and Owned are the fleet's totals: the plan's deletions and
-	// the objects geofed's inventories record live, on the clusters
-	// planned.
+	// Deleting is the fleet's total of planned deletions, on the clusters
+	// planned in full.
 	Deleting int `json:"deleting"`
-	Owned    int `json:"owned"`
+	// Owned is the fleet's total of objects geofed's inventories record
+	// live, on the same clusters.
+	Owned int `json:"owned"`
 	// Fleet says the fleet's deletions pass MaxPruneFleet: every cluster
 	// with deletions is guarded.
 	Fleet bool `json:"fleet,omitempty"`

@@ -254,6 +254,7 @@ func unreadSorted(unread map[schema.GroupKind]error) []any {
 func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, live map[string]metav1.Object, desiredKeys map[string]bool, unread map[schema.GroupKind]error) ([]Object, error) {
 	var out []Object
 	deleting := map[types.UID]bool{}
+	pruneDisabled := map[string]bool{}
 	for _, e := range inv.Entries {
 		key := e.Key()
 		if desiredKeys[key] {
@@ -298,6 +299,7 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 			// geofed never delete it: recorded until the annotation goes.
 			o.Action = object.ActionKeep
 			o.Reason = "kept (prune disabled): it carries " + object.AnnotationPrune + ": " + object.PruneDisabled + "; geofed keeps it recorded until the annotation goes"
+			pruneDisabled[key] = true
 		case e.UID == "" && inventory.FieldsDigest(l, object.FieldManager) == "":
 			// Recorded before it was sent, by an apply that never sent it:
 			// whoever made this object, it was not geofed.
@@ -342,7 +344,7 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 		}
 		if len(held) > 0 {
 			o.Action = object.ActionKeep
-			o.Reason = keptReason(held, o.Name, desiredKeys)
+			o.Reason = keptReason(held, o.Name, desiredKeys, pruneDisabled)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return objectLess(out[i], out[j]) })
@@ -351,17 +353,21 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 
 // keptReason names what a kept Namespace or CRD still holds, the first few
 // in full: first what geofed did not apply, then what geofed still renders
-// there (another workload's objects in a shared Namespace).
-func keptReason(held []prunesafety.Held, namespace string, desiredKeys map[string]bool) string {
-	var foreign, ours []string
+// there (another workload's objects in a shared Namespace), then what it
+// keeps because prune is disabled on it.
+func keptReason(held []prunesafety.Held, namespace string, desiredKeys, pruneDisabled map[string]bool) string {
+	var foreign, ours, disabled []string
 	for _, h := range held {
 		ns := h.Namespace
 		if ns == "" {
 			ns = namespace
 		}
-		if desiredKeys[object.Key(h.Group, h.Kind, ns, h.Name)] {
+		switch key := object.Key(h.Group, h.Kind, ns, h.Name); {
+		case desiredKeys[key]:
 			ours = append(ours, h.String())
-		} else {
+		case pruneDisabled[key]:
+			disabled = append(disabled, h.String())
+		default:
 			foreign = append(foreign, h.String())
 		}
 	}
@@ -371,6 +377,9 @@ func keptReason(held []prunesafety.Held, namespace string, desiredKeys map[strin
 	}
 	if len(ours) > 0 {
 		parts = append(parts, fmt.Sprintf("%s geofed still applies: %s", count(len(ours), "object"), firstFew(ours)))
+	}
+	if len(disabled) > 0 {
+		parts = append(parts, fmt.Sprintf("%s geofed keeps (prune disabled): %s", count(len(disabled), "object"), firstFew(disabled)))
 	}
 	return "kept — holds " + strings.Join(parts, "; and ")
 }

@@ -117,7 +117,11 @@ func summaryLine(s plan.Summary) string {
 		extra = append(extra, fmt.Sprintf("%d errors", s.Errors))
 	}
 	if s.Guarded > 0 {
-		extra = append(extra, fmt.Sprintf("%d clusters held by the prune guard (apply deletes nothing there without --allow-prune)", s.Guarded))
+		noun := "clusters"
+		if s.Guarded == 1 {
+			noun = "cluster"
+		}
+		extra = append(extra, fmt.Sprintf("%d %s held by the prune guard (apply deletes nothing there without --allow-prune)", s.Guarded, noun))
 	}
 	if len(extra) > 0 {
 		summary += " " + strings.Join(extra, ", ") + "."
