@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -282,6 +283,7 @@ func applyFailure(res *apply.Result, p *plan.Plan) error {
 		errs = append(errs, err)
 	}
 	if held := res.PruneHeldClusters(); len(held) > 0 {
+		slices.Sort(held)
 		errs = append(errs, fmt.Errorf("prune guard: nothing deleted on %s, every other change made; review the deletions above and re-run with --allow-prune=%s",
 			strings.Join(held, ", "), strings.Join(held, ",")))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -92,6 +93,7 @@ func heldNote(p *plan.Plan) string {
 	if len(held) == 0 {
 		return ""
 	}
+	slices.Sort(held)
 	return fmt.Sprintf("The prune guard holds the deletions on %s: apply deletes nothing there. Once reviewed, plan or apply with --allow-prune=%s.",
 		strings.Join(held, ", "), strings.Join(held, ","))
 }
