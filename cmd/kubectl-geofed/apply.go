@@ -99,7 +99,7 @@ nodes are recreated); what it cannot change in place (spot) replaces the
 pool: a new one is created, its nodes awaited, the old one drained
 (PodDisruptionBudgets respected) and deleted. A pool removed from the file is
 drained and deleted. apply never deletes a GKE cluster; destroy --clusters
-does, when asked by name.`+"\n"+pruneGuardHelp+`
+does, when asked by name.` + "\n" + pruneGuardHelp + `
 With a saved plan, the guard is the plan's: --max-prune, --max-prune-fleet
 and --allow-prune are refused (plan again with them).`,
 		Example: applyExample,

@@ -79,7 +79,7 @@ known unchanged from its inventory without a dry-run. Nothing is modified.
 
 Exit codes: 0 success, 1 error (including an unreachable cluster); with
 --detailed-exitcode, 0 no changes, 1 error, 2 changes (a plan the prune
-guard holds is still a plan with changes: 2).`+"\n"+pruneGuardHelp,
+guard holds is still a plan with changes: 2).` + "\n" + pruneGuardHelp,
 		Example: planExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
