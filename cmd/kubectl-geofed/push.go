@@ -75,7 +75,8 @@ delete topology NAME) does to what the control plane applied on the members:
           is clean; while one is unreachable or keeps something, the
           Topology stays, its Destroyed condition and an Event say why, and
           the controller tries again. Setting the policy back to Orphan
-          releases it. GKE clusters are never deleted.
+          releases it. It acts in --mode Plan too, and needs the
+          controller running. GKE clusters are never deleted.
 A push without --deletion-policy keeps what the hub has.`,
 		Example: pushExample,
 		Args:    cobra.NoArgs,

@@ -29,7 +29,7 @@ const unjoinExample = `  # Take the cluster of context serving-us out of the con
   # A cluster joined under another name than its context's
   kubectl geofed unjoin gke_acme_us-east1_edge --name edge-us --hub hub
 
-  # ... and first remove what the control plane applied on it
+  # ... and also remove what the control plane applied on it
   kubectl geofed unjoin serving-us --hub hub --delete-objects`
 
 // UnjoinOptions holds the flags of the unjoin command.
