@@ -6,7 +6,6 @@
 //	go run ./hack/image                        # dist/geofed-controller{,.tar}
 //	go run ./hack/image --install dist/install.yaml
 //	go run ./hack/image --overlay DIR          # a kustomization for a registry-less cluster
-//	go run ./hack/image --pause --out DIR      # the lab's sandbox image, DIR/geofed-pause{,.tar}
 //
 // It writes OUT/NAME, an OCI image layout (what `crane push` takes), and
 // OUT/NAME.tar, an OCI archive `ctr -n k8s.io images import` loads under
@@ -38,10 +37,6 @@ import (
 // manifests/controller names it.
 const ControllerRepo = "ghcr.io/geofed-io/geofed-controller"
 
-// PauseRepo names the lab's pause image. It is never pushed: "localhost"
-// says so to whoever reads containerd's image list.
-const PauseRepo = "localhost/geofed-pause"
-
 // source is the repository the images' labels point to.
 const source = "https://github.com/geofed-io/kubectl-geofed"
 
@@ -56,7 +51,6 @@ func main() {
 
 // options are the command line, parsed and completed.
 type options struct {
-	pause      bool
 	out        string
 	repo, tag  string
 	version    string
@@ -75,10 +69,9 @@ func parse(ctx context.Context, args []string, errOut io.Writer) (*options, erro
 	var created, platforms string
 	fs := flag.NewFlagSet("image", flag.ContinueOnError)
 	fs.SetOutput(errOut)
-	fs.BoolVar(&o.pause, "pause", false, "Build the lab's pause image ("+PauseRepo+":lab) instead of the controller's")
 	fs.StringVar(&o.out, "out", "dist", "Directory the layout and the archive are written to")
-	fs.StringVar(&o.repo, "repo", "", "Image repository (default "+ControllerRepo+", or "+PauseRepo+" with --pause)")
-	fs.StringVar(&o.tag, "tag", "", "Tag the archive names the image by (default the version, or \"lab\" with --pause)")
+	fs.StringVar(&o.repo, "repo", ControllerRepo, "Image repository")
+	fs.StringVar(&o.tag, "tag", "", "Tag the archive names the image by (default the version)")
 	fs.StringVar(&o.version, "version", "", "Version label and the binary's main.version (default: git describe --tags --always --dirty)")
 	fs.StringVar(&o.revision, "revision", "", "Revision label and the binary's main.commit (default: git rev-parse HEAD)")
 	fs.StringVar(&created, "created", "", "Creation time in Unix seconds (default $SOURCE_DATE_EPOCH, else the commit's time)")
@@ -97,12 +90,6 @@ func parse(ctx context.Context, args []string, errOut io.Writer) (*options, erro
 		o.goCmd = "go"
 	}
 	o.pkg, o.entry = "./cmd/geofed-controller", "/usr/local/bin/geofed-controller"
-	if o.pause {
-		o.pkg, o.entry = "./hack/image/pause", "/pause"
-		if o.install != "" || o.overlay != "" {
-			return nil, errors.New("--install and --overlay are the controller's: not with --pause")
-		}
-	}
 	for _, p := range strings.Split(platforms, ",") {
 		pl, err := v1.ParsePlatform(strings.TrimSpace(p))
 		if err != nil || pl.OS != "linux" || pl.Architecture == "" {
@@ -134,17 +121,8 @@ func parse(ctx context.Context, args []string, errOut io.Writer) (*options, erro
 		return nil, fmt.Errorf("--created %q: not Unix seconds", created)
 	}
 	o.created = time.Unix(secs, 0).UTC()
-	if o.repo == "" {
-		o.repo = ControllerRepo
-		if o.pause {
-			o.repo = PauseRepo
-		}
-	}
 	if o.tag == "" {
 		o.tag = o.version
-		if o.pause {
-			o.tag = "lab"
-		}
 	}
 	if _, err := name.NewTag(o.repo+":"+o.tag, name.StrictValidation); err != nil {
 		return nil, fmt.Errorf("--repo %q --tag %q: %w", o.repo, o.tag, err)
@@ -169,6 +147,12 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return build(ctx, o, out, errOut)
+}
+
+// build builds the binaries and the image, writes what o asks for, and
+// prints the image's name and digest on out.
+func build(ctx context.Context, o *options, out, errOut io.Writer) error {
 	base := filepath.Base(o.repo)
 	bins, err := os.MkdirTemp("", "geofed-image-")
 	if err != nil {
@@ -178,6 +162,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	opts := ociimage.Options{
 		Entrypoint: o.entry,
 		Created:    o.created,
+		CACerts:    ociimage.CACerts(),
 		Labels: map[string]string{
 			"org.opencontainers.image.title":    base,
 			"org.opencontainers.image.source":   source,
@@ -186,9 +171,6 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 			"org.opencontainers.image.licenses": "Apache-2.0",
 			"org.opencontainers.image.created":  o.created.Format(time.RFC3339),
 		},
-	}
-	if !o.pause {
-		opts.CACerts = ociimage.CACerts()
 	}
 	for _, p := range o.platforms {
 		bin := filepath.Join(bins, base+"-"+p.Architecture)

@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"os"
@@ -173,30 +172,33 @@ func TestOverlay(t *testing.T) {
 	}
 }
 
-// TestPauseImage runs the program as the lab does, twice, building the
-// real pause binary: the same digest both times, and the layout and the
-// archive name it.
-func TestPauseImage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a Go program")
-	}
+// TestBuild runs the program's build as make release does, twice, on a
+// small program of its own instead of the controller: the same digest both
+// times; the layout, the archive and install.yaml all name it.
+func TestBuild(t *testing.T) {
 	t.Chdir("../..")
 	var digests []string
 	for range 2 {
 		out := t.TempDir()
+		o := &options{
+			out: out, repo: "example.com/hello", tag: "v0.0.1", version: "v0.0.1", revision: "abc",
+			created:   time.Unix(1700000000, 0).UTC(),
+			platforms: []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}},
+			install:   filepath.Join(out, "install.yaml"), manifests: "manifests/controller",
+			goCmd: "go", pkg: "./hack/image/testdata/hello", entry: "/hello",
+		}
 		var stdout, stderr bytes.Buffer
-		err := run(context.Background(), []string{"--pause", "--out", out, "--platforms", "linux/amd64",
-			"--version", "v0.0.1", "--revision", "abc", "--created", "1700000000"}, &stdout, &stderr)
-		if err != nil {
+		if err := build(t.Context(), o, &stdout, &stderr); err != nil {
 			t.Fatalf("%v\n%s", err, stderr.String())
 		}
 		fields := strings.Fields(stdout.String())
-		if len(fields) != 2 || fields[0] != PauseRepo+":lab" {
-			t.Fatalf("stdout %q, want %q and a digest", stdout.String(), PauseRepo+":lab")
+		if len(fields) != 2 || fields[0] != "example.com/hello:v0.0.1" {
+			t.Fatalf("stdout %q, want %q and a digest", stdout.String(), "example.com/hello:v0.0.1")
 		}
-		digests = append(digests, fields[1])
+		digest := fields[1]
+		digests = append(digests, digest)
 
-		p, err := layout.FromPath(filepath.Join(out, "geofed-pause"))
+		p, err := layout.FromPath(filepath.Join(out, "hello"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,11 +210,11 @@ func TestPauseImage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(tm.Manifests) != 1 || tm.Manifests[0].Digest.String() != fields[1] {
-			t.Errorf("layout index.json %+v, want one entry %s", tm.Manifests, fields[1])
+		if len(tm.Manifests) != 1 || tm.Manifests[0].Digest.String() != digest {
+			t.Errorf("layout index.json %+v, want one entry %s", tm.Manifests, digest)
 		}
-		names := archiveNames(t, filepath.Join(out, "geofed-pause.tar"))
-		want := []string{PauseRepo + ":lab", PauseRepo + "@" + fields[1]}
+		names := archiveNames(t, filepath.Join(out, "hello.tar"))
+		want := []string{"example.com/hello:v0.0.1", "example.com/hello@" + digest}
 		if diff := cmp.Diff(want, names); diff != "" {
 			t.Errorf("archive names (-want +got):\n%s", diff)
 		}
@@ -224,7 +226,10 @@ func TestPauseImage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, err := idx.Image(im.Manifests[0].Digest)
+		if len(im.Manifests) != 2 {
+			t.Fatalf("index has %d images, want amd64 and arm64", len(im.Manifests))
+		}
+		img, err := idx.Image(im.Manifests[1].Digest)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,8 +237,27 @@ func TestPauseImage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cf.Config.Entrypoint[0] != "/pause" || cf.Config.Labels["org.opencontainers.image.version"] != "v0.0.1" {
-			t.Errorf("pause config: entrypoint %v labels %v", cf.Config.Entrypoint, cf.Config.Labels)
+		wantLabels := map[string]string{
+			"org.opencontainers.image.title":    "hello",
+			"org.opencontainers.image.source":   source,
+			"org.opencontainers.image.revision": "abc",
+			"org.opencontainers.image.version":  "v0.0.1",
+			"org.opencontainers.image.licenses": "Apache-2.0",
+			"org.opencontainers.image.created":  "2023-11-14T22:13:20Z",
+		}
+		if diff := cmp.Diff(wantLabels, cf.Config.Labels); diff != "" {
+			t.Errorf("labels (-want +got):\n%s", diff)
+		}
+		if cf.Architecture != "arm64" || cf.Config.Entrypoint[0] != "/hello" {
+			t.Errorf("arm64 image: architecture %s, entrypoint %v", cf.Architecture, cf.Config.Entrypoint)
+		}
+
+		b, err := os.ReadFile(o.install)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := deployment(t, b).Spec.Template.Spec.Containers[0].Image; got != "example.com/hello@"+digest {
+			t.Errorf("install.yaml runs %s, want the image built, example.com/hello@%s", got, digest)
 		}
 	}
 	if digests[0] != digests[1] {
