@@ -67,6 +67,8 @@ func parse(args []string, errOut io.Writer) (*options, error) {
 	fs.DurationVar(&o.cfg.DriftDelay, "drift-delay", controller.DefaultDriftDelay, "How long after a member event on an object geofed applied (an edit, a deletion) its Topology is reconciled; events meanwhile are coalesced")
 	fs.DurationVar(&o.cfg.CapacityDelay, "capacity-delay", controller.DefaultCapacityDelay, "How long after a node or pod change a Topology that divides by capacity is planned again; changes meanwhile are coalesced")
 	fs.DurationVar(&o.cfg.Member.Timeout, "member-timeout", member.DefaultTimeout, "How long connecting to a member may take (version and discovery) before it counts as unreachable")
+	fs.DurationVar(&o.cfg.ProbeInterval, "member-probe-interval", controller.DefaultProbeInterval, "How often the leader probes each member's health (GET /readyz), excluded members too; a member that fails two probes in a row is dark: left out of reconciles, its failover clock running")
+	fs.DurationVar(&o.cfg.ProbeTimeout, "member-probe-timeout", controller.DefaultProbeTimeout, "How long one health probe of a member may take")
 	fs.DurationVar(&o.cfg.Member.RequestTimeout, "member-request-timeout", member.DefaultRequestTimeout, "How long any one request to a member may take")
 	fs.StringVar(&o.cfg.GKE.EmulatorHost, "gke-emulator-host", os.Getenv(gke.EmulatorHostEnv), "host:port of a GKE emulator (default $GKE_EMULATOR_HOST); unset, GKE clusters are reached with the pod's Application Default Credentials")
 	fs.DurationVar(&o.cfg.GKETimeout, "gke-timeout", apply.DefaultGKETimeout, "How long GKE may take to create or change one cluster")

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -68,6 +70,9 @@ type Config struct {
 	// DriftDelay and CapacityDelay coalesce member events into reconciles
 	// (DefaultDriftDelay, DefaultCapacityDelay when zero).
 	DriftDelay, CapacityDelay time.Duration
+	// ProbeInterval and ProbeTimeout run the members' health probe
+	// (DefaultProbeInterval, DefaultProbeTimeout when zero).
+	ProbeInterval, ProbeTimeout time.Duration
 	// Holder names this replica in member Leases; inventory.DefaultHolder
 	// with a "geofed-controller " prefix when empty.
 	Holder string
@@ -83,7 +88,12 @@ func NewManager(cfg Config) (ctrl.Manager, error) {
 		Scheme: scheme,
 		// Only the controller's namespace is watched: a Role there is all
 		// the RBAC the controller needs in the hub.
-		Cache:                         cache.Options{DefaultNamespaces: map[string]cache.Config{cfg.Namespace: {}}},
+		// Of Secrets, only the member Secrets join writes: the pushed
+		// sources are read by name, uncached.
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{cfg.Namespace: {}},
+			ByObject:          map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: MemberSecretSelector()}},
+		},
 		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
 		HealthProbeBindAddress:        cfg.ProbeAddr,
 		LeaderElection:                cfg.LeaderElection,
@@ -100,9 +110,8 @@ func NewManager(cfg Config) (ctrl.Manager, error) {
 	if cfg.RetryPeriod > 0 {
 		opts.RetryPeriod = &cfg.RetryPeriod
 	}
-	// client-go's default of 5 requests a second would make every
-	// reconcile of a topology of 16 members wait 2 s for the member
-	// Secrets alone (read by name, uncached: the Role grants get only).
+	// client-go's default of 5 requests a second would make reconciles
+	// that read several pushed sources wait on the client's limiter.
 	hubCfg := rest.CopyConfig(cfg.Hub)
 	if hubCfg.QPS == 0 {
 		hubCfg.QPS, hubCfg.Burst = DefaultHubQPS, DefaultHubBurst
@@ -137,6 +146,16 @@ func NewManager(cfg Config) (ctrl.Manager, error) {
 	watches.Triggered = func(topo types.NamespacedName, reason string) {
 		metrics.Triggers.WithLabelValues(topo.Namespace, topo.Name, reason).Inc()
 	}
+	health := NewHealth()
+	if cfg.ProbeInterval > 0 {
+		health.Interval = cfg.ProbeInterval
+	}
+	if cfg.ProbeTimeout > 0 {
+		health.Timeout = cfg.ProbeTimeout
+	}
+	health.Changed = func(topo types.NamespacedName) {
+		watches.trigger(topo, TriggerHealth, 0)
+	}
 	hub, err := kubernetes.NewForConfig(hubCfg)
 	if err != nil {
 		return nil, err
@@ -144,6 +163,8 @@ func NewManager(cfg Config) (ctrl.Manager, error) {
 	r := &Reconciler{
 		Hub:           hub,
 		Watches:       watches,
+		Health:        health,
+		Secrets:       mgr.GetClient(),
 		GKE:           cfg.GKE,
 		GKETimeout:    cfg.GKETimeout,
 		Client:        mgr.GetClient(),

@@ -28,11 +28,22 @@ func TestInstallManifests(t *testing.T) {
 			t.Errorf("%s %s: the controller needs no cluster-wide RBAC", r.GetKind(), r.GetName())
 		case "Role":
 			m, _ := r.Map()
+			secrets := map[string]bool{}
 			for _, rule := range m["rules"].([]any) {
-				for _, v := range rule.(map[string]any)["verbs"].([]any) {
+				rule := rule.(map[string]any)
+				for _, v := range rule["verbs"].([]any) {
 					if v == "*" || v == "delete" {
 						t.Errorf("Role grants %q: more than the controller does", v)
 					}
+					if slices.Contains(rule["resources"].([]any), any("secrets")) {
+						secrets[v.(string)] = true
+					}
+				}
+			}
+			// The member Secrets come from the cache: listed and watched.
+			for _, v := range []string{"get", "list", "watch"} {
+				if !secrets[v] {
+					t.Errorf("Role does not grant %s on secrets: the cache of member Secrets needs it", v)
 				}
 			}
 		case "Deployment":

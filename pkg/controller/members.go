@@ -2,18 +2,20 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/membership"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -28,71 +30,82 @@ const (
 // MemberSecretName is the Secret that holds the named member's kubeconfig.
 func MemberSecretName(cluster string) string { return membership.SecretName(cluster) }
 
-// credentials are the member kubeconfigs of one reconcile, written to a
-// private directory so the engine reads them the way the CLI reads a
-// topology's `kubeconfig: {path: ...}`: the engine connects exactly as
-// `kubectl geofed apply` does, with nothing taken from the controller's
-// own environment.
+// MemberSecretSelector selects the member Secrets join writes (labelled
+// geofed.io/membership): the only Secrets the controller's cache holds, so
+// a reconcile reads its members' credentials from memory and the cache
+// never holds the pushed sources nor anyone else's Secrets.
+func MemberSecretSelector() labels.Selector {
+	req, err := labels.NewRequirement(membership.LabelMembership, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant, valid key
+	}
+	return labels.NewSelector().Add(*req)
+}
+
+// credentials are the members' client configurations of one reconcile,
+// made in memory from their Secrets: the engine connects exactly as
+// `kubectl geofed apply` does with a kubeconfig, with nothing taken from
+// the controller's own environment and nothing written to disk.
 type credentials struct {
-	dir string
 	// missing says, by cluster, why it has no usable kubeconfig.
 	missing map[string]string
-	// configs and keys are the usable ones, for the member watches: the
-	// client configuration and a digest of the Secret's kubeconfig and
-	// context, which changes when the Secret does.
+	// configs and keys are the usable ones: the client configuration and
+	// a digest of the Secret's kubeconfig and context, which changes when
+	// the Secret does (and the member's watches and probe start again).
 	configs map[string]*rest.Config
 	keys    map[string]string
 }
 
-// writeCredentials points every joined cluster of t at a kubeconfig file
-// made from its Secret. The context is the topology's when the kubeconfig
-// has it, else the kubeconfig's current context, so a Secret written by
-// hand for one cluster needs no particular context name. A cluster without
-// a Secret is pointed at a file that does not exist: the engine then finds
-// it unreachable, excludes it from placement and never writes to it.
-func writeCredentials(ctx context.Context, c client.Reader, namespace string, t *topology.Topology, dir string) (*credentials, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	cr := &credentials{dir: dir, missing: map[string]string{}, configs: map[string]*rest.Config{}, keys: map[string]string{}}
+// readCredentials reads the Secret of every joined cluster of t. The
+// context is the topology's when the kubeconfig has it, else the
+// kubeconfig's current context, so a Secret written by hand for one cluster
+// needs no particular context name. GKE clusters need no Secret (the engine
+// reaches them through GKE); once the controller joined one, its Secret
+// serves the watches and the probe.
+func readCredentials(ctx context.Context, c client.Reader, namespace string, t *topology.Topology) *credentials {
+	cr := &credentials{missing: map[string]string{}, configs: map[string]*rest.Config{}, keys: map[string]string{}}
 	for _, ref := range t.Clusters() {
 		cl := ref.Cluster
+		if !cl.Managed() && cl.Kubeconfig == nil {
+			continue
+		}
+		var context string
+		if cl.Kubeconfig != nil {
+			context = cl.Kubeconfig.Context
+		}
 		data, missing := readSecret(ctx, c, namespace, cl.Name)
-		if cl.Managed() {
-			// The engine reaches GKE clusters through GKE; the Secret,
-			// once the controller joined the cluster, serves the watches.
-			if missing == "" {
-				if cfg, err := clientcmd.RESTConfigFromKubeConfig(data); err == nil {
-					cr.configs[cl.Name], cr.keys[cl.Name] = cfg, hash(string(data))
-				}
-			}
-			continue
-		}
-		if cl.Kubeconfig == nil {
-			continue
-		}
-		name := MemberSecretName(cl.Name)
-		file := filepath.Join(dir, cl.Name+".kubeconfig")
-		context := cl.Kubeconfig.Context
-		cr.missing[cl.Name] = missing
 		if missing == "" {
 			rc, used, err := memberConfig(data, context)
 			if err != nil {
-				cr.missing[cl.Name] = fmt.Sprintf("Secret %s/%s: %v", namespace, name, err)
+				missing = fmt.Sprintf("Secret %s/%s: %v", namespace, MemberSecretName(cl.Name), err)
 			} else {
-				context = used
-				cr.configs[cl.Name], cr.keys[cl.Name] = rc, hash(string(data), context)
-				if err := os.WriteFile(file, data, 0o600); err != nil {
-					return nil, err
-				}
+				cr.configs[cl.Name], cr.keys[cl.Name] = rc, hash(string(data), used)
 			}
 		}
-		if cr.missing[cl.Name] != "" {
-			file = filepath.Join(dir, cl.Name+".absent")
+		if missing != "" && !cl.Managed() {
+			cr.missing[cl.Name] = missing
 		}
-		cl.Kubeconfig = &topology.KubeconfigRef{Context: context, Path: file}
 	}
-	return cr, nil
+	return cr
+}
+
+// targets say how observe reaches the joined members: by their
+// configurations in memory, or not at all — no usable Secret, or dark by
+// their health probe.
+func (cr *credentials) targets(t *topology.Topology, dark map[string]error) map[string]member.Target {
+	out := map[string]member.Target{}
+	for _, ref := range t.Clusters() {
+		name := ref.Cluster.Name
+		switch {
+		case dark[name] != nil:
+			out[name] = member.Target{Unreachable: dark[name]}
+		case cr.missing[name] != "":
+			out[name] = member.Target{Unreachable: errors.New(cr.missing[name])}
+		case cr.configs[name] != nil && !ref.Cluster.Managed():
+			out[name] = member.Target{Config: cr.configs[name]}
+		}
+	}
+	return out
 }
 
 // memberConfig is the client configuration of a member's kubeconfig, at
@@ -109,15 +122,15 @@ func memberConfig(data []byte, context string) (*rest.Config, string, error) {
 	return rc, context, err
 }
 
-// readSecret reads a member's kubeconfig from the hub, or says why there
-// is none.
+// readSecret reads a member's kubeconfig from the hub (the cache of member
+// Secrets), or says why there is none.
 func readSecret(ctx context.Context, c client.Reader, namespace, cluster string) (data []byte, missing string) {
 	name := MemberSecretName(cluster)
 	var s corev1.Secret
 	err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s)
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil, fmt.Sprintf("no Secret %s/%s with the member's kubeconfig", namespace, name)
+		return nil, fmt.Sprintf("no Secret %s/%s labelled %s with the member's kubeconfig (kubectl geofed join %s --hub ...)", namespace, name, membership.LabelMembership, cluster)
 	case err != nil:
 		return nil, fmt.Sprintf("reading Secret %s/%s: %v", namespace, name, err)
 	case len(s.Data[MemberSecretKey]) == 0:

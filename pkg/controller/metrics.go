@@ -41,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "geofed_members_excluded", Help: "Member clusters failover keeps out of placement.",
 		}, []string{"namespace", "topology"}),
 		Triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "geofed_reconcile_triggers_total", Help: "Reconciles member watches asked for, by reason: drift (an object geofed applied changed or went) or capacity (a node or pod changed what fits).",
+			Name: "geofed_reconcile_triggers_total", Help: "Reconciles member watches and health probes asked for, by reason: drift (an object geofed applied changed or went), capacity (a node or pod changed what fits) or health (a member went dark or came back).",
 		}, []string{"namespace", "topology", "reason"}),
 	}
 	var err error

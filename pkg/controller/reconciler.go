@@ -8,10 +8,7 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,9 +18,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -34,16 +30,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
-	"github.com/geofed-io/kubectl-geofed/pkg/hub/bundle"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/membership"
-	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
-	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -61,9 +53,12 @@ const (
 type Reconciler struct {
 	// Client reads Topologies and writes their status.
 	Client client.Client
-	// Reader reads the pushed sources and the member Secrets uncached, so
-	// the controller needs get on them, not list and watch.
+	// Reader reads the pushed sources uncached, so the controller needs
+	// get on them, not list and watch.
 	Reader client.Reader
+	// Secrets reads the member Secrets: the manager's cache, which holds
+	// only those (MemberSecretSelector).
+	Secrets client.Reader
 	// Namespace holds the member kubeconfig Secrets.
 	Namespace string
 	Recorder  recorder.EventRecorder
@@ -91,6 +86,9 @@ type Reconciler struct {
 	// Watches, when set, watches every reconciled Topology's members and
 	// reconciles on what it sees; SetupWithManager wires its trigger.
 	Watches *Watches
+	// Health, when set, probes every reconciled Topology's members; its
+	// verdicts run the failover clocks and leave dark members out.
+	Health *Health
 	// GKE reaches the GKE API for topologies with managed clusters: the
 	// emulator when its EmulatorHost is set, else Google's API with the
 	// pod's Application Default Credentials (Workload Identity).
@@ -143,6 +141,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 		}
 		b = b.WatchesRawSource(r.Watches.Source())
 	}
+	if r.Health != nil {
+		if err := mgr.Add(r.Health); err != nil {
+			return err
+		}
+	}
 	return b.Complete(r)
 }
 
@@ -152,9 +155,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, &topo); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forget(req.Namespace, req.Name)
-			if r.Watches != nil {
-				r.Watches.Forget(req.NamespacedName)
-			}
+			r.stopWatching(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -203,340 +204,6 @@ func (r *Reconciler) now() time.Time {
 		return r.Now()
 	}
 	return time.Now()
-}
-
-// outcome is what one run did, for the metrics and the requeue.
-type outcome struct {
-	result  string
-	paused  bool
-	invalid bool
-	// next is when a failover clock runs out, zero for none.
-	next time.Time
-}
-
-// run does one reconcile and writes what it found into topo.Status; it
-// never fails as a whole: every error ends up in a condition.
-func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
-	logger := log.FromContext(ctx)
-	st := &topo.Status
-	gen := topo.Generation
-	setCond := func(typ string, status metav1.ConditionStatus, reason, msg string) {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen})
-	}
-	fail := func(reason string, err error) {
-		setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, reason, err.Error())
-		setCond(v1alpha1.ConditionSynced, metav1.ConditionUnknown, reason, "not planned")
-	}
-
-	if topo.Spec.Paused {
-		setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "Paused", "spec.paused is set: nothing is planned or applied")
-		if r.Watches != nil {
-			r.Watches.Forget(client.ObjectKeyFromObject(topo))
-		}
-		return outcome{result: "paused", paused: true}
-	}
-
-	// One private directory per reconcile holds the member kubeconfigs
-	// (and names the in-memory bundle's root, see load).
-	dir, err := os.MkdirTemp("", "geofed-reconcile-")
-	if err != nil {
-		fail("Internal", err)
-		return outcome{result: "error"}
-	}
-	defer os.RemoveAll(dir)
-
-	t, fsys, err := r.load(ctx, topo, dir)
-	if err != nil {
-		var invalid topology.ErrorList
-		if errors.As(err, &invalid) {
-			fail("Invalid", err)
-			r.Recorder.Eventf(topo, nil, corev1.EventTypeWarning, "Invalid", "Load", "%s", truncate(err.Error()))
-			return outcome{result: "invalid", invalid: true}
-		}
-		fail("SourcesUnavailable", err)
-		return outcome{result: "error"}
-	}
-	var (
-		gkeClient *gke.Client
-		gkeTokens oauth2.TokenSource
-	)
-	if slices.ContainsFunc(t.Clusters(), func(ref topology.ClusterRef) bool { return ref.Cluster.Managed() }) {
-		if gkeClient, gkeTokens, err = r.gkeAPI(ctx); err != nil {
-			fail("GKEUnavailable", fmt.Errorf("the topology has GKE clusters: %w", err))
-			return outcome{result: "error"}
-		}
-	}
-
-	creds, err := writeCredentials(ctx, r.Reader, r.Namespace, t, filepath.Join(dir, "members"))
-	if err != nil {
-		fail("Credentials", err)
-		return outcome{result: "error"}
-	}
-
-	after, restoreAfter := topo.Spec.FailoverAfter(), topo.Spec.FailoverRestoreAfter()
-	prev := map[string]v1alpha1.ClusterStatus{}
-	for _, c := range st.Clusters {
-		prev[c.Name] = c
-	}
-	clusters := map[string]*v1alpha1.ClusterStatus{}
-	var next time.Time
-	soonest := func(at time.Time) {
-		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
-			next = at
-		}
-	}
-
-	// Members failover keeps out are excluded from placement: the engine
-	// places nothing on them and leaves them alone, but still connects, so
-	// the plan says whether they answer (their restore clock).
-	exclude := map[string]string{}
-	for _, ref := range t.Clusters() {
-		c := prev[ref.Cluster.Name]
-		c.Name, c.Region = ref.Cluster.Name, ref.Region
-		clusters[c.Name] = &c
-		if c.Excluded {
-			exclude[c.Name] = "excluded by failover"
-		}
-	}
-
-	// Every member failover does not keep out keeps its share while it
-	// cannot be reached, until failover.after: the healthy members are
-	// planned and applied meanwhile (a hand edit there is put back) and
-	// nothing moves. A division by capacity cannot keep the share of a
-	// member whose capacity it cannot read: such a topology is not
-	// applied at all during a grace period (see below).
-	capacityDivided := desired.DividesByCapacity(t)
-	var keep []string
-	if !capacityDivided {
-		for _, ref := range t.Clusters() {
-			if !clusters[ref.Cluster.Name].Excluded {
-				keep = append(keep, ref.Cluster.Name)
-			}
-		}
-	}
-
-	obsOpts := observe.Options{Topology: t, Member: r.Member, Keep: keep, Exclude: exclude, TokenSource: gkeTokens}
-	if gkeClient != nil {
-		obsOpts.GKE = gkeClient // a nil *gke.Client would be a non-nil interface
-	}
-	planStart := time.Now()
-	res, err := plan.Compute(ctx, plan.Options{
-		Options:  obsOpts,
-		FS:       fsys,
-		Parallel: r.Parallel,
-		Now:      r.Now,
-	})
-	r.Metrics.PlanDuration.WithLabelValues(topo.Namespace, topo.Name).Observe(time.Since(planStart).Seconds())
-	if err != nil {
-		fail("PlanFailed", err)
-		r.Recorder.Eventf(topo, nil, corev1.EventTypeWarning, "PlanFailed", "Plan", "%s", truncate(err.Error()))
-		st.Clusters = sortedClusters(clusters)
-		return outcome{result: "error", next: next}
-	}
-	p := res.Plan
-	if r.Watches != nil {
-		r.Watches.Ensure(client.ObjectKeyFromObject(topo), memberWatches(t, res, creds, clusters))
-	}
-	st.LastPlanTime = &metav1.Time{Time: p.CreatedAt}
-	st.LastPlan = &v1alpha1.PlanSummary{
-		ObjectsToCreate: p.Summary.ObjectsToCreate, ObjectsToChange: p.Summary.ObjectsToChange, ObjectsToDelete: p.Summary.ObjectsToDelete,
-		Errors: p.Summary.Errors, Unreachable: p.Summary.Unreachable, Warnings: p.Warnings,
-	}
-	st.Placements = placements(p)
-
-	// Reachability comes from the plan's own connections. Clocks start
-	// when a member was seen, not when the reconcile began: a member seen
-	// down after a reconcile started must not count the time before as
-	// down (nor up, for a restore).
-	now := r.now()
-	var waiting []string
-	unreachable, excluded := 0, 0
-	for _, reg := range p.Regions {
-		for _, pc := range reg.Clusters {
-			c := clusters[pc.Name]
-			c.InSync, c.Drifted, c.Failed = countObjects(pc)
-			c.Applied, c.Pruned, c.Ready = 0, 0, false
-			r.Metrics.OutOfSync.WithLabelValues(topo.Namespace, topo.Name, pc.Name).Set(float64(c.Drifted))
-			if _, out := exclude[pc.Name]; out {
-				connErr := errors.New("not connected")
-				if conn := res.Observation.Conn(pc.Name); conn != nil {
-					connErr = conn.Err
-				}
-				c.Reachable = connErr == nil
-				switch tr, at := track(c, c.Reachable, now, after, restoreAfter); tr {
-				case restored:
-					c.Message = ""
-					r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Restored", "Failover",
-						"cluster %s has been reachable for %s: its share returns", c.Name, restoreAfter)
-					logger.Info("member restored", "cluster", c.Name)
-					// This plan left it out: plan again at once.
-					soonest(now)
-				case recovering:
-					c.Message = fmt.Sprintf("reachable again since %s; excluded until it has been reachable for %s", c.ReachableSince.UTC().Format(time.RFC3339), restoreAfter)
-					soonest(at)
-				default:
-					c.Message = fmt.Sprintf("excluded by failover: %s", memberError(connErr, creds.missing[c.Name]))
-				}
-				if c.Excluded {
-					excluded++
-				}
-				if !c.Reachable {
-					unreachable++
-				}
-				continue
-			}
-			c.Reachable = pc.Unreachable == ""
-			if !c.Reachable {
-				unreachable++
-			}
-			switch tr, at := track(c, c.Reachable, now, after, restoreAfter); tr {
-			case grace:
-				waiting = append(waiting, c.Name)
-				c.Message = fmt.Sprintf("unreachable since %s; its share moves to the others at %s: %s",
-					c.UnreachableSince.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), memberError(errors.New(pc.Unreachable), creds.missing[c.Name]))
-				soonest(at)
-			case failedOver:
-				excluded++
-				c.Message = "excluded by failover: " + memberError(errors.New(pc.Unreachable), creds.missing[c.Name])
-				r.Recorder.Eventf(topo, nil, corev1.EventTypeWarning, "FailedOver", "Failover",
-					"cluster %s unreachable since %s: excluded, its share goes to the others", c.Name, c.UnreachableSince.UTC().Format(time.RFC3339))
-				logger.Info("member failed over", "cluster", c.Name)
-			default:
-				c.Message = pc.Error
-			}
-		}
-	}
-	r.Metrics.Unreachable.WithLabelValues(topo.Namespace, topo.Name).Set(float64(unreachable))
-	r.Metrics.Excluded.WithLabelValues(topo.Namespace, topo.Name).Set(float64(excluded))
-	st.Clusters = sortedClusters(clusters)
-
-	degraded := func() {
-		var why []string
-		for _, c := range st.Clusters {
-			if c.Message != "" || c.Failed > 0 {
-				why = append(why, c.Name+": "+firstNonEmpty(c.Message, fmt.Sprintf("%d objects failed", c.Failed)))
-			}
-		}
-		if len(why) == 0 {
-			setCond(v1alpha1.ConditionDegraded, metav1.ConditionFalse, "AllMembersHealthy", "every member is reachable and planned")
-			return
-		}
-		setCond(v1alpha1.ConditionDegraded, metav1.ConditionTrue, "MembersUnhealthy", truncate(strings.Join(why, "; ")))
-	}
-
-	waitingMsg := fmt.Sprintf("waiting for failover: %s unreachable, keeping its share until it is back or failover.after (%s) has passed", strings.Join(waiting, ", "), after)
-	if len(waiting) > 0 && capacityDivided {
-		// The plan left the unreachable member out (its capacity is
-		// unknown) and moved its share; applying it would fail over
-		// before failover.after. Nothing is applied until the member is
-		// back or its grace has run out.
-		msg := fmt.Sprintf("waiting for failover: %s unreachable; a division by capacity cannot keep its share, so nothing is applied until it is back or failover.after (%s) has passed", strings.Join(waiting, ", "), after)
-		setCond(v1alpha1.ConditionSynced, metav1.ConditionFalse, "WaitingForFailover", msg)
-		setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "WaitingForFailover", msg)
-		degraded()
-		return outcome{result: "waiting", next: next}
-	}
-
-	if topo.Spec.EffectiveMode() == v1alpha1.ModePlan {
-		if p.Summary.HasChanges() {
-			msg := planLine(p)
-			setCond(v1alpha1.ConditionSynced, metav1.ConditionFalse, "Drifted", msg)
-			r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Drifted", "Plan", "%s (mode Plan: nothing changed)", msg)
-		} else {
-			setCond(v1alpha1.ConditionSynced, metav1.ConditionTrue, "NoChanges", "the plan has no changes")
-		}
-		if len(waiting) > 0 {
-			setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "WaitingForFailover", waitingMsg)
-		} else if p.Failed() {
-			setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "PlanIncomplete", "some members could not be planned")
-		} else {
-			setCond(v1alpha1.ConditionReady, metav1.ConditionTrue, "Planned", "every member was planned")
-		}
-		degraded()
-		if p.Summary.HasChanges() {
-			return outcome{result: "drifted", next: next}
-		}
-		return outcome{result: "synced", next: next}
-	}
-
-	applyStart := time.Now()
-	ar, err := apply.Run(ctx, apply.Options{
-		Result:      res,
-		Member:      r.Member,
-		GKE:         gkeClient,
-		TokenSource: gkeTokens,
-		GKETimeout:  r.GKETimeout,
-		Lock:        inventory.LockOptions{TTL: r.LockTTL, Holder: r.Holder},
-		// The topology is the authority: a field someone changed by hand
-		// (kubectl edit takes it into their own field manager) is taken
-		// back, or the edit would stand forever.
-		ForceConflicts: !r.KeepConflicts,
-		Prune:          true,
-		Wait:           true,
-		Timeout:        r.ApplyTimeout,
-		// Parallel as in plan.
-		Parallel: r.Parallel,
-	})
-	r.Metrics.ApplyDuration.WithLabelValues(topo.Namespace, topo.Name).Observe(time.Since(applyStart).Seconds())
-	st.LastApplyTime = &metav1.Time{Time: r.now()}
-	if err != nil {
-		fail("ApplyFailed", err)
-		r.Recorder.Eventf(topo, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%s", truncate(err.Error()))
-		degraded()
-		return outcome{result: "error", next: next}
-	}
-	var failed []string
-	applied, pruned := 0, 0
-	for _, o := range ar.Clusters {
-		c := clusters[o.Name]
-		if _, out := exclude[o.Name]; out || slices.Contains(waiting, o.Name) {
-			// Left alone on purpose: the plan had it out.
-			continue
-		}
-		c.Applied, c.Pruned, c.Ready = o.Applied, o.Pruned, o.Ready
-		if o.GKE == apply.GKECreated {
-			// Plan again soon: that plan connects to the new cluster, and
-			// joins it.
-			next = now
-			r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Provisioned", "Apply", "GKE cluster %s created", o.Name)
-		}
-		applied += o.Applied
-		pruned += o.Pruned
-		if o.Failed() {
-			failed = append(failed, o.Name)
-			c.Message = firstNonEmpty(errString(o.Err), o.Skipped)
-			if c.Failed == 0 {
-				c.Failed = max(c.Drifted, 1)
-			}
-		} else {
-			c.InSync, c.Drifted = c.InSync+c.Drifted, 0
-			r.Metrics.OutOfSync.WithLabelValues(topo.Namespace, topo.Name, o.Name).Set(0)
-		}
-	}
-	r.joinProvisioned(ctx, topo, t, fsys, res, creds, clusters)
-	st.Clusters = sortedClusters(clusters)
-	if applied > 0 || pruned > 0 {
-		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s; applied %d objects, pruned %d", planLine(p), applied, pruned)
-	}
-	degraded()
-	if len(failed) > 0 {
-		msg := fmt.Sprintf("apply failed on %s", strings.Join(failed, ", "))
-		setCond(v1alpha1.ConditionSynced, metav1.ConditionFalse, "ApplyFailed", msg)
-		setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "ApplyFailed", msg)
-		r.Recorder.Eventf(topo, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%s", truncate(msg+": "+ar.Summary()))
-		return outcome{result: "degraded", next: next}
-	}
-	if len(waiting) > 0 {
-		setCond(v1alpha1.ConditionSynced, metav1.ConditionFalse, "WaitingForFailover", waitingMsg)
-		setCond(v1alpha1.ConditionReady, metav1.ConditionFalse, "WaitingForFailover", waitingMsg)
-		return outcome{result: "waiting", next: next}
-	}
-	setCond(v1alpha1.ConditionSynced, metav1.ConditionTrue, "Applied", "every reachable member holds what the topology renders for it")
-	setCond(v1alpha1.ConditionReady, metav1.ConditionTrue, "Ready", "applied; every workload is ready")
-	if excluded > 0 {
-		return outcome{result: "degraded", next: next}
-	}
-	return outcome{result: "synced", next: next}
 }
 
 // joinProvisioned joins the GKE clusters of the topology that answer and
@@ -617,37 +284,15 @@ func memberWatches(t *topology.Topology, res *plan.Result, creds *credentials, c
 	return out
 }
 
-// load reads the pushed sources and loads the Topology's spec from them
-// with the CLI's own loader: same validation, same defaults, same errors.
-// The sources and the topology document are laid out in memory under
-// dir/bundle.
-func (r *Reconciler) load(ctx context.Context, topo *v1alpha1.Topology, dir string) (*topology.Topology, filesys.FileSystem, error) {
-	doc, err := topo.Document()
-	if err != nil {
-		return nil, nil, err
+// stopWatching stops the member watches and probes of a Topology that is
+// deleted or paused.
+func (r *Reconciler) stopWatching(topo types.NamespacedName) {
+	if r.Watches != nil {
+		r.Watches.Forget(topo)
 	}
-	b := &bundle.Bundle{Topology: "topology.yaml"}
-	if src := topo.Spec.Sources; src != nil {
-		if b, err = bundle.Read(ctx, r.Reader, topo.Namespace, src); err != nil {
-			return nil, nil, err
-		}
+	if r.Health != nil {
+		r.Health.Forget(topo)
 	}
-	root := filepath.ToSlash(filepath.Join(dir, "bundle"))
-	fsys, err := b.FS(root)
-	if err != nil {
-		return nil, nil, err
-	}
-	path := b.TopologyPath(root)
-	// The document sits in the bundle's filesystem, where plan reads it
-	// for the plan's source digest.
-	if err := fsys.WriteFile(path, doc); err != nil {
-		return nil, nil, err
-	}
-	t, err := topology.Options{IsDir: fsys.IsDir}.Parse(path, doc)
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, fsys, nil
 }
 
 // forget drops the series of a deleted Topology.
@@ -708,19 +353,6 @@ func sortedClusters(m map[string]*v1alpha1.ClusterStatus) []v1alpha1.ClusterStat
 func planLine(p *plan.Plan) string {
 	s := p.Summary
 	return fmt.Sprintf("plan: %d objects to create, %d to change, %d to delete", s.ObjectsToCreate, s.ObjectsToChange, s.ObjectsToDelete)
-}
-
-// memberError prefers the controller's own reason (no Secret) to the
-// engine's (no such kubeconfig file), which would point at a file the
-// controller made.
-func memberError(err error, missing string) string {
-	if missing != "" {
-		return missing
-	}
-	if err == nil {
-		return "excluded"
-	}
-	return err.Error()
 }
 
 func errString(err error) string {

@@ -33,6 +33,8 @@ import (
 const (
 	TriggerDrift    = "drift"
 	TriggerCapacity = "capacity"
+	// TriggerHealth: a member's health probe found it dark, or back.
+	TriggerHealth = "health"
 )
 
 // Default coalescing of member events: a hand edit is corrected about
@@ -282,12 +284,22 @@ func digestHandler(fire func(), owned bool) cache.ResourceEventHandler {
 			}
 		},
 		UpdateFunc: func(old, new any) {
-			if digestOf(old) != digestOf(new) {
+			if changed(old, new, owned) {
 				fire()
 			}
 		},
 		DeleteFunc: func(any) { fire() },
 	}
+}
+
+// changed says whether an update asks for a reconcile: the digest moved
+// and, for an object geofed applied, someone but geofed still holds fields
+// of it. An owned object whose digest became empty is one geofed just took
+// back (its apply removed the editor's fields): its own correction, which
+// must not ask for one more reconcile that would find nothing to do.
+func changed(old, new any, owned bool) bool {
+	d := digestOf(new)
+	return d != digestOf(old) && (!owned || d != "")
 }
 
 func digestOf(obj any) string {

@@ -92,6 +92,11 @@ type Target struct {
 	Kubeconfig *topology.KubeconfigRef
 	// Config is copied, never modified.
 	Config *rest.Config
+	// Unreachable, when set, is why the cluster is known not to answer
+	// without trying (the control plane's health probe found it dark, or
+	// it has no credentials): Connect does not dial it, and it becomes
+	// the Conn's Err as it is.
+	Unreachable error
 }
 
 // Conn is a connection to one member cluster. When Err is set, Dynamic,
@@ -148,6 +153,8 @@ func Connect(ctx context.Context, targets []Target, opts Options) []*Conn {
 		c := &Conn{Name: t.Name, Region: t.Region}
 		conns[i] = c
 		switch {
+		case t.Unreachable != nil:
+			c.Err = t.Unreachable
 		case t.Kubeconfig != nil:
 			c.Context = t.Kubeconfig.Context
 			cfg, err := kubeconfigs.restConfig(t.Kubeconfig)

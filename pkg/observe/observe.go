@@ -75,6 +75,13 @@ type Options struct {
 	// Conns says whether they answer. Failover keeps a member out this way
 	// until it has been healthy long enough.
 	Exclude map[string]string
+	// Members, by cluster name, say how the control plane reaches its
+	// members instead of the topology's kubeconfig references: with a
+	// client configuration held in memory (Config, for a cluster with a
+	// kubeconfig reference), or not at all (Unreachable, for any cluster:
+	// its health probe found it dark, or it has no credentials). Name and
+	// Region are the topology's. The CLI passes none.
+	Members map[string]member.Target
 }
 
 // Observation is what the clusters told: the placement inputs (reachability,
@@ -140,6 +147,10 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 	targets := make([]member.Target, len(refs))
 	for i, ref := range refs {
 		targets[i] = member.Target{Name: ref.Cluster.Name, Region: ref.Region}
+		if m, ok := opts.Members[ref.Cluster.Name]; ok && (m.Unreachable != nil || ref.Cluster.Kubeconfig != nil) {
+			targets[i].Config, targets[i].Unreachable = m.Config, m.Unreachable
+			continue
+		}
 		if ref.Cluster.Kubeconfig != nil {
 			targets[i].Kubeconfig = ref.Cluster.Kubeconfig
 			continue
