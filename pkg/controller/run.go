@@ -184,9 +184,11 @@ func (r *Reconciler) load(ctx context.Context, topo *v1alpha1.Topology) (*topolo
 	t, err := topology.Options{IsDir: fsys.IsDir}.Parse(file, doc)
 	var invalid topology.ErrorList
 	if errors.As(err, &invalid) {
-		// The document is made from the spec: its lines are nobody's.
+		// The document is made from the spec: its lines are nobody's, and
+		// paths in the sources are the bundle's own.
 		for _, e := range invalid {
 			e.File, e.Line = fmt.Sprintf("Topology %s/%s", topo.Namespace, topo.Name), 0
+			e.Msg = strings.ReplaceAll(e.Msg, root+"/", "")
 		}
 		return nil, nil, invalid
 	}
