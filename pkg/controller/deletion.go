@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+
+	"path"
 	"slices"
 	"strings"
 
@@ -151,11 +151,6 @@ func (r *Reconciler) writeStatus(ctx context.Context, topo *v1alpha1.Topology) e
 // runDestroy plans and executes the destroy. left says what is still on
 // the members and why, one line per member, empty when all is gone.
 func (r *Reconciler) runDestroy(ctx context.Context, topo *v1alpha1.Topology) (left []string, summary string, err error) {
-	dir, err := os.MkdirTemp("", "geofed-destroy-")
-	if err != nil {
-		return nil, "", err
-	}
-	defer os.RemoveAll(dir)
 	// The clusters are all destroy needs: the workloads are not rendered,
 	// so neither the pushed sources nor their directories are read.
 	doc, err := topo.Document()
@@ -163,13 +158,13 @@ func (r *Reconciler) runDestroy(ctx context.Context, topo *v1alpha1.Topology) (l
 		return nil, "", err
 	}
 	// In memory, where plan reads it for the plan's source digest.
-	path := filepath.ToSlash(filepath.Join(dir, "topology.yaml"))
+	file := path.Join("/topologies", topo.Namespace, topo.Name, "topology.yaml")
 	fsys := filesys.MakeFsInMemory()
-	if err := fsys.WriteFile(path, doc); err != nil {
+	if err := fsys.WriteFile(file, doc); err != nil {
 		return nil, "", err
 	}
 	anyDir := func(string) bool { return true }
-	t, err := topology.Options{IsDir: anyDir}.Parse(path, doc)
+	t, err := topology.Options{IsDir: anyDir}.Parse(file, doc)
 	if err != nil {
 		return nil, "", fmt.Errorf("the topology cannot be loaded, so its members are unknown: %w", err)
 	}
@@ -182,11 +177,8 @@ func (r *Reconciler) runDestroy(ctx context.Context, topo *v1alpha1.Topology) (l
 			return nil, "", fmt.Errorf("the topology has GKE clusters: %w", err)
 		}
 	}
-	creds, err := writeCredentials(ctx, r.Reader, r.Namespace, t, filepath.Join(dir, "members"))
-	if err != nil {
-		return nil, "", err
-	}
-	obsOpts := observe.Options{Topology: t, Member: r.Member, TokenSource: gkeTokens}
+	creds := readCredentials(ctx, r.Secrets, r.Namespace, t)
+	obsOpts := observe.Options{Topology: t, Member: r.Member, TokenSource: gkeTokens, Members: creds.targets(t, nil)}
 	if gkeClient != nil {
 		obsOpts.GKE = gkeClient // a nil *gke.Client would be a non-nil interface
 	}
@@ -207,16 +199,6 @@ func (r *Reconciler) runDestroy(ctx context.Context, topo *v1alpha1.Topology) (l
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("destroying: %w", err)
-	}
-	for i := range res.Plan.Regions {
-		for j := range res.Plan.Regions[i].Clusters {
-			pc := &res.Plan.Regions[i].Clusters[j]
-			if pc.Unreachable != "" {
-				// The controller's own reason (no Secret), not the engine's
-				// (no such file, one the controller made).
-				pc.Unreachable = memberError(errors.New(pc.Unreachable), creds.missing[pc.Name])
-			}
-		}
 	}
 	return apply.Left(res.Plan, ar), ar.DestroySummary(), nil
 }
