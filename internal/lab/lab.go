@@ -4,6 +4,10 @@
 // kubelets of fake nodes, so Pods get scheduled and turn Running, Deployments
 // become Available and Jobs complete, with no container runtime.
 //
+// A cluster may also have one real node (ClusterSpec.RealNode, realnode.go):
+// a kubelet with containerd and runc in network and mount namespaces the lab
+// makes, whose Pods run real containers and reach the lab's apiservers.
+//
 // The binaries come from hack/lab-bin.sh (`make lab-bin`), which builds them
 // at pinned versions from the Go modules under tools/; the lab finds them in
 // Options.BinDir or $GEOFED_LAB_BIN.
@@ -194,7 +198,7 @@ func (l *Lab) AddCluster(ctx context.Context, spec ClusterSpec) (*Cluster, error
 	c.ready = true
 	l.mu.Unlock()
 	// Pods on real nodes reach every lab apiserver, this one too.
-	l.syncForwarders()
+	l.syncForwarders(nil)
 	l.logf("cluster %s ready at %s with %d nodes (%s)", c.Name, c.Endpoint, countNodes(spec.Nodes), since(start))
 	return c, nil
 }
@@ -205,7 +209,7 @@ func (l *Lab) forget(c *Cluster) {
 		delete(l.clusters, c.Name)
 	}
 	l.mu.Unlock()
-	l.syncForwarders()
+	l.syncForwarders(nil)
 }
 
 // Kubeconfig writes a kubeconfig with one context per running cluster, named

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 )
 
 // The addresses of a real node's network namespace. Every real node has a
@@ -168,11 +169,14 @@ func (c *Cluster) startRealNode(ctx context.Context) (err error) {
 		return err
 	}
 	// The kubelet reaches its apiserver through the forwarders too.
-	c.lab.syncForwarders()
+	c.lab.syncForwarders(c)
 	if err := n.startKubelet(c); err != nil {
 		return err
 	}
 	if err := c.waitForRealNode(ctx, n); err != nil {
+		return err
+	}
+	if err := c.checkRealNode(ctx, n); err != nil {
 		return err
 	}
 	c.lab.logf("cluster %s: real node %s Ready (kubelet pid %d, %s)", c.Name, n.name, n.kubelet.pid(), since(start))
@@ -532,6 +536,81 @@ func (c *Cluster) waitForRealNode(ctx context.Context, n *realNode) error {
 	return nil
 }
 
+// checkName names the Pod that checks a new real node runs containers.
+const checkName = "geofed-lab-real-node-check"
+
+// checkRealNode runs a Pod of the pause image on the node and waits for it
+// to run: a Ready node on a machine where containers cannot run (no cgroup
+// controller, a runtime that refuses the host) would otherwise leave every
+// Pod ContainerCreating with the reason in the kubelet's log only.
+func (c *Cluster) checkRealNode(ctx context.Context, n *realNode) error {
+	cs, err := c.client()
+	if err != nil {
+		return err
+	}
+	pods := cs.CoreV1().Pods(metav1.NamespaceDefault)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: checkName},
+		Spec: corev1.PodSpec{
+			NodeName:                      n.name,
+			AutomountServiceAccountToken:  ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To[int64](0),
+			Containers:                    []corev1.Container{{Name: "pause", Image: PauseImage, ImagePullPolicy: corev1.PullNever}},
+		},
+	}
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("real node %s: creating the Pod that checks it runs containers: %w", n.name, err)
+	}
+	var last *corev1.Pod
+	err = waitFor(ctx, n.kubelet, time.Minute, func(ctx context.Context) error {
+		p, err := pods.Get(ctx, checkName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		last = p
+		if p.Status.Phase != corev1.PodRunning {
+			return errors.New("not Running yet")
+		}
+		return nil
+	})
+	if err != nil {
+		return n.kubelet.failure(fmt.Sprintf("real node %s cannot run containers: Pod %s: %s", n.name, checkName, podTrouble(ctx, c, last)), err)
+	}
+	if err := pods.Delete(ctx, checkName, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("real node %s: deleting Pod %s: %w", n.name, checkName, err)
+	}
+	return nil
+}
+
+// podTrouble says why a Pod is not running: its containers' waiting reasons
+// and the warnings recorded about it.
+func podTrouble(ctx context.Context, c *Cluster, p *corev1.Pod) string {
+	if p == nil {
+		return "never read"
+	}
+	var out []string
+	out = append(out, "phase "+string(p.Status.Phase))
+	for _, s := range p.Status.ContainerStatuses {
+		if w := s.State.Waiting; w != nil {
+			out = append(out, s.Name+" waiting: "+w.Reason+": "+w.Message)
+		}
+	}
+	// ctx may be the one that just ran out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if cs, err := c.client(); err == nil {
+		evs, err := cs.CoreV1().Events(p.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + p.Name})
+		if err == nil {
+			for _, e := range evs.Items {
+				if e.Type == corev1.EventTypeWarning {
+					out = append(out, e.Reason+": "+e.Message)
+				}
+			}
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
 func readyMessage(n *corev1.Node) string {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
@@ -542,13 +621,15 @@ func readyMessage(n *corev1.Node) string {
 }
 
 // syncForwarders makes every real node's forwarders match the running
-// clusters: KubernetesServiceIP:443 to the node's own apiserver, and
-// LabHostIP:PORT to each lab apiserver at 127.0.0.1:PORT.
-func (l *Lab) syncForwarders() {
+// clusters (and starting, a cluster still starting, or nil):
+// KubernetesServiceIP:443 to the node's own apiserver, and LabHostIP:PORT to
+// each lab apiserver at 127.0.0.1:PORT.
+func (l *Lab) syncForwarders(starting *Cluster) {
 	l.mu.Lock()
 	var clusters []*Cluster
 	for _, c := range l.clusters {
-		if c.port != 0 {
+		// A cluster's port is set before it is marked ready, under l.mu.
+		if c.ready || c == starting {
 			clusters = append(clusters, c)
 		}
 	}
