@@ -6,6 +6,7 @@ package push
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -97,10 +98,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	key := types.NamespacedName{Namespace: o.Namespace, Name: t.Metadata.Name}
+	var topo v1alpha1.Topology
 	// The controller writes the status as it goes, which moves the
 	// resourceVersion: read and write again on a conflict.
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var topo v1alpha1.Topology
+		topo = v1alpha1.Topology{}
 		err := o.Hub.Get(ctx, key, &topo)
 		switch {
 		case apierrors.IsNotFound(err):
@@ -119,6 +121,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("writing Topology %s: %w", key, err)
+	}
+	// Owned by the Topology, the chunks go with it: the garbage collector
+	// deletes them when the Topology is deleted. They are written before
+	// it (the controller must find every chunk a Topology names), so they
+	// get its UID only now.
+	var chunks []client.Object
+	for _, cm := range cms {
+		chunks = append(chunks, cm)
+	}
+	for _, s := range secrets {
+		chunks = append(chunks, s)
+	}
+	for _, obj := range chunks {
+		if err := own(ctx, o.Hub, obj, &topo); err != nil {
+			return nil, err
+		}
 	}
 
 	res.Deleted, err = deleteStale(ctx, o.Hub, o.Namespace, t.Metadata.Name, bundle.ShortDigest(packed.Digest))
@@ -155,6 +173,21 @@ func create(ctx context.Context, c client.Client, obj client.Object) error {
 	err := c.Create(ctx, obj, client.FieldOwner(object.FieldManager))
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("pushing sources: %T %s: %w", obj, obj.GetName(), err)
+	}
+	return nil
+}
+
+// own makes topo an owner of obj, once.
+func own(ctx context.Context, c client.Client, obj client.Object, topo *v1alpha1.Topology) error {
+	ref := metav1.OwnerReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Topology", Name: topo.Name, UID: topo.UID}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{ref}}})
+	if err != nil {
+		return err
+	}
+	// A chunk belongs to one Topology (its name carries the Topology's
+	// and the bundle's digest): its owner list is this one reference.
+	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(object.FieldManager)); err != nil {
+		return fmt.Errorf("pushing sources: making Topology %s the owner of %T %s: %w", topo.Name, obj, obj.GetName(), err)
 	}
 	return nil
 }
