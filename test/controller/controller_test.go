@@ -53,6 +53,8 @@ type env struct {
 	clients  map[string]kubernetes.Interface
 	topology *topology.Topology
 	replicas []*replica
+	// hubKubeconfig is the replicas' kubeconfig, for starting more.
+	hubKubeconfig string
 }
 
 // leader waits for one replica to lead, and returns it.
@@ -384,6 +386,7 @@ func setupWith(t *testing.T, l *lab.Lab, hub *lab.Cluster, members []*lab.Cluste
 	// would, bound to the Role of manifests/controller: whatever the
 	// controller needs and the Role lacks fails these tests.
 	f.hubKubeconfig = controllerKubeconfig(t, hub)
+	e.hubKubeconfig = f.hubKubeconfig
 	for _, name := range []string{"a", "b"}[:n] {
 		r := startReplica(t, name, f)
 		e.replicas = append(e.replicas, r)

@@ -61,6 +61,9 @@ type replicaFlags struct {
 	hubKubeconfig string
 	resync        time.Duration
 	extra         []string
+	// electionDefaults runs the leader election with the binary's own
+	// timings instead of the short ones below.
+	electionDefaults bool
 }
 
 const (
@@ -81,15 +84,18 @@ func startReplica(t *testing.T, name string, f replicaFlags) *replica {
 		"--metrics-bind-address", r.metrics,
 		"--health-probe-bind-address", r.probe,
 		"--resync", f.resync.String(),
-		"--leader-elect-lease-duration", leaseDuration.String(),
-		"--leader-elect-renew-deadline", renewDeadline.String(),
-		"--leader-elect-retry-period", retryPeriod.String(),
 		"--apply-timeout", "60s",
 		"--member-timeout", "3s",
 		"--member-request-timeout", "10s",
 		"--drift-delay", "500ms",
 		"--log-format", "text",
 	}, f.extra...)
+	if !f.electionDefaults {
+		args = append(args,
+			"--leader-elect-lease-duration", leaseDuration.String(),
+			"--leader-elect-renew-deadline", renewDeadline.String(),
+			"--leader-elect-retry-period", retryPeriod.String())
+	}
 	r.cmd = exec.Command(controllerBinary, args...)
 	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
 	must(t, r.cmd.Start())
