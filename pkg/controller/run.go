@@ -458,7 +458,7 @@ func (p *pass) apply(ctx context.Context) outcome {
 		p.degraded()
 		return outcome{result: "error", next: p.next}
 	}
-	var failed []string
+	var failed, held []string
 	applied, pruned := 0, 0
 	for _, o := range ar.Clusters {
 		c := p.clusters[o.Name]
@@ -475,9 +475,15 @@ func (p *pass) apply(ctx context.Context) outcome {
 		}
 		applied += o.Applied
 		pruned += o.Pruned
+		var guard string
+		if g := o.PruneHeld; g != nil {
+			guard = fmt.Sprintf("%s would lose %d of %d objects geofed applied (%s)", o.Name, g.Deleting, g.Owned, strings.Join(g.Reasons, "; "))
+			held = append(held, guard)
+			guard = "prune guard: " + guard + ": nothing deleted"
+		}
 		if o.Failed() {
 			failed = append(failed, o.Name)
-			c.Message = firstNonEmpty(errString(o.Err), o.Skipped)
+			c.Message = firstNonEmpty(errString(o.Err), o.Skipped, guard)
 			if c.Failed == 0 {
 				c.Failed = max(c.Drifted, 1)
 			}
@@ -492,6 +498,16 @@ func (p *pass) apply(ctx context.Context) outcome {
 		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s; applied %d objects, pruned %d", planLine(p.res.Plan), applied, pruned)
 	}
 	p.degraded()
+	// The prune guard's hold is a person's to lift (kubectl geofed apply
+	// --allow-prune): said as its own condition and Event, and cleared
+	// once a plan holds nothing.
+	if len(held) > 0 {
+		msg := "prune guard: " + strings.Join(held, "; ") + "; everything else applied"
+		p.setCond(v1alpha1.ConditionPruneBlocked, metav1.ConditionTrue, "PruneGuard", truncate(msg))
+		r.Recorder.Eventf(topo, nil, corev1.EventTypeWarning, "PruneBlocked", "Apply", "%s", truncate(msg))
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionPruneBlocked)
+	}
 	if len(failed) > 0 {
 		msg := fmt.Sprintf("apply failed on %s", strings.Join(failed, ", "))
 		p.setCond(v1alpha1.ConditionSynced, metav1.ConditionFalse, "ApplyFailed", msg)

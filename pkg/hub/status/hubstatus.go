@@ -389,7 +389,8 @@ var required = []string{v1alpha1.ConditionReady, v1alpha1.ConditionSynced}
 // good reports whether the condition is as a healthy Topology has it: True,
 // but False for Degraded.
 func (c Condition) good() bool {
-	if c.Type == v1alpha1.ConditionDegraded {
+	// Degraded and PruneBlocked say something is wrong when True.
+	if c.Type == v1alpha1.ConditionDegraded || c.Type == v1alpha1.ConditionPruneBlocked {
 		return c.Status == string(metav1.ConditionFalse)
 	}
 	return c.Status == string(metav1.ConditionTrue)

@@ -169,6 +169,11 @@ const (
 	// ConditionDegraded: a member is unreachable or excluded by failover,
 	// or applying to one failed.
 	ConditionDegraded = "Degraded"
+	// ConditionPruneBlocked: the prune guard held the deletions on some
+	// members (many at once, or every object of a workload still in the
+	// topology): everything else was applied, nothing deleted there. The
+	// message names each member, the count and why.
+	ConditionPruneBlocked = "PruneBlocked"
 	// ConditionDestroyed: while a Topology with deletionPolicy Delete is
 	// being deleted, whether its objects are gone from every member; False
 	// says what holds it (a member unreachable, a Namespace still holding
