@@ -40,6 +40,10 @@ step geofed-lab up --cluster hub@us-central1 --real-node hub --cluster serving-u
 # shellcheck disable=SC1091
 source "${state}/env"
 
+# The hub's other nodes are KWOK's: they only pretend to run containers.
+step "kubectl --context hub cordon -l 'lab.geofed.io/real-node!=true'   # so the controller's Pods land on the real node"
+"${kubectl}" --context hub cordon -l 'lab.geofed.io/real-node!=true'
+
 step geofed-lab image load hub dist/geofed-controller.tar
 "${labctl}" --dir "${state}" image load hub dist/geofed-controller.tar
 
