@@ -49,6 +49,14 @@ const (
 	RealNodeLabel = "lab.geofed.io/real-node"
 	// containerdNamespace is the containerd namespace the CRI plugin uses.
 	containerdNamespace = "k8s.io"
+	// nodeRun is where a real node's containerd socket and kubelet root
+	// live, inside the node's own mount namespace (a tmpfs over /run that
+	// only its processes see): unix socket paths are limited to 108 bytes,
+	// and the kubelet's sockets under a lab directory deep in a test's
+	// temporary directory or a user's checkout would not fit.
+	nodeRun = "/run/geofed-lab"
+	// nodeSocket is containerd's socket, in the node's mount namespace.
+	nodeSocket = nodeRun + "/containerd.sock"
 )
 
 // realNodeTimeout bounds a real node's start: containerd, the image import,
@@ -68,7 +76,6 @@ type realNode struct {
 	name   string // the Node's name
 	dir    string
 	cgroup string // the cgroup (v1, every hierarchy) its processes and Pods run under
-	socket string // containerd's socket
 
 	containerd, kubelet *process
 	netns               *os.File
@@ -77,18 +84,47 @@ type realNode struct {
 	forwarders map[string]*forwarder // by listening address
 }
 
-// RealNodeName is the name of cluster's real node.
-func RealNodeName(cluster string) string { return cluster + "-real" }
-
-// ContainerdSocket is the socket of the cluster's real node's containerd,
-// or "" when it has none.
-func (c *Cluster) ContainerdSocket() string {
+// RealNodeCgroup is the cgroup the cluster's real node runs in (its
+// containerd, shims, containers and kubelet), or "" when it has none.
+func (c *Cluster) RealNodeCgroup() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.realNode == nil {
 		return ""
 	}
-	return c.realNode.socket
+	return c.realNode.cgroup
+}
+
+// RemoveRealNodeLeftovers kills whatever still runs in a real node's cgroup
+// (see RealNodeCgroup) and removes the cgroup, for the owner of a lab that
+// died without stopping it: its containers and containerd's shims outlive
+// it. A cgroup that is gone already is no error.
+func RemoveRealNodeLeftovers(ctx context.Context, cgroup string) error {
+	if !strings.HasPrefix(cgroup, cgroupPrefix) || strings.ContainsAny(cgroup, "/.") {
+		return fmt.Errorf("%q is not a lab real node's cgroup", cgroup)
+	}
+	if err := killCgroup(ctx, cgroup); err != nil {
+		return err
+	}
+	return removeCgroup(cgroup)
+}
+
+// cgroupPrefix starts the name of every real node's cgroup.
+const cgroupPrefix = "geofed-lab-"
+
+// RealNodeName is the name of cluster's real node.
+func RealNodeName(cluster string) string { return cluster + "-real" }
+
+// RealNodeMountNS is the mount namespace of the cluster's real node, where
+// its containerd's socket is (/proc/PID/ns/mnt, for ImportImage), or ""
+// when it has none.
+func (c *Cluster) RealNodeMountNS() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.realNode == nil || c.realNode.containerd == nil {
+		return ""
+	}
+	return c.realNode.mntnsPath()
 }
 
 // PodEndpoint is the URL at which a Pod on a lab real node reaches this
@@ -133,10 +169,9 @@ func (c *Cluster) startRealNode(ctx context.Context) (err error) {
 	n := &realNode{
 		name:       RealNodeName(c.Name),
 		dir:        c.path("node"),
-		cgroup:     "geofed-lab-" + c.Name + "-" + hex.EncodeToString(suffix),
+		cgroup:     cgroupPrefix + c.Name + "-" + hex.EncodeToString(suffix),
 		forwarders: map[string]*forwarder{},
 	}
-	n.socket = filepath.Join(n.dir, "containerd.sock")
 	c.mu.Lock()
 	if c.stopped {
 		c.mu.Unlock()
@@ -145,7 +180,7 @@ func (c *Cluster) startRealNode(ctx context.Context) (err error) {
 	c.realNode = n
 	c.mu.Unlock()
 
-	for _, d := range []string{"containerd/root", "containerd/state", "cni", "cni-ipam", "kubelet", "pod-logs", "opt"} {
+	for _, d := range []string{"containerd/root", "containerd/state", "cni", "cni-ipam", "pod-logs", "opt"} {
 		if err := os.MkdirAll(filepath.Join(n.dir, d), 0o755); err != nil {
 			return fmt.Errorf("real node: %w", err)
 		}
@@ -274,7 +309,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = %[6]q
     conf_dir = %[7]q
-`, n.path("containerd/root"), n.path("containerd/state"), n.socket, n.path("opt"), PauseImage, cniDir, n.path("cni"))
+`, n.path("containerd/root"), n.path("containerd/state"), nodeSocket, n.path("opt"), PauseImage, cniDir, n.path("cni"))
 
 	cni := fmt.Sprintf(`{
   "cniVersion": "1.0.0",
@@ -328,7 +363,7 @@ evictionHard:
   imagefs.available: "1%%"
 nodeStatusUpdateFrequency: 4s
 maxPods: 110
-`, n.cgroup, n.socket, n.path("resolv.conf"), n.path("pod-logs"))
+`, n.cgroup, nodeSocket, n.path("resolv.conf"), n.path("pod-logs"))
 
 	// The kubelet runs in the node's namespace, where the apiserver is at
 	// LabHostIP, through a forwarder.
@@ -358,13 +393,14 @@ maxPods: 110
 // containerdScript runs as containerd's first process, already in the node's
 // new network and mount namespaces: it joins the node's cgroup (so that the
 // stop finds containerd's shims and containers), hides the host's /run
-// (containerd's shim sockets, runc's state and the Pods' network namespace
-// files go there) and CNI's cache behind tmpfs mounts that live and die with
-// the namespace, and becomes containerd.
+// (containerd's shim sockets, runc's state, the Pods' network namespace
+// files, containerd's socket and the kubelet's root go there) and CNI's
+// cache behind tmpfs mounts that live and die with the namespace, and
+// becomes containerd.
 const containerdScript = `set -e
 echo $$ > "$1"; shift
 mount -t tmpfs -o mode=0755 geofed-lab /run
-mkdir -p /run/netns /run/containerd
+mkdir -p /run/netns /run/containerd ` + nodeRun + `/kubelet
 mkdir -p /var/lib/cni
 mount -t tmpfs -o mode=0755 geofed-lab /var/lib/cni
 exec "$@"
@@ -408,7 +444,14 @@ func mustLookPath(name string) string {
 
 // ctr runs containerd's own client against the node's containerd.
 func (n *realNode) ctr(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "ctr", append([]string{"--address", n.socket, "--namespace", containerdNamespace}, args...)...)
+	return ctrIn(ctx, n.mntnsPath(), args...)
+}
+
+// ctrIn runs ctr in the mount namespace mntns, where the node's containerd
+// socket is.
+func ctrIn(ctx context.Context, mntns string, args ...string) ([]byte, error) {
+	argv := append([]string{"--mount=" + mntns, "--", "ctr", "--address", nodeSocket, "--namespace", containerdNamespace}, args...)
+	cmd := exec.CommandContext(ctx, "nsenter", argv...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return out, fmt.Errorf("ctr %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
@@ -462,22 +505,26 @@ func (n *realNode) importPause(ctx context.Context, bin string) error {
 	if err != nil {
 		return fmt.Errorf("real node %s: building the pause image: %w", n.name, err)
 	}
-	if err := importImage(ctx, n.socket, archive); err != nil {
+	if err := ImportImage(ctx, n.mntnsPath(), archive); err != nil {
 		return fmt.Errorf("real node %s: %w", n.name, err)
 	}
 	return nil
 }
 
 // ImportImage imports an OCI image archive (or a docker save tarball) into
-// the containerd of a real node, listening at socket, where the kubelet
-// finds it: a Pod with imagePullPolicy Never (or IfNotPresent) runs it.
-func ImportImage(ctx context.Context, socket, archive string) error {
-	return importImage(ctx, socket, archive)
-}
-
-func importImage(ctx context.Context, socket, archive string) error {
-	n := &realNode{socket: socket}
-	if _, err := n.ctr(ctx, "images", "import", archive); err != nil {
+// the containerd of a real node, whose mount namespace is mntns
+// (Cluster.RealNodeMountNS), where the kubelet finds it: a Pod with
+// imagePullPolicy Never (or IfNotPresent) runs it.
+func ImportImage(ctx context.Context, mntns, archive string) error {
+	abs, err := filepath.Abs(archive)
+	if err != nil {
+		return err
+	}
+	// The node's namespace has a /run of its own.
+	if strings.HasPrefix(abs, "/run/") {
+		return fmt.Errorf("importing image %s: the real node does not see /run of the host; copy the archive elsewhere", archive)
+	}
+	if _, err := ctrIn(ctx, mntns, "images", "import", abs); err != nil {
 		return fmt.Errorf("importing image %s: %w", archive, err)
 	}
 	return nil
@@ -495,7 +542,7 @@ func (n *realNode) startKubelet(c *Cluster) error {
 			filepath.Join(c.lab.binDir, "kubelet"),
 			"--config=" + n.path("kubelet.yaml"),
 			"--kubeconfig=" + n.path("kubelet.kubeconfig"),
-			"--root-dir=" + n.path("kubelet"),
+			"--root-dir=" + nodeRun + "/kubelet",
 			"--hostname-override=" + n.name,
 			"--node-ip=" + LabHostIP,
 			"--node-labels=" + RealNodeLabel + "=true",

@@ -12,12 +12,11 @@ import (
 // containerd:// scheme): tests read the live process (its user, its
 // capabilities, its mounts) rather than the spec that asked for them.
 func (c *Cluster) ContainerPID(ctx context.Context, id string) (int, error) {
-	socket := c.ContainerdSocket()
-	if socket == "" {
+	mntns := c.RealNodeMountNS()
+	if mntns == "" {
 		return 0, fmt.Errorf("cluster %s has no real node", c.Name)
 	}
-	n := &realNode{socket: socket}
-	out, err := n.ctr(ctx, "tasks", "list")
+	out, err := ctrIn(ctx, mntns, "tasks", "list")
 	if err != nil {
 		return 0, err
 	}

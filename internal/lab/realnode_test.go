@@ -67,7 +67,7 @@ func TestRealNode(t *testing.T) {
 	}
 	pids := c.pids()
 
-	if err := ImportImage(ctx, c.ContainerdSocket(), archive); err != nil {
+	if err := ImportImage(ctx, c.RealNodeMountNS(), archive); err != nil {
 		t.Fatal(err)
 	}
 	cs := clientFor(t, c.RESTConfig())

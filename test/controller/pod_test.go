@@ -95,7 +95,7 @@ func TestControllerAsPods(t *testing.T) {
 
 	v1, v2 := buildPodImage(t, "v0.0.1-e2e"), buildPodImage(t, "v0.0.2-e2e")
 	for _, img := range []podImage{v1, v2} {
-		if err := lab.ImportImage(ctx, hub.ContainerdSocket(), img.archive); err != nil {
+		if err := lab.ImportImage(ctx, hub.RealNodeMountNS(), img.archive); err != nil {
 			t.Fatalf("importing %s into the hub's real node: %v", img.version, err)
 		}
 	}

@@ -200,10 +200,10 @@ func TestUpStatusDown(t *testing.T) {
 				joined = c
 			}
 		}
-		if joined.RealNode != "joined-real" || joined.ContainerdSocket == "" {
-			t.Fatalf("state of joined: %+v, want its real node and containerd socket", joined)
+		if joined.RealNode != "joined-real" || joined.RealNodeMountNS == "" || joined.RealNodeCgroup == "" {
+			t.Fatalf("state of joined: %+v, want its real node, mount namespace and cgroup", joined)
 		}
-		pause := filepath.Join(filepath.Dir(joined.ContainerdSocket), "pause.tar")
+		pause := filepath.Join(dir, "work", "clusters", "joined", "node", "pause.tar")
 		var out bytes.Buffer
 		if err := ImageLoad(ctx, ImageLoadOptions{Dir: dir, Cluster: "joined", Archive: pause, Out: &out}); err != nil {
 			t.Fatal(err)
@@ -228,13 +228,61 @@ func TestUpStatusDown(t *testing.T) {
 		if left := processesMentioning(t, dir); len(left) > 0 {
 			t.Errorf("lab processes left after down: %v", left)
 		}
-		if left, _ := filepath.Glob("/sys/fs/cgroup/*/geofed-lab-joined-*"); len(left) > 0 {
-			t.Errorf("real node cgroups left after down: %v", left)
-		}
+		checkNoCgroups(t, s)
 		if err := Status(ctx, StatusOptions{Dir: dir, Out: &bytes.Buffer{}}); !errors.Is(err, ErrNoLab) {
 			t.Errorf("status after down: err = %v, want ErrNoLab", err)
 		}
 	})
+}
+
+// TestDownAfterDaemonKilled: a daemon killed with SIGKILL cannot stop its
+// real node, whose containers and containerd shims outlive it; down ends
+// them and removes the node's cgroups from what state.json recorded.
+func TestDownAfterDaemonKilled(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := Up(ctx, UpOptions{Dir: dir, Command: []string{os.Args[0], daemonArg, dir}, Out: &bytes.Buffer{}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Down(context.Background(), DownOptions{Dir: dir, Out: &bytes.Buffer{}}) })
+	s, err := ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(s.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for alive(s.PID) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	var down bytes.Buffer
+	if err := Down(ctx, DownOptions{Dir: dir, Out: &down}); err != nil {
+		t.Fatal(err)
+	}
+	if left := processesMentioning(t, dir); len(left) > 0 {
+		t.Errorf("lab processes left after down: %v", left)
+	}
+	checkNoCgroups(t, s)
+}
+
+// checkNoCgroups fails when a real node's cgroup the state records is
+// still there, in any hierarchy.
+func checkNoCgroups(t *testing.T, s *State) {
+	t.Helper()
+	n := 0
+	for _, c := range s.Clusters {
+		if c.RealNodeCgroup == "" {
+			continue
+		}
+		n++
+		if left, _ := filepath.Glob("/sys/fs/cgroup/*/" + c.RealNodeCgroup); len(left) > 0 {
+			t.Errorf("real node cgroups left after down: %v", left)
+		}
+	}
+	if n == 0 {
+		t.Errorf("the lab's state records no real node cgroup: %+v", s.Clusters)
+	}
 }
 
 // processesMentioning returns the command lines of processes whose

@@ -39,10 +39,10 @@ func ImageLoad(ctx context.Context, opts ImageLoadOptions) error {
 		if c.Name != opts.Cluster {
 			continue
 		}
-		if c.ContainerdSocket == "" {
+		if c.RealNodeMountNS == "" {
 			return fmt.Errorf("loading image into cluster %s: it has no real node (start the lab with --real-node %s)", c.Name, c.Name)
 		}
-		if err := lab.ImportImage(ctx, c.ContainerdSocket, archive); err != nil {
+		if err := lab.ImportImage(ctx, c.RealNodeMountNS, archive); err != nil {
 			return fmt.Errorf("loading image into cluster %s: %w", c.Name, err)
 		}
 		fmt.Fprintf(opts.Out, "Image %s loaded into %s (node %s)\n", opts.Archive, c.Name, c.RealNode)

@@ -49,10 +49,14 @@ type ClusterState struct {
 	// cluster's apiserver (lab.Cluster.PodEndpoint), e.g. for
 	// `join --hub --server`.
 	PodServer string `json:"podServer"`
-	// RealNode names the cluster's real node, and ContainerdSocket is its
-	// containerd's socket; both empty when it has none.
-	RealNode         string `json:"realNode,omitempty"`
-	ContainerdSocket string `json:"containerdSocket,omitempty"`
+	// RealNode names the cluster's real node, and RealNodeMountNS is the
+	// mount namespace where its containerd's socket is (/proc/PID/ns/mnt);
+	// both empty when it has none.
+	RealNode        string `json:"realNode,omitempty"`
+	RealNodeMountNS string `json:"realNodeMountNS,omitempty"`
+	// RealNodeCgroup is the cgroup of the real node's processes, which
+	// Down clears when the daemon died without stopping them.
+	RealNodeCgroup string `json:"realNodeCgroup,omitempty"`
 }
 
 func statePath(dir string) string      { return filepath.Join(dir, "state.json") }

@@ -147,8 +147,8 @@ func refreshState(dir string, s *State, l *lab.Lab) error {
 	var clusters []ClusterState
 	for _, c := range l.Clusters() {
 		cs := ClusterState{Name: c.Name, Endpoint: c.Endpoint, Kubeconfig: c.KubeconfigPath, PodServer: c.PodEndpoint()}
-		if sock := c.ContainerdSocket(); sock != "" {
-			cs.RealNode, cs.ContainerdSocket = lab.RealNodeName(c.Name), sock
+		if ns := c.RealNodeMountNS(); ns != "" {
+			cs.RealNode, cs.RealNodeMountNS, cs.RealNodeCgroup = lab.RealNodeName(c.Name), ns, c.RealNodeCgroup()
 		}
 		clusters = append(clusters, cs)
 	}

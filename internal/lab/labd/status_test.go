@@ -33,7 +33,7 @@ func TestWriteStatus(t *testing.T) {
 	s := &State{PID: 4242, Started: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)}
 	health := []ClusterHealth{
 		{ClusterState: ClusterState{Name: "serving-us", Endpoint: "https://127.0.0.1:41001", PodServer: "https://10.87.0.1:41001",
-			RealNode: "serving-us-real", ContainerdSocket: "/lab/work/clusters/serving-us/node/containerd.sock"}, Nodes: 3, ReadyNodes: 3},
+			RealNode: "serving-us-real", RealNodeMountNS: "/proc/4343/ns/mnt"}, Nodes: 3, ReadyNodes: 3},
 		{ClusterState: ClusterState{Name: "training-us", Endpoint: "https://127.0.0.1:41002", PodServer: "https://10.87.0.1:41002"}, Nodes: 4, ReadyNodes: 2,
 			Err: errors.New("2 of 4 nodes not Ready")},
 		{ClusterState: ClusterState{Name: "dark", Endpoint: "https://127.0.0.1:41003", PodServer: "https://10.87.0.1:41003"},

@@ -2,6 +2,7 @@ package labd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/geofed-io/kubectl-geofed/internal/lab"
 )
 
 // upTimeout bounds how long Up waits for the daemon's clusters: a few
@@ -120,6 +123,9 @@ const downTimeout = 2 * time.Minute
 // Down stops the daemon of dir and removes the directory. With no lab
 // running it only removes what is left of one.
 func Down(ctx context.Context, opts DownOptions) error {
+	// Read before the daemon removes it: what a daemon that dies (or is
+	// killed below) leaves running.
+	cgroups := realNodeCgroups(opts.Dir)
 	pid, err := readPID(opts.Dir)
 	switch {
 	case errors.Is(err, ErrNoLab):
@@ -132,10 +138,34 @@ func Down(ctx context.Context, opts DownOptions) error {
 		}
 		fmt.Fprintf(opts.Out, "Lab in %s stopped\n", opts.Dir)
 	}
+	for _, cg := range cgroups {
+		if err := lab.RemoveRealNodeLeftovers(ctx, cg); err != nil {
+			return fmt.Errorf("clearing what the lab's real node left running: %w", err)
+		}
+	}
 	if err := os.RemoveAll(opts.Dir); err != nil {
 		return fmt.Errorf("removing lab directory: %w", err)
 	}
 	return nil
+}
+
+// realNodeCgroups are the cgroups of the real nodes state.json records.
+func realNodeCgroups(dir string) []string {
+	data, err := os.ReadFile(statePath(dir))
+	if err != nil {
+		return nil
+	}
+	var s State
+	if json.Unmarshal(data, &s) != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range s.Clusters {
+		if c.RealNodeCgroup != "" {
+			out = append(out, c.RealNodeCgroup)
+		}
+	}
+	return out
 }
 
 func stopDaemon(ctx context.Context, pid int) error {
