@@ -135,8 +135,12 @@ if ! flock -n 8; then
 fi
 for t in "${lab_node_targets[@]}"; do
 	read -r name pkg <<<"${t}"
-	if [[ ! -x "${node_dir}/${name}" ]]; then
-		log "${name}: building ${pkg} in tools/kubelet (the kubelet takes ~2-5 minutes, once)"
+	if [[ -x "${node_dir}/${name}" ]]; then
+		log "${name}: cached"
+	else
+		hint=""
+		[[ "${name}" == kubelet ]] && hint=" (~2-5 minutes on 2 cores, once)"
+		log "${name}: building ${pkg} in tools/kubelet${hint}"
 		start=${SECONDS}
 		lab_build_node "${tools}/kubelet" "${node_dir}/.${name}.tmp" "${name}" "${pkg}"
 		mv -f "${node_dir}/.${name}.tmp" "${node_dir}/${name}"
