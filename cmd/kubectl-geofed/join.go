@@ -25,7 +25,6 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/membership"
-	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan/view"
@@ -512,7 +511,7 @@ func (o *JoinOptions) runMembership(ctx context.Context) error {
 			return err
 		}
 	}
-	g, err := o.grant(ctx, t, conn)
+	g, err := o.grant(ctx, t, res, conn)
 	if err != nil {
 		return err
 	}
@@ -629,26 +628,30 @@ func (o *JoinOptions) connect(ctx context.Context, t *topology.Topology) (*membe
 }
 
 // grant computes the access: cluster-admin, or least privilege for the
-// kinds the topology renders for the cluster or has applied there (the
-// default kinds without a topology) and the --grant resources.
-func (o *JoinOptions) grant(ctx context.Context, t *topology.Topology, conn *member.Conn) (grant, error) {
+// kinds the topology renders for the cluster (the plan's objects for it,
+// when join planned) or has applied there (the default kinds without a
+// topology) and the --grant resources.
+func (o *JoinOptions) grant(ctx context.Context, t *topology.Topology, res *plan.Result, conn *member.Conn) (grant, error) {
 	if o.ClusterAdmin {
 		return grant{access: membership.Access{ClusterAdmin: true}, from: "--cluster-admin"}, nil
 	}
-	g := grant{workloads: membership.DefaultWorkloads(), from: "the default workload kinds"}
+	g := grant{from: "the default workload kinds"}
+	gopts := membership.GrantOptions{Conn: conn, Extra: o.grants}
 	if t != nil {
-		kinds, err := membership.TopologyKinds(t, nil, o.Name)
-		if err != nil {
-			return grant{}, fmt.Errorf("listing the kinds %s renders for cluster %s: %w", o.Filename, o.Name, err)
+		var (
+			kinds   membership.Kinds
+			planned bool
+		)
+		if res != nil {
+			kinds, planned = membership.PlannedKinds(res.Desired, o.Name)
 		}
-		// What an earlier apply left there must stay prunable.
-		inv, err := inventory.Read(ctx, conn.Dynamic, t.Metadata.Name)
-		if err != nil {
-			return grant{}, fmt.Errorf("cluster %s: %w", o.Name, err)
+		if !planned {
+			var err error
+			if kinds, err = membership.TopologyKinds(t, nil, o.Name); err != nil {
+				return grant{}, fmt.Errorf("listing the kinds %s renders for cluster %s: %w", o.Filename, o.Name, err)
+			}
 		}
-		if g.workloads, err = membership.Resources(conn.Mapper, kinds.WithApplied(inv)); err != nil {
-			return grant{}, fmt.Errorf("cluster %s: %w", o.Name, err)
-		}
+		gopts.Kinds, gopts.Topology = &kinds, t.Metadata.Name
 		g.from = "the kinds " + o.Filename + " renders for it or has applied there"
 	}
 	for _, gr := range o.grants {
@@ -657,12 +660,14 @@ func (o *JoinOptions) grant(ctx context.Context, t *topology.Topology, conn *mem
 				fmt.Fprintf(o.ErrOut, "Warning: cluster %s serves no resource %s (yet); granted all the same.\n", o.Name, gr)
 			}
 		}
-		g.workloads = append(g.workloads, gr)
 	}
 	if len(o.grants) > 0 {
 		g.from += " and --grant"
 	}
-	g.access = membership.Access{Rules: membership.ComputeRules(g.workloads)}
+	var err error
+	if g.access, g.workloads, err = membership.Grant(ctx, gopts); err != nil {
+		return grant{}, err
+	}
 	return g, nil
 }
 

@@ -28,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
@@ -215,7 +214,7 @@ func (r *Reconciler) now() time.Time {
 // endpoint with the controller's Google identity, which provisioning needs
 // anyway. A failure is the cluster's message and an Event, and is tried
 // again at the next reconcile.
-func (r *Reconciler) joinProvisioned(ctx context.Context, topo *v1alpha1.Topology, t *topology.Topology, fsys filesys.FileSystem, res *plan.Result, creds *credentials, clusters map[string]*v1alpha1.ClusterStatus) {
+func (r *Reconciler) joinProvisioned(ctx context.Context, topo *v1alpha1.Topology, t *topology.Topology, res *plan.Result, creds *credentials, clusters map[string]*v1alpha1.ClusterStatus) {
 	if r.Hub == nil {
 		return
 	}
@@ -226,11 +225,11 @@ func (r *Reconciler) joinProvisioned(ctx context.Context, topo *v1alpha1.Topolog
 			continue
 		}
 		err := func() error {
-			kinds, err := membership.TopologyKinds(t, fsys, name)
-			if err != nil {
-				return err
+			kinds, ok := membership.PlannedKinds(res.Desired, name)
+			if !ok {
+				return fmt.Errorf("cluster %s is not in the plan", name)
 			}
-			resources, err := membership.Resources(conn.Mapper, kinds)
+			access, _, err := membership.Grant(ctx, membership.GrantOptions{Kinds: &kinds, Topology: t.Metadata.Name, Conn: conn})
 			if err != nil {
 				return err
 			}
@@ -241,7 +240,7 @@ func (r *Reconciler) joinProvisioned(ctx context.Context, topo *v1alpha1.Topolog
 			_, err = membership.Join(ctx, membership.JoinOptions{
 				Cluster: name, Member: mc,
 				Hub: r.Hub, HubName: "", HubNamespace: r.Namespace, HubNamespaceExists: true,
-				Access:   membership.Access{Rules: membership.ComputeRules(resources)},
+				Access:   access,
 				Endpoint: membership.Endpoint{Server: conn.Config.Host, CAData: conn.Config.CAData, TLSServerName: conn.Config.ServerName},
 			})
 			return err

@@ -492,7 +492,7 @@ func (p *pass) apply(ctx context.Context) outcome {
 			r.Metrics.OutOfSync.WithLabelValues(topo.Namespace, topo.Name, o.Name).Set(0)
 		}
 	}
-	r.joinProvisioned(ctx, topo, p.t, p.fsys, p.res, p.creds, p.clusters)
+	r.joinProvisioned(ctx, topo, p.t, p.res, p.creds, p.clusters)
 	st.Clusters = sortedClusters(p.clusters)
 	if applied > 0 || pruned > 0 {
 		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s; applied %d objects, pruned %d", planLine(p.res.Plan), applied, pruned)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
@@ -62,8 +63,7 @@ func TopologyKinds(t *topology.Topology, fs filesys.FileSystem, cluster string) 
 		return Kinds{}, fmt.Errorf("cluster %q is not in topology %s", cluster, t.Metadata.Name)
 	}
 	clusters := placement.ClustersOf(t)
-	seen := map[schema.GroupKind]bool{}
-	k := Kinds{Defined: map[schema.GroupKind]schema.GroupResource{}}
+	var objs []*unstructured.Unstructured
 	for _, w := range t.Spec.Workloads {
 		selected, err := placement.Select(w.Placement, clusters)
 		if err != nil {
@@ -83,18 +83,41 @@ func TopologyKinds(t *topology.Topology, fs filesys.FileSystem, cluster string) 
 		if err != nil {
 			return Kinds{}, err
 		}
-		for _, obj := range out.Objects {
-			gk := obj.GroupVersionKind().GroupKind()
-			seen[gk] = true
-			if object.IsCRD(gk.Group, gk.Kind) {
-				if crdKind, gr, ok := crdServes(obj); ok {
-					k.Defined[crdKind] = gr
-				}
+		objs = append(objs, out.Objects...)
+	}
+	return KindsOf(objs), nil
+}
+
+// PlannedKinds lists the kinds of the objects a plan's desired state holds
+// for the cluster; false when it has no such cluster.
+func PlannedKinds(d *desired.State, cluster string) (Kinds, bool) {
+	dc, ok := d.Cluster(cluster)
+	if !ok {
+		return Kinds{}, false
+	}
+	objs := make([]*unstructured.Unstructured, len(dc.Objects))
+	for i, o := range dc.Objects {
+		objs[i] = o.Object
+	}
+	return KindsOf(objs), true
+}
+
+// KindsOf lists the kinds of rendered objects: a plan's desired objects
+// for a member, or what TopologyKinds renders.
+func KindsOf(objs []*unstructured.Unstructured) Kinds {
+	seen := map[schema.GroupKind]bool{}
+	k := Kinds{Defined: map[schema.GroupKind]schema.GroupResource{}}
+	for _, obj := range objs {
+		gk := obj.GroupVersionKind().GroupKind()
+		seen[gk] = true
+		if object.IsCRD(gk.Group, gk.Kind) {
+			if crdKind, gr, ok := crdServes(obj); ok {
+				k.Defined[crdKind] = gr
 			}
 		}
 	}
 	k.GroupKinds = slices.SortedFunc(maps.Keys(seen), compareGroupKinds)
-	return k, nil
+	return k
 }
 
 // crdServes is the kind and resource a CustomResourceDefinition serves.
