@@ -68,6 +68,7 @@ cluster, and explains every decision before it happens.`,
 		NewUnjoinCommand(flags, streams),
 		NewKubeconfigCommand(flags, streams),
 		NewPushCommand(flags, streams),
+		NewApproveCommand(flags, streams),
 	)
 	return cmd
 }

@@ -432,6 +432,16 @@ func (p *pass) report() outcome {
 // and what it did in the status.
 func (p *pass) apply(ctx context.Context) outcome {
 	r, topo, st := p.r, p.topo, &p.topo.Status
+	heldID := plan.HeldID(p.res.Plan)
+	if clusters, ok := approved(topo.Annotations[v1alpha1.AnnotationApprovePrune], heldID); ok {
+		p.res.Plan.AllowPrune(clusters)
+		who := strings.Join(clusters, ", ")
+		if slices.Contains(clusters, plan.AllowAll) {
+			who = "every member it held"
+		}
+		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "PruneApproved", "Apply", "plan %s: deleting what the prune guard held on %s, as approved", heldID, who)
+		heldID = plan.HeldID(p.res.Plan)
+	}
 	started := time.Now()
 	ar, err := apply.Run(ctx, apply.Options{
 		Result:      p.res,
@@ -502,7 +512,8 @@ func (p *pass) apply(ctx context.Context) outcome {
 	// --allow-prune): said as its own condition and Event, and cleared
 	// once a plan holds nothing.
 	if len(held) > 0 {
-		msg := "prune guard: " + strings.Join(held, "; ") + "; everything else applied"
+		msg := fmt.Sprintf("prune guard: %s; everything else applied. Plan %s: kubectl geofed approve --hub HUB --topology %s lets these deletions through",
+			strings.Join(held, "; "), heldID, topo.Name)
 		p.setCond(v1alpha1.ConditionPruneBlocked, metav1.ConditionTrue, "PruneGuard", truncate(msg))
 		r.Recorder.Eventf(topo, nil, corev1.EventTypeWarning, "PruneBlocked", "Apply", "%s", truncate(msg))
 	} else {
@@ -528,4 +539,21 @@ func (p *pass) apply(ctx context.Context) outcome {
 		}
 	}
 	return outcome{result: "synced", next: p.next}
+}
+
+// approved reads an approval (v1alpha1.AnnotationApprovePrune) of the plan
+// whose held deletions are heldID: the clusters it allows (plan.AllowAll
+// for every one), and whether it approves this plan at all.
+func approved(annotation, heldID string) ([]string, bool) {
+	if heldID == "" || annotation == "" {
+		return nil, false
+	}
+	id, clusters, some := strings.Cut(annotation, ":")
+	if id != heldID {
+		return nil, false
+	}
+	if !some {
+		return []string{plan.AllowAll}, true
+	}
+	return strings.Split(clusters, ","), true
 }

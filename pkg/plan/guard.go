@@ -1,11 +1,15 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
 
 // PruneLimit is how many deletions the prune guard lets through: a plan
@@ -267,4 +271,48 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// HeldID names what the prune guard holds in this plan: a digest of every
+// held deletion (cluster, object, UID), "" when nothing is held. An
+// approval records it, so it never carries over to another plan: a
+// deletion more or less, or an object re-created since, is another ID.
+func HeldID(p *Plan) string {
+	var lines []string
+	for _, r := range p.Regions {
+		for _, c := range r.Clusters {
+			if !c.PruneGuard.Held() {
+				continue
+			}
+			for _, o := range c.Objects {
+				if o.Action == object.ActionDelete {
+					lines = append(lines, c.Name+" "+o.Key()+" "+o.UID)
+				}
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	slices.Sort(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return "prune-" + hex.EncodeToString(sum[:6])
+}
+
+// AllowPrune lets the guarded deletions of the named clusters (or all,
+// AllowAll) through, as --allow-prune would have: what an approval of the
+// plan's HeldID does.
+func (p *Plan) AllowPrune(clusters []string) {
+	o := GuardOptions{Allow: clusters}
+	for ri := range p.Regions {
+		for ci := range p.Regions[ri].Clusters {
+			if g := p.Regions[ri].Clusters[ci].PruneGuard; g != nil && o.allows(p.Regions[ri].Clusters[ci].Name) {
+				g.Allowed = true
+			}
+		}
+	}
+	if p.PruneGuard != nil {
+		p.PruneGuard.AllowPrune = append(p.PruneGuard.AllowPrune, clusters...)
+	}
+	p.Summary = summarize(p)
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/object"
 )
 
 func TestParsePruneLimit(t *testing.T) {
@@ -253,5 +255,51 @@ func TestGuardLine(t *testing.T) {
 	g.Allowed = true
 	if got := GuardLine("serving-us", g); !strings.Contains(got, "allowed by --allow-prune, apply deletes them") {
 		t.Fatalf("allowed GuardLine = %s", got)
+	}
+}
+
+func TestHeldIDAndAllowPrune(t *testing.T) {
+	del := func(name, uid string) Object {
+		return Object{Action: object.ActionDelete, Version: "v1", Kind: "ConfigMap", Namespace: "web", Name: name, UID: uid}
+	}
+	mk := func(objs ...Object) *Plan {
+		return &Plan{PruneGuard: &PruneGuard{}, Regions: []Region{{Name: "r", Clusters: []Cluster{
+			{Name: "a", Objects: objs, PruneGuard: &ClusterGuard{Deleting: len(objs), Owned: len(objs)}},
+			{Name: "b", Objects: []Object{del("x", "9")}},
+		}}}}
+	}
+	base := HeldID(mk(del("flags", "1"), del("notes", "2")))
+	if !strings.HasPrefix(base, "prune-") {
+		t.Fatalf("HeldID = %q", base)
+	}
+	for _, tc := range []struct {
+		name string
+		p    *Plan
+		same bool
+	}{
+		{"the same deletions, in another order", mk(del("notes", "2"), del("flags", "1")), true},
+		{"a deletion more", mk(del("flags", "1"), del("notes", "2"), del("more", "3")), false},
+		{"an object re-created since (another UID)", mk(del("flags", "1"), del("notes", "7")), false},
+	} {
+		if got := HeldID(tc.p); (got == base) != tc.same {
+			t.Errorf("%s: HeldID %s, base %s, want same = %v", tc.name, got, base, tc.same)
+		}
+	}
+
+	p := mk(del("flags", "1"))
+	p.Summary = summarize(p)
+	if p.Summary.Guarded != 1 {
+		t.Fatalf("guarded = %d, want 1", p.Summary.Guarded)
+	}
+	p.AllowPrune([]string{"b"})
+	if HeldID(p) == "" || p.Summary.Guarded != 1 {
+		t.Errorf("allowing b, which is not held, changed a: %s, %+v", HeldID(p), p.Summary)
+	}
+	p.AllowPrune([]string{AllowAll})
+	if HeldID(p) != "" || p.Summary.Guarded != 0 || !p.Regions[0].Clusters[0].PruneGuard.Allowed {
+		t.Errorf("allowing all: HeldID %q, summary %+v", HeldID(p), p.Summary)
+	}
+	if HeldID(&Plan{}) != "" {
+		t.Errorf("a plan holding nothing has an ID")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -101,10 +102,37 @@ func TestControllerPruneGuard(t *testing.T) {
 		t.Errorf("PruneBlocked Event %q lacks %q", msg, why)
 	}
 
-	// Put right: nothing held any more.
-	e.topology = writeTopology(t, selected("front"))
-	pushTopology(t, e, push.Options{})
-	waitFor(t, e, 120*time.Second, "Synced=True, PruneBlocked gone", func(topo *v1alpha1.Topology) bool {
+	// approve refuses a member the guard does not hold, and lets exactly
+	// this plan's held deletions through.
+	if out, err := exec.Command(pluginBinary, "approve", "--hub", "hub", "--topology", topoName, "--cluster", "m2", "--kubeconfig", kubeconfig).CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), `the prune guard holds nothing on "m2"`) {
+		t.Errorf("approve --cluster m2: %v, want refused\n%s", err, out)
+	}
+	if out, err := exec.Command(pluginBinary, "approve", "--hub", "hub", "--topology", topoName, "--kubeconfig", kubeconfig).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "Approved plan prune-") {
+		t.Fatalf("approve: %v\n%s", err, out)
+	}
+	waitFor(t, e, 120*time.Second, "Synced=True, PruneBlocked gone after approve", func(topo *v1alpha1.Topology) bool {
 		return cond(topo, v1alpha1.ConditionSynced) == "True/Applied" && meta.FindStatusCondition(topo.Status.Conditions, v1alpha1.ConditionPruneBlocked) == nil
 	})
+	if _, err := e.clients["m1"].CoreV1().ConfigMaps("web").Get(ctx, "web-config", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("m1: ConfigMap web/web-config after approve: %v, want it deleted", err)
+	}
+	if msg := lastEvent(t, e, "PruneApproved"); !strings.Contains(msg, "on every member it held, as approved") {
+		t.Errorf("PruneApproved Event %q", msg)
+	}
+
+	// The approval (of every member held) does not carry over: a typo on
+	// m2 is another plan, held until approved anew.
+	files := selected("fornt")
+	files["topology.yaml"] = strings.Replace(strings.Replace(files["topology.yaml"], "tier: fornt", "tier: front", 1), "labels: {tier: front}\n      kubeconfig: {context: m2}", "labels: {tier: frnt}\n      kubeconfig: {context: m2}", 1)
+	e.topology = writeTopology(t, files)
+	pushTopology(t, e, push.Options{})
+	waitFor(t, e, 120*time.Second, "PruneBlocked=True on m2", func(topo *v1alpha1.Topology) bool {
+		c := meta.FindStatusCondition(topo.Status.Conditions, v1alpha1.ConditionPruneBlocked)
+		return cond(topo, v1alpha1.ConditionPruneBlocked) == "True/PruneGuard" && strings.Contains(c.Message, "m2 would lose ")
+	})
+	if _, err := e.clients["m2"].CoreV1().ConfigMaps("web").Get(ctx, "web-config", metav1.GetOptions{}); err != nil {
+		t.Errorf("m2: ConfigMap web/web-config: %v, want it kept (the old approval is for another plan)", err)
+	}
 }

@@ -181,6 +181,13 @@ const (
 	ConditionDestroyed = "Destroyed"
 )
 
+// AnnotationApprovePrune on a Topology approves the deletions the prune
+// guard holds in one plan: "ID" for every held member, "ID:m1,m2" for
+// some, ID being the plan's (plan.HeldID, named in condition
+// PruneBlocked). kubectl geofed approve writes it. A plan that holds
+// anything else has another ID, so an approval never carries over.
+const AnnotationApprovePrune = "geofed.io/approve-prune"
+
 // TopologyStatus is what the last reconcile found and did.
 type TopologyStatus struct {
 	// ObservedGeneration is the generation the status describes.
