@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,12 +86,13 @@ func goarch(t *testing.T) string {
 // mounted ServiceAccount tokens, the Role of manifests/controller as their
 // only permission, the securityContext and probes of the manifest.
 func TestControllerAsPods(t *testing.T) {
-	l, clusters := labtest.New(t,
-		lab.ClusterSpec{Name: "hub", RealNode: true},
-		lab.ClusterSpec{Name: "m1", Nodes: []lab.NodeSpec{{Name: "node", Count: 1}}},
-		lab.ClusterSpec{Name: "m2", Nodes: []lab.NodeSpec{{Name: "node", Count: 1}}},
-	)
-	hub, m1, m2 := clusters[0], clusters[1], clusters[2]
+	// Four members: the size the control plane's figures are given at.
+	specs := []lab.ClusterSpec{{Name: "hub", RealNode: true}}
+	for _, m := range podMembers {
+		specs = append(specs, lab.ClusterSpec{Name: m, Nodes: []lab.NodeSpec{{Name: "node", Count: 1}}})
+	}
+	l, clusters := labtest.New(t, specs...)
+	hub, members := clusters[0], clusters[1:]
 	ctx := t.Context()
 
 	v1, v2 := buildPodImage(t, "v0.0.1-e2e"), buildPodImage(t, "v0.0.2-e2e")
@@ -128,7 +130,7 @@ func TestControllerAsPods(t *testing.T) {
 	// Members are joined as a user joins them, at the address a Pod reaches
 	// each member's apiserver at.
 	e := &env{hub: hc, members: map[string]*lab.Cluster{}, clients: map[string]kubernetes.Interface{}}
-	for _, m := range []*lab.Cluster{m1, m2} {
+	for _, m := range members {
 		join := exec.Command(pluginBinary, "join", m.Name, "--hub", "hub", "--server", m.PodEndpoint(), "--kubeconfig", kubeconfig)
 		if out, err := join.CombinedOutput(); err != nil {
 			t.Fatalf("kubectl geofed join %s --hub hub: %v\n%s", m.Name, err, out)
@@ -137,27 +139,30 @@ func TestControllerAsPods(t *testing.T) {
 		must(t, err)
 		e.members[m.Name], e.clients[m.Name] = m, cs
 	}
-	e.topology = writeTopology(t, webTopology)
+	files := maps.Clone(webTopology)
+	files["topology.yaml"] = podTopology()
+	e.topology = writeTopology(t, files)
 
 	t.Run("push applies to every member", func(t *testing.T) {
 		pushTopology(t, e, push.Options{})
 		waitFor(t, e, 180*time.Second, "Synced=True", func(topo *v1alpha1.Topology) bool {
 			return cond(topo, v1alpha1.ConditionSynced) == "True/Applied"
 		})
-		for _, name := range []string{"m1", "m2"} {
+		for _, name := range podMembers {
 			if got := replicas(t, e, name); got != 2 {
-				t.Errorf("%s: web has %d replicas, want 2", name, got)
+				t.Errorf("%s: web has %d replicas, want 2 (8 divided by equal weights)", name, got)
 			}
 		}
 	})
 
 	t.Run("a hand edit is put back", func(t *testing.T) {
 		var took []time.Duration
-		for i := range 5 {
-			took = append(took, putBack(t, e, []string{"m1", "m2"}[i%2], 30*time.Second))
+		for i := range 20 {
+			took = append(took, putBack(t, e, podMembers[i%len(podMembers)], 30*time.Second))
 		}
 		slices.Sort(took)
-		t.Logf("edit -> put back, controller as a Pod, 2 members: %v (median %s)", took, took[len(took)/2])
+		t.Logf("edit -> put back, controller as a Pod, %d members, %d edits: p50 %s, p95 %s, max %s", len(podMembers), len(took),
+			took[len(took)/2].Round(time.Millisecond), took[len(took)*95/100].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
 	})
 
 	t.Run("the Pods run as the manifest says", func(t *testing.T) {
@@ -434,4 +439,20 @@ func procFields(t *testing.T, path string) map[string]string {
 		}
 	}
 	return out
+}
+
+// podMembers are the members of TestControllerAsPods.
+var podMembers = []string{"m1", "m2", "m3", "m4"}
+
+// podTopology has every member of podMembers in a region of its own and
+// the web workload of webTopology, 8 replicas divided by weight.
+func podTopology() string {
+	regions := []string{"us-west1", "europe-west1", "us-east1", "asia-east1"}
+	var b strings.Builder
+	b.WriteString("apiVersion: geofed.io/v1alpha1\nkind: Topology\nmetadata: {name: " + topoName + "}\nspec:\n  regions:\n")
+	for i, m := range podMembers {
+		fmt.Fprintf(&b, "  - name: %s\n    clusters:\n    - name: %s\n      kubeconfig: {context: %s}\n", regions[i], m, m)
+	}
+	b.WriteString("  workloads:\n  - name: web\n    source: apps/web\n    placement:\n      replicas: {total: 8, divideBy: weight}\n")
+	return b.String()
 }
