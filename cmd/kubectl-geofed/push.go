@@ -61,7 +61,8 @@ and from the bundle: a kustomization that reads files outside its source
 directory is refused here, not found broken in the hub.
 
 Members are reached from the hub with the kubeconfig in Secret
-geofed-member-<cluster> (key kubeconfig) of the controller's namespace.
+geofed-member-<cluster> (key kubeconfig, labelled geofed.io/membership, as
+join --hub writes it) of the controller's namespace.
 
 --deletion-policy says what deleting the Topology from the hub (kubectl
 delete topology NAME) does to what the control plane applied on the members:

@@ -28,6 +28,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/hub/membership"
 )
 
 // Controller benchmark sizes: members, each holding objectsPerMember
@@ -106,7 +107,9 @@ func benchController(b *testing.B, plugin, ctrlBin string, members int) string {
 		kc, err := os.ReadFile(c.KubeconfigPath)
 		must(b, err)
 		_, err = hubCS.CoreV1().Secrets("geofed-system").Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "geofed-member-" + c.Name},
+			// Labelled as join --hub labels it: the controller's cache
+			// holds only such Secrets.
+			ObjectMeta: metav1.ObjectMeta{Name: membership.SecretName(c.Name), Labels: membership.Labels(c.Name)},
 			Data:       map[string][]byte{"kubeconfig": kc},
 		}, metav1.CreateOptions{})
 		must(b, err)
