@@ -633,13 +633,19 @@ func number(s string) float64 {
 	return f
 }
 
-func freeAddr(t *testing.T) string {
+// freeAddrs returns n distinct loopback addresses no one listens on.
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	addr := l.Addr().String()
-	must(t, l.Close())
-	return addr
+	// Every listener stays open until all are chosen: closed one by one,
+	// the kernel may hand the same port out twice.
+	var addrs []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		must(t, err)
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs
 }
 
 func must(t *testing.T, err error) {

@@ -74,7 +74,8 @@ const (
 
 func startReplica(t *testing.T, name string, f replicaFlags) *replica {
 	t.Helper()
-	r := &replica{name: name, metrics: freeAddr(t), probe: freeAddr(t), exited: make(chan struct{})}
+	addrs := freeAddrs(t, 2)
+	r := &replica{name: name, metrics: addrs[0], probe: addrs[1], exited: make(chan struct{})}
 	r.log = filepath.Join(t.TempDir(), name+".log")
 	logFile, err := os.Create(r.log)
 	must(t, err)
