@@ -259,11 +259,14 @@ func NeedsCapacity(t *topology.Topology) bool {
 	return false
 }
 
-// DividesByCapacity reports whether some workload divides by capacity:
-// then a cluster whose capacity cannot be read cannot be placed on.
+// DividesByCapacity reports whether some workload's division needs the
+// replicas that fit — divideBy capacity, divideBy cost (which fills the
+// cheapest clusters up to what fits) and locality with spill: fit: then a
+// cluster whose capacity cannot be read cannot be placed on.
 func DividesByCapacity(t *topology.Topology) bool {
 	for _, w := range t.Spec.Workloads {
-		if r := w.Placement.Replicas; r != nil && r.DivideBy == topology.DivideByCapacity {
+		if r := w.Placement.Replicas; r != nil && (r.DivideBy == topology.DivideByCapacity ||
+			r.DivideBy == topology.DivideByCost || r.Spill == topology.SpillFit) {
 			return true
 		}
 	}

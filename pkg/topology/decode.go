@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 
@@ -68,7 +69,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, line int) {
 		d.decodeSlice(n, v, path, line)
 	case reflect.Map:
 		d.decodeMap(n, v, path, line)
-	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Float64:
 		d.decodeScalar(n, v, path, line)
 	default:
 		d.errorf(line, path, "cannot decode into a Go %s", v.Type())
@@ -149,6 +150,14 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string, line 
 			return
 		}
 		v.SetBool(b)
+	case reflect.Float64:
+		// A price: 2 and 2.5 both are; .inf and .nan are not amounts.
+		var f float64
+		if (tag != tagInt && tag != tagFloat) || n.Decode(&f) != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			d.typeError(n, v, path, line)
+			return
+		}
+		v.SetFloat(f)
 	default: // the integer kinds
 		var i int64
 		if tag != tagInt || n.Decode(&i) != nil {
@@ -300,6 +309,8 @@ func want(t reflect.Type) string {
 		return "a mapping"
 	case reflect.Slice:
 		return "a list"
+	case reflect.Float64:
+		return "a number"
 	default:
 		return "an integer"
 	}

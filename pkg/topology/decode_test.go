@@ -17,6 +17,7 @@ func TestDecodeFieldNames(t *testing.T) {
 		Untagged string  // named by its Go name
 		hidden   string  // unexported: never decoded
 		Ratio    float64 `json:"ratio"`
+		Odds     float32 `json:"odds"`
 		Ptr      **int32 `json:"ptr"`
 	}
 	tests := []struct {
@@ -27,7 +28,11 @@ func TestDecodeFieldNames(t *testing.T) {
 		{name: "tags and Go names", in: "tagged: a\nUntagged: b\n", want: odd{Tagged: "a", Untagged: "b"}},
 		{name: "json - is unknown", in: "Skipped: x\n", errs: []string{`f:1: unknown field "Skipped"`}},
 		{name: "unexported is unknown", in: "hidden: x\n", errs: []string{`f:1: unknown field "hidden"`}},
-		{name: "unsupported kind", in: "ratio: 0.5\n", errs: []string{"f:1: ratio: cannot decode into a Go float64"}},
+		{name: "float", in: "ratio: 0.5\n", want: odd{Ratio: 0.5}},
+		{name: "integer as float", in: "ratio: 2\n", want: odd{Ratio: 2}},
+		{name: "float not finite", in: "ratio: .nan\n", errs: []string{"f:1: ratio: expected a number, got the number .nan"}},
+		{name: "float as string", in: "ratio: \"1\"\n", errs: []string{`f:1: ratio: expected a number, got the string "1"`}},
+		{name: "unsupported kind", in: "odds: 0.5\n", errs: []string{"f:1: odds: cannot decode into a Go float32"}},
 		{name: "pointer to pointer", in: "ptr: x\n", errs: []string{`f:1: ptr: expected an integer, got the string "x"`}},
 	}
 	for _, tt := range tests {

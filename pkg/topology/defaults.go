@@ -39,6 +39,9 @@ func Default(t *Topology) {
 			if rep.Capacity == "" && rep.DivideBy == DivideByCapacity {
 				rep.Capacity = CapacityScaleUp
 			}
+			if rep.Spill == "" && rep.DivideBy == DivideByLocality {
+				rep.Spill = SpillMax
+			}
 		}
 	}
 }

@@ -148,6 +148,22 @@ const (
 	DivideByWeight   DivideBy = "weight"
 	DivideByCapacity DivideBy = "capacity"
 	DivideByLocality DivideBy = "locality"
+	DivideByCost     DivideBy = "cost"
+)
+
+// Spill is what divideBy: locality does with the replicas the nearest
+// cluster cannot hold.
+type Spill string
+
+const (
+	// SpillMax fills each cluster, nearest first, up to max whether or not
+	// the replicas fit there: the default, because a job that reads its
+	// data where it is would rather wait for GPUs there than run far from
+	// it; the plan warns how many would stay Pending.
+	SpillMax Spill = "max"
+	// SpillFit fills each cluster up to what fits after scale-up (and to
+	// max), then the next nearest.
+	SpillFit Spill = "fit"
 )
 
 // Replicas is a total divided among the selected clusters.
@@ -160,8 +176,14 @@ type Replicas struct {
 	// replicas that fit now, or after the clusters' autoscaling node pools
 	// have grown to their maximum (the default).
 	Capacity CapacityFigure `json:"capacity,omitempty"`
-	// Near is the region locality fills from.
+	// Near is the region locality fills from (and cost breaks ties by).
 	Near string `json:"near,omitempty"`
+	// Spill says when divideBy: locality moves on to the next nearest
+	// cluster: at max (the default) or once no more replicas fit.
+	Spill Spill `json:"spill,omitempty"`
+	// MaxCostPerHour caps what divideBy: cost places, in US dollars per
+	// hour for all the workload's replicas.
+	MaxCostPerHour *float64 `json:"maxCostPerHour,omitempty"`
 	// Weights keys are region or cluster names; others weigh 1.
 	Weights map[string]int32 `json:"weights,omitempty"`
 	Min     *int32           `json:"min,omitempty"`

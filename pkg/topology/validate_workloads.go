@@ -131,9 +131,9 @@ func (v *validator) replicas(t *Topology, r *Replicas, path *field.Path) {
 	if r.Total < 0 {
 		v.errorf(path.Child("total"), "must be >= 0, got %d", r.Total)
 	}
-	policies := []string{string(DivideByWeight), string(DivideByCapacity), string(DivideByLocality)}
+	policies := []string{string(DivideByWeight), string(DivideByCapacity), string(DivideByLocality), string(DivideByCost)}
 	if r.DivideBy != "" && !slices.Contains(policies, string(r.DivideBy)) {
-		v.errorf(path.Child("divideBy"), "unknown policy %q%s: want weight, capacity or locality",
+		v.errorf(path.Child("divideBy"), "unknown policy %q%s: want weight, capacity, locality or cost",
 			r.DivideBy, v.errs.didYouMean(string(r.DivideBy), policies))
 	}
 	switch {
@@ -151,6 +151,19 @@ func (v *validator) replicas(t *Topology, r *Replicas, path *field.Path) {
 			r.Capacity, v.errs.didYouMean(string(r.Capacity), figures))
 	case r.Capacity != "" && r.DivideBy != DivideByCapacity:
 		v.errorf(path.Child("capacity"), "only divideBy: capacity divides by a capacity figure (divideBy is %s)", orWeight(r.DivideBy))
+	}
+	spills := []string{string(SpillMax), string(SpillFit)}
+	switch {
+	case r.Spill != "" && !slices.Contains(spills, string(r.Spill)):
+		v.errorf(path.Child("spill"), "unknown %q%s: want max or fit", r.Spill, v.errs.didYouMean(string(r.Spill), spills))
+	case r.Spill != "" && r.DivideBy != DivideByLocality:
+		v.errorf(path.Child("spill"), "only divideBy: locality spills to the next nearest cluster (divideBy is %s)", orWeight(r.DivideBy))
+	}
+	switch {
+	case r.MaxCostPerHour != nil && !(*r.MaxCostPerHour > 0):
+		v.errorf(path.Child("maxCostPerHour"), "must be > 0, got %v", *r.MaxCostPerHour)
+	case r.MaxCostPerHour != nil && r.DivideBy != DivideByCost:
+		v.errorf(path.Child("maxCostPerHour"), "only divideBy: cost places by price (divideBy is %s)", orWeight(r.DivideBy))
 	}
 	if r.Resource != "" {
 		for _, msg := range validation.IsQualifiedName(r.Resource) {
