@@ -348,19 +348,15 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 
 // needsWrites reports whether the plan asks anything of the cluster
 // beyond readiness: an object to send (a dry-run found no change is sent
-// too, so the inventory records it) or to delete, or a GKE change.
+// too, so the inventory records it) or to delete, or a GKE change. Objects
+// the server rejected or another owner holds never get here:
+// refusedObjects stops the cluster first.
 func needsWrites(pc plan.Cluster) bool {
 	if pc.GKE != nil && pc.GKE.Action != object.ActionNoop {
 		return true
 	}
 	for _, o := range pc.Objects {
-		switch o.Action {
-		case object.ActionNoop:
-			if o.DryRun {
-				return true
-			}
-		case object.ActionKeep, object.ActionBeingDeleted, object.ActionAttention:
-		default:
+		if o.Action.IsWrite() || o.Action == object.ActionNoop && o.DryRun {
 			return true
 		}
 	}

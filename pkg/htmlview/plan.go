@@ -151,23 +151,20 @@ func newPlanCluster(c plan.Cluster, shares []shareView) planCluster {
 		pc.ModeText += " · " + c.ServerVersion
 	}
 	for _, o := range c.Objects {
-		switch {
-		case o.Action == object.ActionError:
+		switch a := o.Action; {
+		case a == object.ActionError:
 			pc.Errors++
-		case o.Action.NeedsAttention():
+		case a.NeedsAttention():
 			pc.Attention++
-		case o.Action == object.ActionNoop:
+		case a == object.ActionNoop:
 			pc.Unchanged++
 			continue
-		default:
-			switch o.Action.Symbol() {
-			case "+":
-				pc.Create++
-			case "~":
-				pc.Change++
-			case "-":
-				pc.Delete++
-			}
+		case a.IsCreate():
+			pc.Create++
+		case a.IsChange():
+			pc.Change++
+		case a.IsPrune():
+			pc.Delete++
 		}
 		pc.Objects = append(pc.Objects, newObjectView(o))
 	}

@@ -52,5 +52,36 @@ func (a Action) Symbol() string {
 	return ""
 }
 
-// NeedsAttention reports whether the action is one a person has to look at.
+// The predicates below are the one classification of actions: plans count
+// with them, apply decides what to send with them, views and the
+// controller's metrics group with them. A new action is classified here
+// once, not in every switch.
+
+// NeedsAttention reports whether the action is one a person has to look at
+// and geofed leaves alone: attention, keep, being-deleted, foreign.
 func (a Action) NeedsAttention() bool { return a.Symbol() == "!" && a != ActionError }
+
+// IsProblem reports whether the action stops geofed short of the topology:
+// one that needs attention, or one the server rejected.
+func (a Action) IsProblem() bool { return a.NeedsAttention() || a == ActionError }
+
+// IsCreate reports whether apply creates the object, cluster or pool.
+func (a Action) IsCreate() bool { return a == ActionCreate }
+
+// IsChange reports whether apply changes it in place: an update, or a
+// conflict (an update that takes fields another manager owns).
+func (a Action) IsChange() bool { return a == ActionUpdate || a == ActionConflict }
+
+// IsPrune reports whether apply deletes it (an object pruned, a pool or a
+// GKE cluster deleted).
+func (a Action) IsPrune() bool { return a == ActionDelete }
+
+// IsWrite reports whether apply writes to the cluster for it: create,
+// change (conflicts included), replace or delete.
+func (a Action) IsWrite() bool {
+	return a.IsCreate() || a.IsChange() || a.IsPrune() || a == ActionReplace
+}
+
+// InSync reports whether live already is what geofed wants: unchanged, or a
+// Namespace or CRD kept on purpose.
+func (a Action) InSync() bool { return a == ActionNoop || a == ActionKeep }

@@ -316,14 +316,14 @@ func summarize(p *Plan) Summary {
 				s.Errors++
 			}
 			if c.GKE != nil {
-				switch c.GKE.Action {
-				case object.ActionCreate:
+				switch a := c.GKE.Action; {
+				case a.IsCreate():
 					s.ClustersToCreate++
-				case object.ActionUpdate:
+				case a.IsChange():
 					s.ClustersToChange++
-				case object.ActionDelete:
+				case a.IsPrune():
 					s.ClustersToDelete++
-				case object.ActionAttention:
+				case a.NeedsAttention():
 					s.Attention++
 				}
 			}
@@ -331,19 +331,19 @@ func summarize(p *Plan) Summary {
 				s.Guarded++
 			}
 			for _, o := range c.Objects {
-				switch o.Action {
-				case object.ActionCreate:
+				switch a := o.Action; {
+				case a.IsCreate():
 					s.ObjectsToCreate++
-				case object.ActionUpdate:
+				case a.IsChange():
 					s.ObjectsToChange++
-				case object.ActionDelete:
+					if a == object.ActionConflict {
+						s.Conflicts++
+					}
+				case a.IsPrune():
 					s.ObjectsToDelete++
-				case object.ActionConflict:
-					s.ObjectsToChange++
-					s.Conflicts++
-				case object.ActionError:
+				case a == object.ActionError:
 					s.Errors++
-				case object.ActionKeep, object.ActionBeingDeleted, object.ActionForeign, object.ActionAttention:
+				case a.NeedsAttention():
 					s.Attention++
 				}
 			}

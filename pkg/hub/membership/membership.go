@@ -564,7 +564,7 @@ type UnjoinResult struct {
 func (r *UnjoinResult) Left() []Change {
 	var out []Change
 	for _, c := range r.Member {
-		if c.Action.NeedsAttention() || c.Action == object.ActionError {
+		if c.Action.IsProblem() {
 			out = append(out, c)
 		}
 	}

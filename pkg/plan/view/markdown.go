@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
 
@@ -520,7 +519,7 @@ func (m *md) cluster(c plan.Cluster, o MarkdownOptions) {
 	if o.Diff {
 		m.rank, m.noun, m.parent = rankDiffs, nounDiffs, at
 		for _, obj := range c.Objects {
-			if obj.Diff == "" || (obj.Action != object.ActionUpdate && obj.Action != object.ActionConflict) {
+			if obj.Diff == "" || !obj.Action.IsChange() {
 				continue
 			}
 			m.code("diff of "+obj.String(), "diff", strings.Split(strings.TrimRight(obj.Diff, "\n"), "\n"))

@@ -256,7 +256,7 @@ func changeLines(c plan.Cluster, lo lineOptions) []change {
 			}
 		}
 		add(0, obj.Action.Symbol(), objectLine(obj))
-		if obj.Action != object.ActionUpdate && obj.Action != object.ActionConflict {
+		if !obj.Action.IsChange() {
 			continue
 		}
 		if withDiff && obj.Diff != "" {
@@ -327,7 +327,7 @@ func clusterSymbol(c plan.Cluster) string {
 	}
 	attention := false
 	for _, o := range c.Objects {
-		if o.Action.NeedsAttention() || o.Action == object.ActionError {
+		if o.Action.IsProblem() {
 			attention = true
 			continue
 		}
