@@ -23,20 +23,6 @@ type Transfer struct {
 	USDPerGiB float64 `json:"usdPerGiB"`
 }
 
-// builtinEgress is Cloud Storage's price for reading data from a bucket in
-// another location, per class, as Google's "Cloud Storage pricing" page
-// (https://cloud.google.com/storage/pricing, "Data transfer within Google
-// Cloud") lists it: free within a region, $0.02 per GiB between regions of
-// North America or of Europe, $0.08 per GiB between those continents. Other
-// continents charge more for both (Asia, Oceania, South America); the
-// figures here are the lowest of each class, so a plan may under-state a
-// transfer there but never invents one. --price-catalog replaces them.
-var builtinEgress = map[TransferClass]float64{
-	SameRegion:       0,
-	SameContinent:    0.02,
-	Intercontinental: 0.08,
-}
-
 // continentOf is the continent of a region, from its name's prefix, as
 // Google's network pricing groups regions.
 var continentOf = []struct{ prefix, continent string }{
