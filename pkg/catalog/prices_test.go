@@ -56,7 +56,7 @@ func TestNodePrice(t *testing.T) {
 			wantErr: "no on-demand price for machine type g2-standard-4 in asia-east2 (add it with --price-catalog)"},
 		{name: "attached GPU not priced", machine: "e2-standard-4", region: "us-central1", spot: true,
 			accelerators: []AcceleratorConfig{{Type: "nvidia-tesla-t4", Count: 1}},
-			wantErr: "no spot price for accelerator nvidia-tesla-t4 in us-central1 (add it with --price-catalog)"},
+			wantErr:      "no spot price for accelerator nvidia-tesla-t4 in us-central1 (add it with --price-catalog)"},
 		{name: "unknown machine", machine: "e9-standard-2", region: "us-central1", wantErr: `unknown machine type "e9-standard-2"`},
 	}
 	for _, tt := range tests {
