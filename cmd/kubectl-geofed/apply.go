@@ -175,7 +175,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	file := o.Filename
 	if o.PlanFile != "" {
 		var err error
-		if saved, err = plan.Load(o.PlanFile); err != nil {
+		if saved, err = plan.Load(o.PlanFile, plan.ModeApply); err != nil {
 			return err
 		}
 		if saved.Failed() {

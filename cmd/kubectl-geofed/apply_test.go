@@ -115,6 +115,8 @@ func TestApplyRunSavedPlanRefused(t *testing.T) {
 		{"other format", save("v0.json", plan.Plan{FormatVersion: "geofed.io/plan/v0"}), `has format "geofed.io/plan/v0"`},
 		{"incomplete", save("failed.json", plan.Plan{FormatVersion: plan.FormatVersion, Summary: plan.Summary{Unreachable: 1}}),
 			"is incomplete (1 cluster(s) unreachable): plan again when every cluster can be reached"},
+		{"destroy plan", save("destroy.json", plan.Plan{FormatVersion: plan.FormatVersion, Mode: plan.ModeDestroy}),
+			filepath.Join(dir, "destroy.json") + " was made for destroy; apply executes only plans made for it"},
 		{"topology gone", save("gone.json", plan.Plan{FormatVersion: plan.FormatVersion, TopologyFile: filepath.Join(dir, "nowhere.yaml")}), "nowhere.yaml"},
 	}
 	for _, tt := range tests {

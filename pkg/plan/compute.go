@@ -92,9 +92,14 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	}
 	p := &Plan{
 		FormatVersion: FormatVersion,
+		Mode:          ModeApply,
 		Topology:      t.Metadata.Name,
 		TopologyFile:  t.Path,
 		CreatedAt:     now().UTC().Truncate(time.Second),
+	}
+
+	if opts.Destroy {
+		p.Mode = ModeDestroy
 	}
 
 	if err := opts.Guard.validate(clusterNames(t)); err != nil {

@@ -20,9 +20,11 @@ func Save(path string, p *Plan) error {
 	return nil
 }
 
-// Load reads a plan saved with `plan --out`. It refuses a plan of
-// another format version: field meanings may differ.
-func Load(path string) (*Plan, error) {
+// Load reads a plan saved with `plan --out` to be executed as want. It
+// refuses a plan of another format version (field meanings may differ)
+// and a plan of another mode: a destroy plan is never applied, nor an
+// apply plan destroyed.
+func Load(path string, want Mode) (*Plan, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the saved plan: %w", err)
@@ -34,5 +36,21 @@ func Load(path string) (*Plan, error) {
 	if p.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("the saved plan %s has format %q; this kubectl-geofed applies %q plans: plan again with this version", path, p.FormatVersion, FormatVersion)
 	}
+	switch p.Mode {
+	case ModeApply, ModeDestroy:
+	default:
+		return nil, fmt.Errorf("the saved plan %s has mode %q; this kubectl-geofed knows apply and destroy plans", path, p.Mode)
+	}
+	if p.Mode != want {
+		return nil, fmt.Errorf("the saved plan %s was made for %s; %s executes only plans made for it: %s", path, p.Mode, want, remedy(want))
+	}
 	return &p, nil
+}
+
+// remedy says how to get a plan of mode m.
+func remedy(m Mode) string {
+	if m == ModeDestroy {
+		return "run destroy -f with the topology, which plans the destroy itself"
+	}
+	return "make one with plan -f TOPOLOGY --out FILE"
 }

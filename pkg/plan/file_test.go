@@ -32,7 +32,7 @@ func TestSaveLoad(t *testing.T) {
 		t.Error("saved plan does not end with a newline")
 	}
 
-	p, err := plan.Load(path)
+	p, err := plan.Load(path, plan.ModeApply)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -69,16 +69,25 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := strings.Replace(string(b), plan.FormatVersion, "geofed.io/plan/v0", 1)
+	destroy := strings.Replace(string(b), `"formatVersion": "geofed.io/plan/v1",`, `"formatVersion": "geofed.io/plan/v1", "mode": "destroy",`, 1)
+	unknown := strings.Replace(destroy, `"destroy"`, `"rollback"`, 1)
 	tests := []struct {
-		name, path, want string
+		name, path string
+		mode       plan.Mode
+		want       string
 	}{
-		{"format version", write("old.json", old), `has format "geofed.io/plan/v0"; this kubectl-geofed applies "geofed.io/plan/v1" plans`},
-		{"not JSON", write("bad.json", "Plan: 1 clusters to create"), "not a plan saved with plan --out"},
-		{"missing", filepath.Join(dir, "none.json"), "reading the saved plan: open "},
+		{"format version", write("old.json", old), plan.ModeApply, `has format "geofed.io/plan/v0"; this kubectl-geofed applies "geofed.io/plan/v1" plans`},
+		{"not JSON", write("bad.json", "Plan: 1 clusters to create"), plan.ModeApply, "not a plan saved with plan --out"},
+		{"missing", filepath.Join(dir, "none.json"), plan.ModeApply, "reading the saved plan: open "},
+		{"destroy plan applied", write("destroy.json", destroy), plan.ModeApply,
+			"the saved plan " + filepath.Join(dir, "destroy.json") + " was made for destroy; apply executes only plans made for it: make one with plan -f TOPOLOGY --out FILE"},
+		{"apply plan destroyed", good, plan.ModeDestroy,
+			"the saved plan " + good + " was made for apply; destroy executes only plans made for it: run destroy -f with the topology"},
+		{"unknown mode", write("unknown.json", unknown), plan.ModeApply, `has mode "rollback"; this kubectl-geofed knows apply and destroy plans`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := plan.Load(tt.path)
+			_, err := plan.Load(tt.path, tt.mode)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Load = %v, want an error containing %q", err, tt.want)
 			}

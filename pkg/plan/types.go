@@ -17,12 +17,36 @@ import (
 // when a field changes meaning or disappears; new fields may be added.
 const FormatVersion = "geofed.io/plan/v1"
 
+// Mode is what a plan was computed for, and the only way it may be
+// executed: terraform keeps the mode in the plan for the same reason — a
+// destroy plan applied as an apply would delete with apply's meaning.
+type Mode string
+
+const (
+	// ModeApply makes the members hold what the topology renders. It is
+	// the zero value: a plan file without a mode, as every plan saved
+	// before the mode was recorded, is an apply plan.
+	ModeApply Mode = ""
+	// ModeDestroy removes everything geofed owns (destroy).
+	ModeDestroy Mode = "destroy"
+)
+
+// String names the mode as commands say it.
+func (m Mode) String() string {
+	if m == ModeApply {
+		return "apply"
+	}
+	return string(m)
+}
+
 // Plan is everything `plan` found: per region, per cluster.
 type Plan struct {
-	FormatVersion string    `json:"formatVersion"`
-	Topology      string    `json:"topology"`
-	TopologyFile  string    `json:"topologyFile"`
-	CreatedAt     time.Time `json:"createdAt"`
+	FormatVersion string `json:"formatVersion"`
+	// Mode is apply (absent) or destroy.
+	Mode         Mode      `json:"mode,omitempty"`
+	Topology     string    `json:"topology"`
+	TopologyFile string    `json:"topologyFile"`
+	CreatedAt    time.Time `json:"createdAt"`
 	// SourceDigest hashes the topology file and every rendered manifest, so
 	// apply can tell when the files changed since the plan was made.
 	SourceDigest string             `json:"sourceDigest"`
