@@ -123,9 +123,37 @@ func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 		if err := d.measureDistance(policy.Near); err != nil {
 			return Result{}, err
 		}
-		d.fillNearestFirst()
+		res.Spill = string(topology.SpillMax)
+		if policy.Spill == topology.SpillFit {
+			res.Spill = string(topology.SpillFit)
+			if err := d.needFit(); err != nil {
+				return Result{}, err
+			}
+			d.fillInOrder(d.byDistance(), "nearest", nil)
+		} else {
+			d.fillNearestFirst()
+		}
 		// Listed nearest first: the order the replicas were handed out.
 		header = d.header("locality near "+policy.Near, d.byDistance(), distanceInput)
+	case topology.DivideByCost:
+		res.Near = policy.Near
+		res.MaxCostPerHour = copyPtr(policy.MaxCostPerHour)
+		if policy.Near != "" {
+			if err := d.measureDistance(policy.Near); err != nil {
+				return Result{}, err
+			}
+		}
+		if err := d.measurePrices(); err != nil {
+			return Result{}, err
+		}
+		order := d.byPrice()
+		d.explain = append(d.explain, d.priceLines(order)...)
+		d.fillInOrder(order, "cheapest", policy.MaxCostPerHour)
+		by := "cost per replica"
+		if policy.Near != "" {
+			by += ", ties by distance to " + policy.Near
+		}
+		header = d.header(by, order, costInput(policy.Near != ""))
 	}
 	if err := d.check(); err != nil {
 		return Result{}, err
@@ -136,12 +164,16 @@ func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 		res.Explanation = append(res.Explanation, standby)
 	}
 	res.Explanation = append(res.Explanation, d.fits()...)
+	if total := d.costShares(); total != nil {
+		res.USDPerHour = total
+		res.Explanation = append(res.Explanation, "cost: "+d.costLine(*total))
+	}
 	resource := policy.Resource
 	if resource == "" {
 		resource = DefaultResource
 	}
 	res.Warnings = append(d.warnings, d.overfilled(resource)...)
-	res.Shares = d.shares(selected, mode)
+	res.Shares = d.shares(selected, mode, policy.Near != "")
 	return res, nil
 }
 
@@ -149,9 +181,12 @@ func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 // reports these with file and line first; this keeps Divide safe on its own.
 func checkPolicy(p topology.Replicas, mode topology.DivideBy) error {
 	switch mode {
-	case topology.DivideByWeight, topology.DivideByCapacity, topology.DivideByLocality:
+	case topology.DivideByWeight, topology.DivideByCapacity, topology.DivideByLocality, topology.DivideByCost:
 	default:
-		return fmt.Errorf("replicas.divideBy: unknown %q (want weight, capacity or locality)", mode)
+		return fmt.Errorf("replicas.divideBy: unknown %q (want weight, capacity, locality or cost)", mode)
+	}
+	if p.MaxCostPerHour != nil && !(*p.MaxCostPerHour > 0) {
+		return fmt.Errorf("replicas.maxCostPerHour must be > 0, got %v", *p.MaxCostPerHour)
 	}
 	if p.Total < 0 {
 		return fmt.Errorf("replicas.total is negative (%d)", p.Total)
@@ -172,10 +207,10 @@ func checkPolicy(p topology.Replicas, mode topology.DivideBy) error {
 			}
 		}
 	}
-	if mode == topology.DivideByLocality {
-		if p.Near == "" {
-			return errors.New("replicas.near: divideBy locality needs the region to fill from")
-		}
+	if mode == topology.DivideByLocality && p.Near == "" {
+		return errors.New("replicas.near: divideBy locality needs the region to fill from")
+	}
+	if p.Near != "" && (mode == topology.DivideByLocality || mode == topology.DivideByCost) {
 		if _, ok := catalog.LookupRegion(p.Near); !ok {
 			msg := fmt.Sprintf("replicas.near: unknown region %q", p.Near)
 			if s := catalog.Suggest(p.Near, catalog.RegionNames()); s != "" {
@@ -205,6 +240,13 @@ type part struct {
 	share    *big.Rat // exact share, before rounding
 	replicas int64
 	clamped  string
+	// slots are the cluster's priced pools, cheapest per replica first,
+	// and perReplica the first one's price (cost mode).
+	slots      []slot
+	perReplica float64
+	// usd and perReplicaUSD are what the share costs per hour and one
+	// replica on it, when known.
+	usd, perReplicaUSD *float64
 }
 
 func (d *division) feasible(excluded int) error {
@@ -312,6 +354,22 @@ func (d *division) overfilled(resource string) []string {
 		}
 	}
 	return out
+}
+
+// needFit is measureFit's check alone: spill fit fills up to what fits, so
+// every cluster's must be known.
+func (d *division) needFit() error {
+	var unknown []string
+	for _, p := range d.parts {
+		if p.Capacity == nil {
+			unknown = append(unknown, p.Name)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return &CapacityUnknownError{Clusters: unknown}
+	}
+	return nil
 }
 
 func (d *division) measureDistance(near string) error {
@@ -510,7 +568,7 @@ func (d *division) check() error {
 
 // shares lays the division out for every selected cluster, in region then
 // name order.
-func (d *division) shares(selected []Cluster, mode topology.DivideBy) []Share {
+func (d *division) shares(selected []Cluster, mode topology.DivideBy, hasNear bool) []Share {
 	byName := make(map[string]*part, len(d.parts))
 	for _, p := range d.parts {
 		byName[p.Name] = p
@@ -527,9 +585,11 @@ func (d *division) shares(selected []Cluster, mode topology.DivideBy) []Share {
 		s.Replicas = ptr(int32(p.replicas))
 		s.Clamped = p.clamped
 		s.Fit = p.Capacity
-		if mode == topology.DivideByLocality {
+		s.USDPerHour, s.USDPerReplicaHour = p.usd, p.perReplicaUSD
+		switch {
+		case mode == topology.DivideByLocality || (mode == topology.DivideByCost && hasNear):
 			s.DistanceKm = ptr(p.km)
-		} else {
+		case p.weight != nil:
 			s.Weight = ptr(float64(p.weight.Int64()))
 		}
 		out = append(out, s)

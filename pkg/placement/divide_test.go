@@ -313,7 +313,7 @@ func TestDivide(t *testing.T) {
 			name:     "unknown divideBy",
 			clusters: in("us-central1", "a"),
 			policy:   topology.Replicas{Total: 1, DivideBy: "latency"},
-			wantErr:  `replicas.divideBy: unknown "latency" (want weight, capacity or locality)`,
+			wantErr:  `replicas.divideBy: unknown "latency" (want weight, capacity, locality or cost)`,
 		},
 		{
 			name:     "duplicate cluster names",

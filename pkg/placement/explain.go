@@ -34,6 +34,31 @@ func weightInput(p *part) string { return p.weight.String() }
 
 func distanceInput(p *part) string { return fmt.Sprintf("%.0f km", p.km) }
 
+func costInput(withDistance bool) func(*part) string {
+	return func(p *part) string {
+		s := money(p.perReplica) + "/replica-hour"
+		if withDistance {
+			s += fmt.Sprintf(" %.0f km", p.km)
+		}
+		return s
+	}
+}
+
+// costLine is what the placement costs, per cluster that runs replicas.
+func (d *division) costLine(total float64) string {
+	var parts []string
+	for _, p := range d.parts {
+		if p.usd != nil && p.replicas > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", p.Name, money(*p.usd)))
+		}
+	}
+	s := money(total) + "/hour"
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return s
+}
+
 func (d *division) standby() string {
 	var zero []string
 	for _, p := range d.parts {

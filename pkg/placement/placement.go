@@ -23,6 +23,7 @@ const (
 	ModeWeight    = string(topology.DivideByWeight)
 	ModeCapacity  = string(topology.DivideByCapacity)
 	ModeLocality  = string(topology.DivideByLocality)
+	ModeCost      = string(topology.DivideByCost)
 )
 
 // DefaultResource is what divideBy capacity measures when the policy names
@@ -44,13 +45,19 @@ type Cluster struct {
 	// the cluster, nil when unknown. divideBy capacity divides by it; every
 	// division warns when it gives a cluster more than fit.
 	Capacity *capacity.Estimate
+	// Prices are what one node of each of the cluster's node pools costs
+	// per hour, by pool name (the pools of Capacity); nil for a cluster
+	// with no priced pools. divideBy cost divides by them, and every
+	// division shows what its shares cost when they are known.
+	Prices map[string]PoolPrice
 }
 
 // Result is the placement of one workload. It is part of the plan's stable
 // JSON schema.
 type Result struct {
 	Workload string `json:"workload"`
-	// Mode is ModeDuplicate, ModeWeight, ModeCapacity or ModeLocality.
+	// Mode is ModeDuplicate, ModeWeight, ModeCapacity, ModeLocality or
+	// ModeCost.
 	Mode string `json:"mode"`
 	// Total, Min and Max are the replicas policy's; Resource is set in
 	// capacity mode and Near in locality mode.
@@ -62,6 +69,13 @@ type Result struct {
 	// "scaleUp".
 	Capacity string `json:"capacity,omitempty"`
 	Near     string `json:"near,omitempty"`
+	// Spill is locality's: "max" or "fit".
+	Spill string `json:"spill,omitempty"`
+	// MaxCostPerHour is cost's cap, in US dollars per hour.
+	MaxCostPerHour *float64 `json:"maxCostPerHour,omitempty"`
+	// USDPerHour is what the placement costs per hour, the sum of its
+	// shares' costs; absent unless every share's is known.
+	USDPerHour *float64 `json:"usdPerHour,omitempty"`
 	// Shares has one entry per selected cluster, sorted by region then name.
 	Shares []Share `json:"shares"`
 	// Explanation shows the inputs and the result per cluster, one human
@@ -87,6 +101,13 @@ type Share struct {
 	// DistanceKm is the distance from the cluster's region to Near, in whole
 	// kilometres (locality mode).
 	DistanceKm *float64 `json:"distanceKm,omitempty"`
+	// USDPerReplicaHour is what one replica costs per hour on the
+	// cluster's cheapest node pool where one fits: the node's price over
+	// the replicas that fit on one node.
+	USDPerReplicaHour *float64 `json:"usdPerReplicaHour,omitempty"`
+	// USDPerHour is what the share's replicas cost per hour, filling the
+	// cheapest pools per replica first.
+	USDPerHour *float64 `json:"usdPerHour,omitempty"`
 	// Clamped is "min" or "max" when that bound, not the cluster's
 	// proportional share or its place in the locality order, decided its
 	// replicas.
