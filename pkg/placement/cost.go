@@ -2,6 +2,7 @@ package placement
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -103,25 +104,23 @@ func marginal(ss []slot, n int64) float64 {
 }
 
 // measurePrices prices one replica on every cluster, for divideBy cost.
+// Unknown capacity is reported first, as capacity mode does; then every
+// cluster that cannot be priced, all at once.
 func (d *division) measurePrices() error {
-	var unknown []string
+	if err := d.needFit(); err != nil {
+		return err
+	}
+	var errs []error
 	for _, p := range d.parts {
-		if p.Capacity == nil {
-			unknown = append(unknown, p.Name)
-			continue
-		}
 		ss, _, err := slots(p.Cluster, true)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		p.slots = ss
 		p.perReplica = ss[0].perReplica
 	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return &CapacityUnknownError{Resource: "", Clusters: unknown}
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // byPrice orders parts cheapest per replica first, ties by distance to
@@ -254,14 +253,16 @@ func (d *division) costShares() *float64 {
 	return &total
 }
 
-// money prints dollars for people: cents for an hourly total of a dollar or
-// more, else three significant decimals, so a $0.0294 spot node does not
-// read as $0.03.
+// money prints dollars for people: cents for a dollar or more, else up to
+// four decimals (at least two), so a $0.0294 spot node does not read as
+// $0.03.
 func money(v float64) string {
 	if v >= 1 || v == 0 {
 		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
 	}
-	s := strconv.FormatFloat(v, 'f', 4, 64)
-	s = strings.TrimRight(s, "0")
-	return "$" + strings.TrimSuffix(s, ".")
+	s := strings.TrimRight(strconv.FormatFloat(v, 'f', 4, 64), "0")
+	if i := strings.IndexByte(s, '.'); len(s)-i-1 < 2 {
+		s += strings.Repeat("0", 2-(len(s)-i-1))
+	}
+	return "$" + s
 }

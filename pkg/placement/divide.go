@@ -55,6 +55,20 @@ import (
 // locations, rounded to whole kilometres: clusters in the same region tie,
 // and the order shown is the order used.
 //
+// With spill fit, locality fills each cluster, nearest first, only up to
+// what fits on it after scale-up (and to max), then the next; replicas that
+// fit nowhere go out nearest first up to max, warned about as overfill.
+//
+// cost fills the clusters where one replica costs least per hour first,
+// each up to what fits after scale-up and to max, in the same way; ties by
+// distance to near (when given), then name. What a replica costs on a
+// cluster is its cheapest node pool where one fits: the node's price (spot
+// or on demand, as the pool is) over the replicas that fit on one node. A
+// cluster with no priced pool, or a pool a replica fits on without a
+// price, is an error naming it. maxCostPerHour stops the filling at the
+// first replica that would bring the placement over it; the rest is not
+// placed, with a warning.
+//
 // A total that cannot be divided within the bounds (min × clusters above
 // it, max × clusters below it) is an error, never a division with another
 // sum — except when unreachable clusters are what leave too little room:
@@ -133,8 +147,12 @@ func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 		} else {
 			d.fillNearestFirst()
 		}
+		by := "locality near " + policy.Near
+		if res.Spill == string(topology.SpillFit) {
+			by += ", each up to what fits"
+		}
 		// Listed nearest first: the order the replicas were handed out.
-		header = d.header("locality near "+policy.Near, d.byDistance(), distanceInput)
+		header = d.header(by, d.byDistance(), distanceInput)
 	case topology.DivideByCost:
 		res.Near = policy.Near
 		res.MaxCostPerHour = copyPtr(policy.MaxCostPerHour)

@@ -121,6 +121,42 @@ func TestPlaceGolden(t *testing.T) {
 			clusters: gpuFleet(),
 		},
 		{
+			// The spot pool in europe-west4 costs less per replica than
+			// the on-demand one in us-central1, though us-central1 is
+			// nearer: cost fills it first, up to what fits.
+			name: "cost",
+			workload: topology.Workload{Name: "trainer", Placement: topology.Placement{
+				Clusters: []string{"training-eu", "training-us"},
+				Replicas: &topology.Replicas{Total: 4, DivideBy: topology.DivideByCost, Near: "us-east1"},
+			}},
+			clusters: pricedGPUFleet(),
+		},
+		{
+			name: "cost-capped",
+			workload: topology.Workload{Name: "trainer", Placement: topology.Placement{
+				Clusters: []string{"training-eu", "training-us"},
+				Replicas: &topology.Replicas{Total: 4, DivideBy: topology.DivideByCost, MaxCostPerHour: new(13.0)},
+			}},
+			clusters: pricedGPUFleet(),
+		},
+		{
+			// Every division shows what its shares cost when the pools
+			// are priced.
+			name: "weight-priced",
+			workload: topology.Workload{Name: "trainer", Placement: topology.Placement{
+				Clusters: []string{"training-eu", "training-us"},
+				Replicas: &topology.Replicas{Total: 3},
+			}},
+			clusters: pricedGPUFleet(),
+		},
+		{
+			name: "locality-spill-fit",
+			workload: topology.Workload{Name: "trainer", Placement: topology.Placement{
+				Replicas: &topology.Replicas{Total: 6, DivideBy: topology.DivideByLocality, Near: "europe-west1", Spill: topology.SpillFit},
+			}},
+			clusters: gpuFleet(),
+		},
+		{
 			name: "duplicate",
 			workload: topology.Workload{Name: "api", Placement: topology.Placement{
 				ClusterSelector: servingSelector,
@@ -246,6 +282,16 @@ func TestPlaceDuplicate(t *testing.T) {
 	if want := []string{"cluster serve-use unreachable (timeout): excluded"}; strings.Join(res.Warnings, "\n") != want[0] {
 		t.Errorf("warnings = %q, want %q", res.Warnings, want)
 	}
+}
+
+// pricedGPUFleet is gpuFleet with its GKE pools priced: training-eu's a100
+// pool of a2-highgpu-2g spot nodes in europe-west4, training-us's on-demand
+// in us-central1, at the built-in catalogue's prices.
+func pricedGPUFleet() []Cluster {
+	fleet := gpuFleet()
+	fleet[0].Prices = map[string]PoolPrice{"a100": {USDPerNodeHour: 2.97468, Spot: true}}
+	fleet[1].Prices = map[string]PoolPrice{"a100": {USDPerNodeHour: 7.34678}}
+	return fleet
 }
 
 // gpuFleet is three clusters whose capacity for a replica needing 2 GPUs is

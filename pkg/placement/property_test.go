@@ -3,13 +3,16 @@ package placement
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -24,7 +27,11 @@ import (
 //     than by iterative clamping, and no cluster rounded down had a clearly
 //     larger remainder than one rounded up;
 //   - locality: a cluster only gets more than min once every nearer one is
-//     full;
+//     full (to max, or with spill fit to what fits);
+//   - cost: a cluster only gets more than min once every cheaper one (ties
+//     by distance, then name) holds what fits, and more than fits once
+//     every cluster does; maxCostPerHour is never exceeded beyond what
+//     min alone costs;
 //   - the same input in any order gives the same Result.
 func TestDivideProperties(t *testing.T) {
 	rng := rand.New(rand.NewPCG(20240611, 7))
@@ -80,8 +87,14 @@ var propertyRegions = []string{"us-west1", "us-central1", "us-east4", "europe-we
 func randomInput(rng *rand.Rand) ([]Cluster, topology.Replicas) {
 	names := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"}
 	rng.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
-	modes := []topology.DivideBy{"", topology.DivideByWeight, topology.DivideByCapacity, topology.DivideByLocality}
+	modes := []topology.DivideBy{"", topology.DivideByWeight, topology.DivideByCapacity, topology.DivideByLocality, topology.DivideByCost}
 	p := topology.Replicas{DivideBy: modes[rng.IntN(len(modes))]}
+	if p.DivideBy == topology.DivideByLocality && rng.IntN(2) == 0 {
+		p.Spill = topology.SpillFit
+	}
+	if p.DivideBy == topology.DivideByCost && rng.IntN(3) == 0 {
+		p.MaxCostPerHour = new(float64(1 + rng.IntN(30)))
+	}
 	if rng.IntN(2) == 0 {
 		p.Min = i32(int32(rng.IntN(4)))
 	}
@@ -118,6 +131,7 @@ func randomInput(rng *rand.Rand) ([]Cluster, topology.Replicas) {
 				spare = 0
 			}
 			c.Capacity = fits(spare)
+			c.Capacity.Pools, c.Prices = randomPools(rng, spare)
 		}
 		clusters[i] = c
 	}
@@ -154,9 +168,45 @@ func randomInput(rng *rand.Rand) ([]Cluster, topology.Replicas) {
 	return clusters, p
 }
 
+// propertyPrices are node prices in a few steps, so that ties happen.
+var propertyPrices = []float64{0.5, 1, 1, 2, 3.5}
+
+// randomPools splits spare replicas over one or two node pools, priced (a
+// pool rarely has no price, or no replica fits on its nodes), or none: a
+// joined cluster.
+func randomPools(rng *rand.Rand, spare int64) ([]capacity.PoolEstimate, map[string]PoolPrice) {
+	if rng.IntN(12) == 0 {
+		return nil, nil
+	}
+	var pools []capacity.PoolEstimate
+	prices := map[string]PoolPrice{}
+	for i, name := range []string{"cpu", "gpu"}[:1+rng.IntN(2)] {
+		per := int64(1 + rng.IntN(4))
+		if rng.IntN(15) == 0 {
+			per = 0
+		}
+		nodes := int(spare) / max(int(per), 1)
+		if i == 1 {
+			nodes = rng.IntN(3)
+		}
+		pools = append(pools, capacity.PoolEstimate{Name: name, Nodes: nodes, MaxNodes: rng.IntN(2) * (nodes + 2), PerNode: per})
+		switch rng.IntN(20) {
+		case 0: // no price entry
+		case 1:
+			prices[name] = PoolPrice{NoPrice: "no spot price for accelerator nvidia-l4 in asia-east1"}
+		default:
+			prices[name] = PoolPrice{USDPerNodeHour: propertyPrices[rng.IntN(len(propertyPrices))], Spot: rng.IntN(2) == 0}
+		}
+	}
+	return pools, prices
+}
+
 func describe(clusters []Cluster, p topology.Replicas) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "policy: total=%d divideBy=%q resource=%q near=%s weights=%v", p.Total, p.DivideBy, p.Resource, p.Near, p.Weights)
+	fmt.Fprintf(&b, "policy: total=%d divideBy=%q resource=%q near=%s spill=%q weights=%v", p.Total, p.DivideBy, p.Resource, p.Near, p.Spill, p.Weights)
+	if p.MaxCostPerHour != nil {
+		fmt.Fprintf(&b, " maxCostPerHour=%v", *p.MaxCostPerHour)
+	}
 	if p.Min != nil {
 		fmt.Fprintf(&b, " min=%d", *p.Min)
 	}
@@ -164,7 +214,10 @@ func describe(clusters []Cluster, p topology.Replicas) string {
 		fmt.Fprintf(&b, " max=%d", *p.Max)
 	}
 	for _, c := range clusters {
-		fmt.Fprintf(&b, "\n  %s %s spare=%v unreachable=%q", c.Name, c.Region, c.Capacity, c.Unreachable)
+		fmt.Fprintf(&b, "\n  %s %s unreachable=%q", c.Name, c.Region, c.Unreachable)
+		if c.Capacity != nil {
+			fmt.Fprintf(&b, " fit=%d pools=%+v prices=%+v", c.Capacity.Now.Replicas, c.Capacity.Pools, c.Prices)
+		}
 	}
 	return b.String()
 }
@@ -213,10 +266,15 @@ func checkDivision(t *testing.T, desc string, clusters []Cluster, p topology.Rep
 			t.Errorf("infeasible input: got error %v, want a 'cannot divide/place' error\n%s", err, desc)
 		}
 		return
-	case p.DivideBy == topology.DivideByCapacity && len(unknown) > 0:
+	case (p.DivideBy == topology.DivideByCapacity || p.DivideBy == topology.DivideByCost || p.Spill == topology.SpillFit) && len(unknown) > 0:
 		sort.Strings(unknown)
 		if !errors.As(err, &capErr) || !reflect.DeepEqual(capErr.Clusters, unknown) {
 			t.Errorf("capacity unknown for %v: got error %v\n%s", unknown, err, desc)
+		}
+		return
+	case p.DivideBy == topology.DivideByCost && unpriced(reachable) != "":
+		if err == nil || !strings.Contains(err.Error(), "cluster "+unpriced(reachable)+":") {
+			t.Errorf("cluster %s cannot be priced: got error %v\n%s", unpriced(reachable), err, desc)
 		}
 		return
 	case err != nil:
@@ -263,12 +321,24 @@ func checkDivision(t *testing.T, desc string, clusters []Cluster, p topology.Rep
 		t.Errorf("%d of %d replicas placed, and no warning says so: %v\n%s", placeable, total, res.Warnings, desc)
 	}
 	total = placeable
-	if sum != total {
+	capped := strings.Contains(strings.Join(res.Warnings, "\n"), "cannot be placed under maxCostPerHour")
+	if capped && p.MaxCostPerHour == nil {
+		t.Errorf("capped without a cap\n%s", desc)
+	}
+	if sum != total && !(capped && sum < total) {
 		t.Errorf("replicas sum to %d, want %d\n%s\n%s", sum, placeable, desc, strings.Join(res.Explanation, "\n"))
 	}
 
-	if p.DivideBy == topology.DivideByLocality {
+	switch {
+	case p.DivideBy == topology.DivideByLocality && p.Spill == topology.SpillFit:
+		checkFillOrder(t, desc, reachable, byKm(reachable, p.Near, nil), got, lo, hi, hasMax, capped)
+		return
+	case p.DivideBy == topology.DivideByLocality:
 		checkLocality(t, desc, reachable, p, got, lo, hi, hasMax)
+		return
+	case p.DivideBy == topology.DivideByCost:
+		checkFillOrder(t, desc, reachable, byKm(reachable, p.Near, replicaPrice), got, lo, hi, hasMax, capped)
+		checkCap(t, desc, reachable, p, res, got, lo)
 		return
 	}
 	weights := make([]float64, len(reachable))
@@ -408,4 +478,196 @@ func checkLocality(t *testing.T, desc string, reachable []Cluster, p topology.Re
 			}
 		}
 	}
+}
+
+// unpriced is the first reachable cluster (by name) where what a replica
+// costs cannot be known: no pools, or a pool a replica fits on without a
+// price, or no pool a replica fits on.
+func unpriced(reachable []Cluster) string {
+	var names []string
+	for _, c := range reachable {
+		if replicaPrice(c) < 0 {
+			names = append(names, c.Name)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return ""
+	}
+	// Divide reports the first in its own order (region, then name);
+	// the property only needs it to name one of them.
+	return names[0]
+}
+
+// replicaPrice is the reference price of one replica on c: the cheapest
+// node price over replicas per node among its pools, or -1 when unknown.
+func replicaPrice(c Cluster) float64 {
+	if c.Capacity == nil || len(c.Capacity.Pools) == 0 {
+		return -1
+	}
+	best := math.Inf(1)
+	for _, pool := range c.Capacity.Pools {
+		if pool.PerNode <= 0 {
+			continue
+		}
+		pr, ok := c.Prices[pool.Name]
+		if !ok || pr.NoPrice != "" {
+			return -1
+		}
+		best = math.Min(best, pr.USDPerNodeHour/float64(pool.PerNode))
+	}
+	if math.IsInf(best, 1) {
+		return -1
+	}
+	return best
+}
+
+type ranked struct {
+	name      string
+	price, km float64
+	fit       int64
+}
+
+// byKm orders clusters by price (when given), then distance to near, then
+// name: the order the fill divisions hand replicas out in.
+func byKm(reachable []Cluster, near string, price func(Cluster) float64) []ranked {
+	out := make([]ranked, len(reachable))
+	for i, c := range reachable {
+		km := 0.0
+		if near != "" {
+			d, _ := catalog.DistanceKm(c.Region, near)
+			km = math.Round(d)
+		}
+		pr := 0.0
+		if price != nil {
+			pr = price(c)
+		}
+		out[i] = ranked{c.Name, pr, km, c.Capacity.Most()}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.price != b.price {
+			return a.price < b.price
+		}
+		if a.km != b.km {
+			return a.km < b.km
+		}
+		return a.name < b.name
+	})
+	return out
+}
+
+// checkFillOrder: a cluster gets more than min only once every cluster
+// before it holds what fits (or max), and more than fits only once every
+// cluster does and every one before it is at max. A cap may stop the
+// filling anywhere, so then only the first rule is checked up to the
+// first cluster left short.
+func checkFillOrder(t *testing.T, desc string, reachable []Cluster, order []ranked, got map[string]int64, lo, hi int64, hasMax, capped bool) {
+	t.Helper()
+	full := func(r ranked) int64 {
+		f := max(r.fit, lo)
+		if hasMax {
+			f = min(f, hi)
+		}
+		return f
+	}
+	for j, rj := range order {
+		if got[rj.name] > lo {
+			for _, ri := range order[:j] {
+				if got[ri.name] < full(ri) && !capped {
+					t.Errorf("%s got %d > min while %s before it holds %d of the %d that fit\n%s", rj.name, got[rj.name], ri.name, got[ri.name], full(ri), desc)
+				}
+			}
+		}
+		if got[rj.name] > full(rj) {
+			for i, ri := range order {
+				if got[ri.name] < full(ri) {
+					t.Errorf("%s got %d, more than fit (%d), while %s holds %d of the %d that fit\n%s", rj.name, got[rj.name], full(rj), ri.name, got[ri.name], full(ri), desc)
+				}
+				if i < j && hasMax && got[ri.name] < hi {
+					t.Errorf("%s overfilled while %s before it is below max\n%s", rj.name, ri.name, desc)
+				}
+			}
+		}
+	}
+}
+
+// checkCap: under maxCostPerHour, the placement's cost stays within the cap
+// unless min alone exceeds it; the result's total is the sum of its shares.
+func checkCap(t *testing.T, desc string, reachable []Cluster, p topology.Replicas, res Result, got map[string]int64, lo int64) {
+	t.Helper()
+	if len(reachable) == 0 {
+		return
+	}
+	if res.USDPerHour == nil {
+		t.Errorf("cost division without a total cost\n%s", desc)
+		return
+	}
+	sum := 0.0
+	for _, s := range res.Shares {
+		if s.USDPerHour != nil {
+			sum += *s.USDPerHour
+		}
+	}
+	if math.Abs(sum-*res.USDPerHour) > 1e-6 {
+		t.Errorf("total %v is not the sum of the shares' %v\n%s", *res.USDPerHour, sum, desc)
+	}
+	if p.MaxCostPerHour == nil {
+		return
+	}
+	minOnly := len(reachable) > 0 && strings.Contains(strings.Join(res.Warnings, "\n"), "alone costs")
+	if *res.USDPerHour > *p.MaxCostPerHour+1e-6 && !minOnly {
+		t.Errorf("placement costs %v/hour, over maxCostPerHour %v\n%s\n%s", *res.USDPerHour, *p.MaxCostPerHour, desc, strings.Join(res.Explanation, "\n"))
+	}
+	if minOnly {
+		for name, r := range got {
+			if r != lo {
+				t.Errorf("min alone is over the cap, yet %s got %d, not min %d\n%s", name, r, lo, desc)
+			}
+		}
+	}
+}
+
+// TestCostMonotoneInPrice: raising the node prices of one cluster never
+// gives it more replicas, in many random cost divisions.
+func TestCostMonotoneInPrice(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 2027))
+	checked := 0
+	for range 3000 {
+		clusters, p := randomInput(rng)
+		p.DivideBy, p.Spill = topology.DivideByCost, ""
+		res, err := Divide(clusters, p)
+		if err != nil {
+			continue
+		}
+		victim := rng.IntN(len(clusters))
+		dearer := slices.Clone(clusters)
+		dearer[victim].Prices = maps.Clone(dearer[victim].Prices)
+		for k, v := range dearer[victim].Prices {
+			v.USDPerNodeHour *= 1 + float64(1+rng.IntN(4))/2
+			dearer[victim].Prices[k] = v
+		}
+		res2, err := Divide(dearer, p)
+		if err != nil {
+			t.Fatalf("raising a price made the division fail: %v\n%s", err, describe(dearer, p))
+		}
+		name := clusters[victim].Name
+		before, after := replicasOf(res, name), replicasOf(res2, name)
+		if after > before {
+			t.Errorf("raising %s's prices took it from %d to %d replicas\n%s", name, before, after, describe(clusters, p))
+		}
+		checked++
+	}
+	if checked < 500 {
+		t.Fatalf("only %d random cost divisions succeeded: the generator is off", checked)
+	}
+}
+
+func replicasOf(r Result, cluster string) int64 {
+	for _, s := range r.Shares {
+		if s.Cluster == cluster && s.Replicas != nil {
+			return int64(*s.Replicas)
+		}
+	}
+	return 0
 }
