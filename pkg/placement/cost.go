@@ -24,12 +24,12 @@ type PoolPrice struct {
 // capacity counts) times the node's price, and how many replicas the pool
 // holds once it has scaled up.
 type slot struct {
-	pool        string
-	perReplica  float64
-	perNode     int64
-	nodePrice   float64
-	spot        bool
-	replicas    int64
+	pool       string
+	perReplica float64
+	perNode    int64
+	nodePrice  float64
+	spot       bool
+	replicas   int64
 }
 
 // slots are the priced pools of a cluster where at least one replica fits
