@@ -16,6 +16,8 @@ func TestClusterSpecValidate(t *testing.T) {
 		{spec: ClusterSpec{Name: "Serving_US"}, err: `cluster name "Serving_US"`},
 		{spec: ClusterSpec{Name: "ok", Nodes: []NodeSpec{{Name: "a", Count: 1}, {Name: "a", Count: 1}}}, err: "cluster ok: nodes[1]"},
 		{spec: ClusterSpec{Name: "bare", APIServerOnly: true}},
+		{spec: ClusterSpec{Name: "bare-lean", APIServerOnly: true, Lean: true}},
+		{spec: ClusterSpec{Name: "full-lean", Lean: true}, err: "only an apiserver-only cluster can be lean"},
 		{spec: ClusterSpec{Name: "bare-nodes", APIServerOnly: true, Nodes: []NodeSpec{{Name: "a", Count: 1}}}, err: "no KWOK"},
 	}
 	for _, tt := range tests {

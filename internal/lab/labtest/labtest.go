@@ -44,6 +44,9 @@ func New(t testing.TB, specs ...lab.ClusterSpec) (*lab.Lab, []*lab.Cluster) {
 
 	clusters := make([]*lab.Cluster, len(specs))
 	var g errgroup.Group
+	// An apiserver takes seconds of CPU to start: the 64 of a benchmark
+	// started at once would starve each other past their start timeout.
+	g.SetLimit(startsAtOnce)
 	for i, spec := range specs {
 		g.Go(func() error {
 			c, err := l.AddCluster(ctx, spec)
@@ -56,6 +59,9 @@ func New(t testing.TB, specs ...lab.ClusterSpec) (*lab.Lab, []*lab.Cluster) {
 	}
 	return l, clusters
 }
+
+// startsAtOnce is how many clusters New starts at a time.
+const startsAtOnce = 8
 
 // logWriter sends the lab's event lines to the test log.
 type logWriter struct{ t testing.TB }
