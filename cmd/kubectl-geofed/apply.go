@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -60,9 +59,9 @@ type ApplyOptions struct {
 	LockTTL     time.Duration
 	clusterFlags
 	pruneGuardFlags
-	// Color and Interactive are decided in Complete: Out a TTY (and no
-	// NO_COLOR), In a TTY.
-	Color       bool
+	// Color is decided in Complete (Out a TTY, no NO_COLOR); apply has no
+	// -o. Interactive: In is a TTY.
+	printFlags
 	Interactive bool
 
 	ConfigFlags *genericclioptions.ConfigFlags
@@ -138,7 +137,7 @@ func (o *ApplyOptions) Complete(args []string) {
 		o.PlanFile = args[0]
 	}
 	o.clusterFlags.complete()
-	o.Color = isTerminal(o.IOStreams.Out) && os.Getenv("NO_COLOR") == ""
+	o.printFlags.complete(o.IOStreams.Out)
 	o.Interactive = isTerminal(o.IOStreams.In)
 }
 

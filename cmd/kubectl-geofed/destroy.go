@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -39,7 +38,7 @@ type DestroyOptions struct {
 	// Output is "" for text, or json|yaml: the destroy plan as plan -o
 	// prints it on standard output, everything meant for people (the
 	// prompt, progress, the summary) on standard error.
-	Output string
+	printFlags
 	// Clusters are the managed clusters to delete from GKE.
 	Clusters   []string
 	Yes        bool
@@ -47,7 +46,6 @@ type DestroyOptions struct {
 	LockTTL    time.Duration
 	LockWait   time.Duration
 	clusterFlags
-	Color       bool
 	Interactive bool
 
 	ConfigFlags *genericclioptions.ConfigFlags
@@ -90,8 +88,7 @@ something kept because it holds what geofed did not apply.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Print the destroy plan as json or yaml (people's lines go to standard error)")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	o.printFlags.add(cmd, "", "Print the destroy plan as json or yaml (people's lines go to standard error)", "json", "yaml")
 	cmd.Flags().StringSliceVar(&o.Clusters, "clusters", nil, "Managed clusters to delete from GKE once their objects are gone")
 	cmd.Flags().BoolVar(&o.Yes, "yes", false, "Destroy without asking, on a terminal or not; GKE clusters go only when named with --clusters")
 	cmd.Flags().DurationVar(&o.GKETimeout, "gke-timeout", apply.DefaultGKETimeout, "How long GKE may take to delete one cluster")
@@ -106,7 +103,7 @@ something kept because it holds what geofed did not apply.`,
 // Complete reads the environment.
 func (o *DestroyOptions) Complete() {
 	o.clusterFlags.complete()
-	o.Color = isTerminal(o.IOStreams.Out) && os.Getenv("NO_COLOR") == ""
+	o.printFlags.complete(o.IOStreams.Out)
 	o.Interactive = isTerminal(o.IOStreams.In)
 }
 
@@ -115,10 +112,8 @@ func (o *DestroyOptions) Validate() error {
 	if o.Filename == "" {
 		return errors.New("a topology file is required: destroy -f topology.yaml")
 	}
-	switch o.Output {
-	case "", "json", "yaml":
-	default:
-		return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
+	if err := o.printFlags.validate("", "json", "yaml"); err != nil {
+		return err
 	}
 	if o.LockTTL < time.Second {
 		return fmt.Errorf("--lock-ttl must be at least 1s, not %s", o.LockTTL)

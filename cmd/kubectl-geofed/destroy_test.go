@@ -17,8 +17,8 @@ func TestDestroyValidate(t *testing.T) {
 		{"--yes without --clusters", DestroyOptions{Filename: "t.yaml", Yes: true}, ""},
 		{"--yes with --clusters", DestroyOptions{Filename: "t.yaml", Yes: true, Clusters: []string{"a"}}, ""},
 		{"no --yes", DestroyOptions{Filename: "t.yaml"}, ""},
-		{"-o json", DestroyOptions{Filename: "t.yaml", Output: "json"}, ""},
-		{"-o wide", DestroyOptions{Filename: "t.yaml", Output: "wide"}, `--output must be json or yaml, not "wide"`},
+		{"-o json", DestroyOptions{Filename: "t.yaml", printFlags: printFlags{Output: "json"}}, ""},
+		{"-o wide", DestroyOptions{Filename: "t.yaml", printFlags: printFlags{Output: "wide"}}, `--output must be json or yaml, not "wide"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

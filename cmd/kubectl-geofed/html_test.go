@@ -43,7 +43,7 @@ func TestPlanRunHTML(t *testing.T) {
 	file := writeCapacityTopology(t, "")
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	o := &PlanOptions{
-		Filename: file, Output: "html", DetailedExitCode: true,
+		Filename: file, printFlags: printFlags{Output: "html"}, DetailedExitCode: true,
 		clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
 		IOStreams:    streams,
 	}
@@ -63,7 +63,7 @@ func TestStatusRunHTML(t *testing.T) {
 	file := writeCapacityTopology(t, "")
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	o := &StatusOptions{
-		Filename: file, Output: "html",
+		Filename: file, printFlags: printFlags{Output: "html"},
 		clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
 		IOStreams:    streams,
 	}

@@ -66,10 +66,8 @@ type JoinOptions struct {
 	DryRun bool
 	// Offline neither connects to the cluster nor plans.
 	Offline bool
-	Output  string
+	printFlags
 	clusterFlags
-	// Color is decided in Complete: a TTY and no NO_COLOR.
-	Color bool
 
 	// Hub is the kubeconfig context of the control plane's cluster: join
 	// also registers the cluster there (membership.Join).
@@ -182,7 +180,7 @@ new cluster's plan is incomplete.`,
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "Label of the cluster, KEY=VALUE; repeat for more")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the new topology file instead of writing it (with --hub, also what would be created, and create nothing)")
 	cmd.Flags().BoolVar(&o.Offline, "offline", false, "Do not connect to the cluster or plan: join a context that cannot be reached from here")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format of the plan (with --hub, of the result): json or yaml (default: human-readable text)")
+	o.printFlags.add(cmd, "", "Output format of the plan (with --hub, of the result): json or yaml (default: human-readable text)", "json", "yaml")
 	cmd.Flags().StringVar(&o.Hub, "hub", "", "Kubeconfig context of the hub cluster: also register the cluster with the control plane there")
 	cmd.Flags().StringVar(&o.HubNamespace, "hub-namespace", defaultHubNamespace, "Namespace of the control plane in the hub")
 	cmd.Flags().StringVar(&o.Server, "server", "", "Address the hub reaches the cluster at (default: the context's server)")
@@ -192,7 +190,6 @@ new cluster's plan is incomplete.`,
 	o.clusterFlags.add(cmd, "Clusters planned at once")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("region", cobra.FixedCompletions(catalog.RegionNames(), cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("hub", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return kubeconfigContexts(kubeconfigFlag(flags)), cobra.ShellCompDirectiveNoFileComp
 	})
@@ -206,7 +203,7 @@ func (o *JoinOptions) Complete(args []string, labels []string) error {
 		o.Context = args[0]
 	}
 	o.clusterFlags.complete()
-	o.Color = isTerminal(o.IOStreams.Out) && os.Getenv("NO_COLOR") == ""
+	o.printFlags.complete(o.IOStreams.Out)
 	var err error
 	if o.Labels, err = parseLabels(labels); err != nil {
 		return err
@@ -260,10 +257,8 @@ func (o *JoinOptions) Validate() error {
 	case o.Region == "":
 		return errors.New("a region is required: --region REGION (a GCP region, such as us-east1)")
 	}
-	switch o.Output {
-	case "", "json", "yaml":
-	default:
-		return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
+	if err := o.printFlags.validate("", "json", "yaml"); err != nil {
+		return err
 	}
 	switch {
 	case o.Output != "" && o.DryRun:
@@ -452,10 +447,8 @@ func (o *JoinOptions) validateMembership() error {
 	case o.Hub != "" && o.HubNamespace == "":
 		return errors.New("--hub-namespace must not be empty")
 	}
-	switch o.Output {
-	case "", "json", "yaml":
-	default:
-		return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
+	if err := o.printFlags.validate("", "json", "yaml"); err != nil {
+		return err
 	}
 	if errs := validation.IsDNS1123Label(o.Name); len(errs) > 0 {
 		return fmt.Errorf("cluster name %q: %s; give another with --name", o.Name, strings.Join(errs, "; "))

@@ -39,15 +39,15 @@ func TestJoinHubValidate(t *testing.T) {
 		{"added to the file", JoinOptions{Hub: "hub", Filename: "t.yaml", Region: "us-east1", Labels: map[string]string{"a": "b"}}, ""},
 		{"rbac without a hub", JoinOptions{RBAC: true, Grants: []string{"widgets.example.com"}}, ""},
 		{"dry run", JoinOptions{Hub: "hub", DryRun: true}, ""},
-		{"json", JoinOptions{Hub: "hub", Output: "json"}, ""},
+		{"json", JoinOptions{Hub: "hub", printFlags: printFlags{Output: "json"}}, ""},
 		{"region without file", JoinOptions{Hub: "hub", Region: "us-east1"}, "--region adds the cluster to a topology file: give -f topology.yaml too"},
 		{"label without region", JoinOptions{Hub: "hub", Filename: "t.yaml", Labels: map[string]string{"a": "b"}}, "--label goes with --region and -f"},
 		{"offline", JoinOptions{Hub: "hub", Offline: true}, "--offline cannot go with --hub"},
 		{"admin and grants", JoinOptions{Hub: "hub", ClusterAdmin: true, Grants: []string{"configmaps"}}, "--cluster-admin grants everything"},
 		{"rbac dry run", JoinOptions{RBAC: true, DryRun: true}, "--rbac changes nothing already"},
-		{"rbac output", JoinOptions{RBAC: true, Output: "json"}, "--output does not apply"},
-		{"dry run output", JoinOptions{Hub: "hub", DryRun: true, Output: "yaml"}, "--output does not apply"},
-		{"bad output", JoinOptions{Hub: "hub", Output: "table"}, `--output must be json or yaml, not "table"`},
+		{"rbac output", JoinOptions{RBAC: true, printFlags: printFlags{Output: "json"}}, "--output does not apply"},
+		{"dry run output", JoinOptions{Hub: "hub", DryRun: true, printFlags: printFlags{Output: "yaml"}}, "--output does not apply"},
+		{"bad output", JoinOptions{Hub: "hub", printFlags: printFlags{Output: "table"}}, `--output must be json or yaml, not "table"`},
 		{"bad server", JoinOptions{Hub: "hub", Server: "10.0.0.1:6443"}, `--server "10.0.0.1:6443": want the apiserver's URL`},
 		{"bad name", JoinOptions{Hub: "hub", Name: "Edge_US"}, `cluster name "Edge_US"`},
 		{"hub flags without hub", JoinOptions{Filename: "t.yaml", Region: "us-east1", ClusterAdmin: true}, "give --hub HUB too"},
@@ -268,7 +268,7 @@ func TestJoinHubOnLab(t *testing.T) {
 	})
 
 	t.Run("join adds the cluster to the file and to the hub", func(t *testing.T) {
-		out, err := joinRun(t, &JoinOptions{Filename: file, Region: "us-west1", Hub: "hub", Output: "json"}, "m1")
+		out, err := joinRun(t, &JoinOptions{Filename: file, Region: "us-west1", Hub: "hub", printFlags: printFlags{Output: "json"}}, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,12 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
@@ -46,8 +44,8 @@ const planExample = `  # What would change, per region
 
 // PlanOptions holds the flags of the plan command.
 type PlanOptions struct {
-	Filename         string
-	Output           string
+	Filename string
+	printFlags
 	SaveTo           string
 	Diff             bool
 	DetailedExitCode bool
@@ -56,8 +54,6 @@ type PlanOptions struct {
 	MaxBytes int
 	clusterFlags
 	pruneGuardFlags
-	// Color is decided in Complete: a TTY and no NO_COLOR.
-	Color bool
 
 	ConfigFlags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
@@ -91,7 +87,7 @@ guard holds is still a plan with changes: 2).` + "\n" + pruneGuardHelp,
 		},
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, markdown for a pull-request comment, or html for a page with a world map (default: human-readable text)")
+	o.printFlags.add(cmd, "", "Output format: json, yaml, markdown for a pull-request comment, or html for a page with a world map (default: human-readable text)", "json", "yaml", "markdown", "html")
 	cmd.Flags().StringVar(&o.SaveTo, "out", "", "Save the plan as JSON to this file, for apply")
 	cmd.Flags().BoolVar(&o.Diff, "diff", false, "Show full unified diffs of changed objects")
 	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "Exit 0 when nothing changes, 1 on error, 2 when there are changes")
@@ -100,20 +96,13 @@ guard holds is still a plan with changes: 2).` + "\n" + pruneGuardHelp,
 	o.clusterFlags.add(cmd, "Clusters planned at once")
 	o.pruneGuardFlags.add(cmd)
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "markdown", "html"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 // Complete reads the environment.
 func (o *PlanOptions) Complete() {
 	o.clusterFlags.complete()
-	o.Color = isTerminal(o.IOStreams.Out) && os.Getenv("NO_COLOR") == ""
-}
-
-// isTerminal reports whether a stream (o.In, o.Out) is a terminal.
-func isTerminal(stream any) bool {
-	f, ok := stream.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	o.printFlags.complete(o.IOStreams.Out)
 }
 
 // Validate checks the flags.
@@ -121,10 +110,8 @@ func (o *PlanOptions) Validate() error {
 	if o.Filename == "" {
 		return errors.New("a topology file is required: -f topology.yaml")
 	}
-	switch o.Output {
-	case "", "json", "yaml", "markdown", "html":
-	default:
-		return fmt.Errorf("--output must be json, yaml, markdown or html, not %q", o.Output)
+	if err := o.printFlags.validate("", "json", "yaml", "markdown", "html"); err != nil {
+		return err
 	}
 	if o.MaxBytes < 0 || (o.MaxBytes > 0 && o.MaxBytes < view.MinMarkdownBytes) {
 		return fmt.Errorf("--max-bytes must be 0 (no bound) or at least %d, not %d", view.MinMarkdownBytes, o.MaxBytes)

@@ -67,7 +67,7 @@ func TestPlanMarkdownOnLab(t *testing.T) {
 		t.Helper()
 		saveTo = filepath.Join(t.TempDir(), "plan.json")
 		streams, _, outBuf, errBuf := genericiooptions.NewTestIOStreams()
-		o := &PlanOptions{Filename: file, Output: "markdown", SaveTo: saveTo, Diff: diff, DetailedExitCode: true, MaxBytes: maxBytes, clusterFlags: flags, IOStreams: streams}
+		o := &PlanOptions{Filename: file, printFlags: printFlags{Output: "markdown"}, SaveTo: saveTo, Diff: diff, DetailedExitCode: true, MaxBytes: maxBytes, clusterFlags: flags, IOStreams: streams}
 		if err := o.Validate(); err != nil {
 			t.Fatal(err)
 		}

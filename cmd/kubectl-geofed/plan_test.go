@@ -69,7 +69,7 @@ func TestPlanRunUnreachable(t *testing.T) {
 			saveTo := filepath.Join(t.TempDir(), "plan.json")
 			streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 			o := &PlanOptions{
-				Filename: file, Output: output, SaveTo: saveTo, DetailedExitCode: true,
+				Filename: file, printFlags: printFlags{Output: output}, SaveTo: saveTo, DetailedExitCode: true,
 				clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
 				IOStreams:    streams,
 			}

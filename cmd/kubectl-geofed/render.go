@@ -37,7 +37,7 @@ const renderExample = `  # Every cluster's manifests, as multi-document YAML
 type RenderOptions struct {
 	Filename string
 	Cluster  string
-	Output   string
+	printFlags
 	// Capacity gives what-if capacity per cluster, in replicas that fit,
 	// for workloads that divide by capacity.
 	Capacity map[string]int64
@@ -76,7 +76,7 @@ Like kustomize build, render works offline. Secret values are printed as
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
 	cmd.Flags().StringVar(&o.Cluster, "cluster", "", "Render only this cluster")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "yaml", "Output format: yaml or json")
+	o.printFlags.add(cmd, "yaml", "Output format: yaml or json", "yaml", "json")
 	cmd.Flags().StringVar(&whatIf, "capacity", "", "What-if capacity for divideBy: capacity, in replicas that fit, as CLUSTER=N,... (default: counted on the clusters)")
 	cmd.Flags().DurationVar(&o.Timeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster when reading capacity")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
@@ -97,12 +97,7 @@ func (o *RenderOptions) Validate() error {
 	if o.Filename == "" {
 		return errors.New("a topology file is required: -f topology.yaml")
 	}
-	switch o.Output {
-	case "yaml", "json":
-	default:
-		return fmt.Errorf("--output must be yaml or json, not %q", o.Output)
-	}
-	return nil
+	return o.printFlags.validate("yaml", "json")
 }
 
 // Run renders and prints.

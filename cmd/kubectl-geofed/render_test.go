@@ -157,7 +157,7 @@ func decodeRenderJSON(t *testing.T, out string) []renderedJSON {
 
 func TestRenderJSON(t *testing.T) {
 	isolateKubeconfig(t)
-	out, _, err := runRender(t, RenderOptions{Filename: exampleTopology, Output: "json"})
+	out, _, err := runRender(t, RenderOptions{Filename: exampleTopology, printFlags: printFlags{Output: "json"}})
 	if err != nil {
 		t.Fatalf("Run() = %v", err)
 	}
@@ -204,7 +204,7 @@ func TestRenderJSON(t *testing.T) {
 
 func TestRenderJSONOneCluster(t *testing.T) {
 	isolateKubeconfig(t)
-	out, _, err := runRender(t, RenderOptions{Filename: exampleTopology, Output: "json", Cluster: "training-us"})
+	out, _, err := runRender(t, RenderOptions{Filename: exampleTopology, printFlags: printFlags{Output: "json"}, Cluster: "training-us"})
 	if err != nil {
 		t.Fatalf("Run() = %v", err)
 	}
@@ -257,10 +257,10 @@ func TestRenderValidate(t *testing.T) {
 		o       RenderOptions
 		wantErr string
 	}{
-		{"yaml", RenderOptions{Filename: "t.yaml", Output: "yaml"}, ""},
-		{"json", RenderOptions{Filename: "t.yaml", Output: "json"}, ""},
-		{"missing -f", RenderOptions{Output: "yaml"}, "-f topology.yaml"},
-		{"bad -o", RenderOptions{Filename: "t.yaml", Output: "wide"}, `--output must be yaml or json, not "wide"`},
+		{"yaml", RenderOptions{Filename: "t.yaml", printFlags: printFlags{Output: "yaml"}}, ""},
+		{"json", RenderOptions{Filename: "t.yaml", printFlags: printFlags{Output: "json"}}, ""},
+		{"missing -f", RenderOptions{printFlags: printFlags{Output: "yaml"}}, "-f topology.yaml"},
+		{"bad -o", RenderOptions{Filename: "t.yaml", printFlags: printFlags{Output: "wide"}}, `--output must be yaml or json, not "wide"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -412,7 +412,7 @@ func TestRenderWhatIfCapacity(t *testing.T) {
 	file := writeCapacityTopology(t, "")
 
 	// 6 and 2 replicas fit: 4 replicas divide 3:1.
-	out, _, err := runRender(t, RenderOptions{Filename: file, Output: "json", Capacity: map[string]int64{"a": 6, "b": 2}})
+	out, _, err := runRender(t, RenderOptions{Filename: file, printFlags: printFlags{Output: "json"}, Capacity: map[string]int64{"a": 6, "b": 2}})
 	if err != nil {
 		t.Fatalf("Run() = %v", err)
 	}
@@ -428,7 +428,7 @@ func TestRenderWhatIfCapacity(t *testing.T) {
 	}
 
 	// Printing one cluster still divides among both.
-	out, _, err = runRender(t, RenderOptions{Filename: file, Output: "json", Cluster: "b", Capacity: map[string]int64{"a": 6, "b": 2}})
+	out, _, err = runRender(t, RenderOptions{Filename: file, printFlags: printFlags{Output: "json"}, Cluster: "b", Capacity: map[string]int64{"a": 6, "b": 2}})
 	if err != nil {
 		t.Fatalf("Run() with --cluster b = %v", err)
 	}
@@ -570,7 +570,7 @@ func TestRenderClusterWithoutObjects(t *testing.T) {
 		t.Errorf("%d cluster headers, want 2:\n%s", n, out)
 	}
 
-	out, _, err = runRender(t, RenderOptions{Filename: file, Output: "json", Cluster: "b"})
+	out, _, err = runRender(t, RenderOptions{Filename: file, printFlags: printFlags{Output: "json"}, Cluster: "b"})
 	if err != nil {
 		t.Fatalf("Run() -o json = %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -47,7 +46,7 @@ const DefaultStatusInterval = 5 * time.Second
 // StatusOptions holds the flags of the status command.
 type StatusOptions struct {
 	Filename string
-	Output   string
+	printFlags
 	Watch    bool
 	Interval time.Duration
 	// Hub, when set, reads what the control plane in the hub reports of
@@ -56,8 +55,6 @@ type StatusOptions struct {
 	HubNamespace string
 	Topology     string
 	clusterFlags
-	// Color is decided in Complete: a TTY and no NO_COLOR.
-	Color bool
 
 	ConfigFlags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
@@ -120,7 +117,7 @@ Topology resource). Interrupting --watch exits as the last block would have.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Topology file")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml, or html for a page with a world map (default: human-readable text)")
+	o.printFlags.add(cmd, "", "Output format: json, yaml, or html for a page with a world map (default: human-readable text)", "json", "yaml", "html")
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "Keep reading the fleet and print a new block whenever something changes, until interrupted")
 	cmd.Flags().DurationVar(&o.Interval, "interval", DefaultStatusInterval, "With --watch, how often to read the fleet again")
 	o.clusterFlags.add(cmd, "Clusters read at once")
@@ -131,14 +128,13 @@ Topology resource). Interrupting --watch exits as the last block would have.`,
 	// nothing over.
 	_ = cmd.Flags().MarkHidden("adopt")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "html"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 // Complete reads the environment.
 func (o *StatusOptions) Complete() {
 	o.clusterFlags.complete()
-	o.Color = isTerminal(o.IOStreams.Out) && os.Getenv("NO_COLOR") == ""
+	o.printFlags.complete(o.IOStreams.Out)
 }
 
 // Validate checks the flags.
@@ -149,10 +145,8 @@ func (o *StatusOptions) Validate() error {
 	if o.Filename == "" {
 		return errors.New("a topology file is required: -f topology.yaml (or --hub CONTEXT for what a control plane reports)")
 	}
-	switch o.Output {
-	case "", "json", "yaml", "html":
-	default:
-		return fmt.Errorf("--output must be json, yaml or html, not %q", o.Output)
+	if err := o.printFlags.validate("", "json", "yaml", "html"); err != nil {
+		return err
 	}
 	if o.Watch && o.Output == "html" {
 		return errors.New("--watch prints a block whenever something changes; -o html writes one page: use one or the other")

@@ -28,10 +28,8 @@ func (o *StatusOptions) validateHub() error {
 	if o.HubNamespace == "" {
 		return errors.New("--hub-namespace must not be empty")
 	}
-	switch o.Output {
-	case "", "json", "yaml":
-	default:
-		return fmt.Errorf("with --hub, --output must be json or yaml, not %q", o.Output)
+	if err := o.printFlags.validate("", "json", "yaml"); err != nil {
+		return fmt.Errorf("with --hub, %w", err)
 	}
 	if o.Watch && o.Interval < time.Second {
 		return fmt.Errorf("--interval must be at least 1s, not %s", o.Interval)

@@ -85,7 +85,7 @@ func TestStatusRunUnreachable(t *testing.T) {
 		t.Run("output="+output, func(t *testing.T) {
 			streams, _, out, _ := genericiooptions.NewTestIOStreams()
 			o := &StatusOptions{
-				Filename: file, Output: output,
+				Filename: file, printFlags: printFlags{Output: output},
 				clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
 				IOStreams:    streams,
 			}

@@ -27,7 +27,7 @@ type VersionInfo struct {
 
 // VersionOptions holds the flags of the version command.
 type VersionOptions struct {
-	Output string
+	printFlags
 	genericiooptions.IOStreams
 }
 
@@ -47,17 +47,13 @@ func NewVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			return o.Run()
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
+	o.printFlags.add(cmd, "", "Output format: json or yaml", "json", "yaml")
 	return cmd
 }
 
 // Validate checks the output format.
 func (o *VersionOptions) Validate() error {
-	switch o.Output {
-	case "", "json", "yaml":
-		return nil
-	}
-	return fmt.Errorf("--output must be json or yaml, not %q", o.Output)
+	return o.printFlags.validate("", "json", "yaml")
 }
 
 // Run prints the version.

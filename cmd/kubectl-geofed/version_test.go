@@ -45,7 +45,7 @@ func TestVersionStructured(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.output, func(t *testing.T) {
 			streams, _, out, _ := genericiooptions.NewTestIOStreams()
-			o := &VersionOptions{Output: tt.output, IOStreams: streams}
+			o := &VersionOptions{printFlags: printFlags{Output: tt.output}, IOStreams: streams}
 			if err := o.Validate(); err != nil {
 				t.Fatalf("Validate() = %v", err)
 			}
@@ -75,7 +75,7 @@ func TestVersionStructured(t *testing.T) {
 // The JSON keys are part of the output contract, spelled as documented.
 func TestVersionJSONKeys(t *testing.T) {
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	if err := (&VersionOptions{Output: "json", IOStreams: streams}).Run(); err != nil {
+	if err := (&VersionOptions{printFlags: printFlags{Output: "json"}, IOStreams: streams}).Run(); err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]any
@@ -94,7 +94,7 @@ func TestVersionJSONKeys(t *testing.T) {
 
 func TestVersionBadOutput(t *testing.T) {
 	for _, output := range []string{"wide", "JSON", "name"} {
-		o := &VersionOptions{Output: output}
+		o := &VersionOptions{printFlags: printFlags{Output: output}}
 		err := o.Validate()
 		if err == nil {
 			t.Errorf("Validate() with -o %s = nil, want an error", output)
