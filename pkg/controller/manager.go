@@ -169,7 +169,7 @@ func NewManager(cfg Config) (ctrl.Manager, error) {
 		health.Timeout = cfg.ProbeTimeout
 	}
 	health.Changed = func(topo types.NamespacedName) {
-		watches.trigger(topo, TriggerHealth, 0)
+		watches.trigger(topo, "", TriggerHealth, 0)
 	}
 	hub, err := kubernetes.NewForConfig(hubCfg)
 	if err != nil {

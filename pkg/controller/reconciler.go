@@ -98,6 +98,10 @@ type Reconciler struct {
 	// GKE clusters the controller provisions; nil joins none.
 	Hub kubernetes.Interface
 
+	// fleet remembers each Topology's last pass over the fleet, which
+	// corrections of one member are planned against.
+	fleet fleetPasses
+
 	gkeMu     sync.Mutex
 	gkeClient *gke.Client
 	gkeTokens oauth2.TokenSource
@@ -296,6 +300,7 @@ func (r *Reconciler) stopWatching(topo types.NamespacedName) {
 
 // forget drops the series of a deleted Topology.
 func (r *Reconciler) forget(namespace, name string) {
+	r.fleet.set(types.NamespacedName{Namespace: namespace, Name: name}, nil)
 	labels := map[string]string{"namespace": namespace, "topology": name}
 	r.Metrics.OutOfSync.DeletePartialMatch(labels)
 	r.Metrics.Unreachable.DeletePartialMatch(labels)

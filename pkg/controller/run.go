@@ -81,6 +81,22 @@ func (r *Reconciler) run(ctx context.Context, topo *v1alpha1.Topology) outcome {
 	if o, ok := p.load(ctx); !ok {
 		return o
 	}
+	var dirty Dirty
+	if r.Watches != nil {
+		dirty = r.Watches.Take(client.ObjectKeyFromObject(topo))
+	}
+	if members, fp := p.alone(dirty); members != nil {
+		return p.correct(ctx, members, fp)
+	}
+	o := p.fleet(ctx)
+	p.remember(o)
+	return o
+}
+
+// fleet is a pass over the whole fleet: failover, placement, plan and
+// apply of every member.
+func (p *pass) fleet(ctx context.Context) outcome {
+	topo := p.topo
 	p.failoverFromProbes()
 	if o, ok := p.plan(ctx); !ok {
 		return o

@@ -86,9 +86,27 @@ type Watches struct {
 	mu     sync.Mutex
 	// topologies holds, per Topology, its running member watches.
 	topologies map[types.NamespacedName]map[string]*runningWatch
-	// pending says a reconcile is already scheduled for a Topology.
-	pending map[types.NamespacedName]bool
-	ctx     context.Context
+	// pending says a reconcile is already scheduled for a Topology for a
+	// reason: each reason keeps its own delay, so a hand edit is not held
+	// behind a capacity change's longer one.
+	pending map[pendingKey]bool
+	// dirty is, per Topology, what the events that fired since its last
+	// reconcile touched (see Take).
+	dirty map[types.NamespacedName]*Dirty
+	ctx   context.Context
+}
+
+type pendingKey struct {
+	topo   types.NamespacedName
+	reason string
+}
+
+// Dirty is what changed on the members of one Topology since its last
+// reconcile: objects geofed applied on Members (hand edits, deletions),
+// or an input of placement (Fleet: capacity, a member's health).
+type Dirty struct {
+	Members map[string]bool
+	Fleet   bool
 }
 
 type runningWatch struct {
@@ -101,7 +119,8 @@ func NewWatches() *Watches {
 	return &Watches{
 		events:     make(chan event.TypedGenericEvent[*v1alpha1.Topology], 64),
 		topologies: map[types.NamespacedName]map[string]*runningWatch{},
-		pending:    map[types.NamespacedName]bool{},
+		pending:    map[pendingKey]bool{},
+		dirty:      map[types.NamespacedName]*Dirty{},
 	}
 }
 
@@ -173,6 +192,20 @@ func (w *Watches) stopLocked(topo types.NamespacedName) {
 		r.cancel()
 	}
 	delete(w.topologies, topo)
+	delete(w.dirty, topo)
+}
+
+// Take is what changed on topo's members since the last Take, and clears
+// it: the reconcile that calls it handles all of it.
+func (w *Watches) Take(topo types.NamespacedName) Dirty {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d := w.dirty[topo]
+	delete(w.dirty, topo)
+	if d == nil {
+		return Dirty{}
+	}
+	return *d
 }
 
 // Watching lists the members watched for a Topology, with their kinds, for
@@ -188,14 +221,19 @@ func (w *Watches) Watching(topo types.NamespacedName) map[string]MemberWatch {
 }
 
 // trigger asks for a reconcile of topo after delay, once however many
-// events arrive meanwhile.
-func (w *Watches) trigger(topo types.NamespacedName, reason string, delay time.Duration) {
+// events of the same reason arrive meanwhile. An object's drift marks its
+// cluster dirty; any other reason marks the fleet. The mark is made when
+// the delay ends, so the reconcile it starts sees it.
+func (w *Watches) trigger(topo types.NamespacedName, cluster, reason string, delay time.Duration) {
+	key := pendingKey{topo, reason}
 	w.mu.Lock()
-	if w.pending[topo] {
+	if w.pending[key] {
+		// Coalesced, but its cluster must still be marked.
+		w.markLocked(topo, cluster, reason)
 		w.mu.Unlock()
 		return
 	}
-	w.pending[topo] = true
+	w.pending[key] = true
 	ctx := w.ctx
 	w.mu.Unlock()
 	if w.Triggered != nil {
@@ -203,7 +241,8 @@ func (w *Watches) trigger(topo types.NamespacedName, reason string, delay time.D
 	}
 	time.AfterFunc(delay, func() {
 		w.mu.Lock()
-		delete(w.pending, topo)
+		delete(w.pending, key)
+		w.markLocked(topo, cluster, reason)
 		w.mu.Unlock()
 		obj := &v1alpha1.Topology{ObjectMeta: metav1.ObjectMeta{Namespace: topo.Namespace, Name: topo.Name}}
 		select {
@@ -211,6 +250,19 @@ func (w *Watches) trigger(topo types.NamespacedName, reason string, delay time.D
 		case <-ctx.Done():
 		}
 	})
+}
+
+func (w *Watches) markLocked(topo types.NamespacedName, cluster, reason string) {
+	d := w.dirty[topo]
+	if d == nil {
+		d = &Dirty{Members: map[string]bool{}}
+		w.dirty[topo] = d
+	}
+	if reason == TriggerDrift && cluster != "" {
+		d.Members[cluster] = true
+	} else {
+		d.Fleet = true
+	}
 }
 
 func (w *Watches) driftDelay() time.Duration {
@@ -246,7 +298,7 @@ func (w *Watches) start(ctx context.Context, topo types.NamespacedName, s Member
 				inf := f.ForResource(gvr).Informer()
 				_ = inf.SetTransform(stripOwned)
 				_ = inf.SetWatchErrorHandler(quiet)
-				_, _ = inf.AddEventHandler(digestHandler(func() { w.trigger(topo, TriggerDrift, w.driftDelay()) }, true))
+				_, _ = inf.AddEventHandler(digestHandler(func() { w.trigger(topo, s.Cluster, TriggerDrift, w.driftDelay()) }, true))
 			}
 			f.Start(ctx.Done())
 		}
@@ -254,7 +306,7 @@ func (w *Watches) start(ctx context.Context, topo types.NamespacedName, s Member
 	if s.Capacity {
 		if kc, err := kubernetes.NewForConfig(cfg); err == nil {
 			f := informers.NewSharedInformerFactory(kc, 0)
-			capacity := func() { w.trigger(topo, TriggerCapacity, w.capacityDelay()) }
+			capacity := func() { w.trigger(topo, s.Cluster, TriggerCapacity, w.capacityDelay()) }
 			nodes := f.Core().V1().Nodes().Informer()
 			_ = nodes.SetTransform(stripNode)
 			_ = nodes.SetWatchErrorHandler(quiet)

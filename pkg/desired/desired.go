@@ -42,6 +42,14 @@ type Options struct {
 	// WhatIf gives, by cluster name, the replicas that fit of every
 	// workload, instead of counting them (render --capacity).
 	WhatIf map[string]int64
+	// Placed, when set, is every workload's placement as computed before
+	// (the control plane's last placement of the whole fleet): workloads
+	// are given these shares instead of being placed again, and Clusters
+	// and Capacity are not read. A workload missing from it is an error.
+	Placed []placement.Result
+	// Only, when set, renders for these clusters only: the others are
+	// listed with no objects and must not be planned from this state.
+	Only []string
 }
 
 // State is what every member cluster should hold.
@@ -147,22 +155,14 @@ func Compute(opts Options) (*State, error) {
 			}
 			return out, err
 		}
-		placed := clusters
-		if w.Placement.Replicas != nil {
-			var err error
-			if placed, err = withCapacity(w, clusters, opts, renderFor); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		res, err := placement.Place(w, placed)
+		res, err := place(w, clusters, opts, renderFor)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		d.Placements = append(d.Placements, res)
 		for _, share := range res.Shares {
-			if share.Excluded != "" {
+			if share.Excluded != "" || (opts.Only != nil && !slices.Contains(opts.Only, share.Cluster)) {
 				continue
 			}
 			dc := byName[share.Cluster]
@@ -221,6 +221,26 @@ func Compute(opts Options) (*State, error) {
 		sortObjects(objs)
 	}
 	return d, nil
+}
+
+// place is the workload's placement: the one given in opts.Placed, or
+// computed over clusters, with their capacity when it divides replicas.
+func place(w topology.Workload, clusters []placement.Cluster, opts Options, renderFor func(c, region string) (render.Output, error)) (placement.Result, error) {
+	if opts.Placed != nil {
+		i := slices.IndexFunc(opts.Placed, func(r placement.Result) bool { return r.Workload == w.Name })
+		if i < 0 {
+			return placement.Result{}, fmt.Errorf("workload %q: no placement was given for it", w.Name)
+		}
+		return opts.Placed[i], nil
+	}
+	placed := clusters
+	if w.Placement.Replicas != nil {
+		var err error
+		if placed, err = withCapacity(w, clusters, opts, renderFor); err != nil {
+			return placement.Result{}, err
+		}
+	}
+	return placement.Place(w, placed)
 }
 
 // copyOutput is a deep copy of a rendering.

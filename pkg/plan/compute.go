@@ -23,6 +23,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/observe"
+	"github.com/geofed-io/kubectl-geofed/pkg/placement"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -57,7 +58,19 @@ type Options struct {
 	// Guard is the prune guard's limits and allowances (--max-prune,
 	// --max-prune-fleet, --allow-prune); destroy has no guard.
 	Guard GuardOptions
+	// Only, with Placements, plans these clusters alone against a
+	// placement of the whole fleet computed before: the control plane
+	// corrects one member this way when nothing placement reads has
+	// changed since. No other cluster is connected to, rendered for or in
+	// the plan, so nothing is applied or pruned there.
+	Only []string
+	// Placements is the placement Only plans against: every workload's,
+	// as a plan of the whole fleet placed it.
+	Placements []placement.Result
 }
+
+// errNotInPass is why a cluster outside Options.Only is not connected to.
+var errNotInPass = errors.New("not part of this plan (planned alone: another member)")
 
 // Result is a plan with what was computed to reach it: the desired state
 // of every cluster and the open connections. Apply executes exactly this
@@ -105,6 +118,9 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Guard.validate(clusterNames(t)); err != nil {
 		return nil, err
 	}
+	if err := narrow(&opts); err != nil {
+		return nil, err
+	}
 	obs, err := observe.Observe(ctx, opts.Options)
 	if err != nil {
 		return nil, err
@@ -113,7 +129,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 		p.Orphans = gke.Orphans(t, obs.AllLive)
 	}
 
-	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity})
+	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity, Placed: opts.Placements, Only: opts.Only})
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +151,9 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	g.SetLimit(parallel)
 	for i := range want.Clusters {
 		dc := &want.Clusters[i]
+		if opts.Only != nil && !slices.Contains(opts.Only, dc.Name) {
+			continue
+		}
 		ref, _ := t.Cluster(dc.Name)
 		conn := obs.Conn(dc.Name)
 		excluded := obs.Excluded(dc.Name)
@@ -151,6 +170,10 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	regions := map[string]*Region{}
 	var order []string
 	for _, c := range planned {
+		if c.Name == "" {
+			// Outside Only: not planned.
+			continue
+		}
 		r := regions[c.Region]
 		if r == nil {
 			r = &Region{Name: c.Region}
@@ -172,6 +195,40 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	}
 	p.Summary = summarize(p)
 	return &Result{Topology: t, Plan: p, Desired: want, Observation: obs}, nil
+}
+
+// narrow checks Only and leaves every cluster outside it unconnected: a
+// member target that is unreachable on purpose, which observe never dials.
+func narrow(opts *Options) error {
+	if opts.Only == nil {
+		if opts.Placements != nil {
+			return errors.New("planning against a given placement needs the clusters to plan (Only)")
+		}
+		return nil
+	}
+	if opts.Placements == nil {
+		return errors.New("planning some clusters alone needs the fleet's placement to plan them against")
+	}
+	if opts.Destroy {
+		return errors.New("destroy plans every cluster: it cannot be narrowed")
+	}
+	members := maps.Clone(opts.Members)
+	if members == nil {
+		members = map[string]member.Target{}
+	}
+	for _, name := range opts.Only {
+		if _, ok := opts.Topology.Cluster(name); !ok {
+			return fmt.Errorf("cluster %q is not in topology %s", name, opts.Topology.Metadata.Name)
+		}
+	}
+	for _, ref := range opts.Topology.Clusters() {
+		if name := ref.Cluster.Name; !slices.Contains(opts.Only, name) {
+			members[name] = member.Target{Name: name, Region: ref.Region, Unreachable: errNotInPass}
+			opts.Keep = append(slices.Clone(opts.Keep), name)
+		}
+	}
+	opts.Members = members
+	return nil
 }
 
 // planCluster plans one cluster; it never fails, it reports.

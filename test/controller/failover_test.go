@@ -74,6 +74,9 @@ func TestFailoverHungMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m3.ResumeAPIServer() })
+	// At once, before anything has noticed the hang: the correction
+	// touches m1 alone and never waits on m3.
+	t.Logf("right after the hang, an edit on m1 put back in %s", putBack("m1").Round(10*time.Millisecond))
 	waitFor(t, e, after, "m3 unreachable, in its grace period", func(topo *v1alpha1.Topology) bool {
 		c := clusterStatus(topo, "m3")
 		return !c.Reachable && c.UnreachableSince != nil && !c.Excluded

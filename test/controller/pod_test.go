@@ -165,6 +165,72 @@ func TestControllerAsPods(t *testing.T) {
 			took[len(took)/2].Round(time.Millisecond), took[len(took)*95/100].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
 	})
 
+	t.Run("a hung member: the others corrected at once, its share moved and back on the failover clocks", func(t *testing.T) {
+		const after, restoreAfter, slack, editBudget = 15 * time.Second, 15 * time.Second, 15 * time.Second, 2 * time.Second
+		pushTopology(t, e, push.Options{Failover: &v1alpha1.Failover{
+			After: &metav1.Duration{Duration: after}, RestoreAfter: &metav1.Duration{Duration: restoreAfter},
+		}})
+		waitFor(t, e, 60*time.Second, "Synced=True with failover set", func(topo *v1alpha1.Topology) bool {
+			return topo.Status.ObservedGeneration == topo.Generation && cond(topo, v1alpha1.ConditionSynced) == "True/Applied"
+		})
+		hung := members[len(members)-1]
+		others := func() int {
+			n := 0
+			for _, m := range podMembers[:len(podMembers)-1] {
+				n += int(replicas(t, e, m))
+			}
+			return n
+		}
+		quick := func(cluster, when string) {
+			t.Helper()
+			if took := putBack(t, e, cluster, 30*time.Second); took > editBudget {
+				t.Errorf("%s, an edit on %s put back in %s, want within %s", when, cluster, took.Round(10*time.Millisecond), editBudget)
+			} else {
+				t.Logf("%s, an edit on %s put back in %s", when, cluster, took.Round(10*time.Millisecond))
+			}
+		}
+
+		stopped := time.Now()
+		must(t, hung.PauseAPIServer())
+		t.Cleanup(func() { _ = hung.ResumeAPIServer() })
+		quick(podMembers[0], "right after "+hung.Name+" hung")
+		for others() != 8 {
+			if time.Since(stopped) > after+slack {
+				t.Fatalf("%s's share not moved %s after it hung (failover.after %s)", hung.Name, time.Since(stopped).Round(time.Second), after)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		moved := time.Since(stopped)
+		t.Logf("%s's share moved %s after it hung (failover.after %s)", hung.Name, moved.Round(10*time.Millisecond), after)
+		if moved < after {
+			t.Errorf("%s's share moved %s after it hung, before failover.after (%s)", hung.Name, moved, after)
+		}
+		quick(podMembers[1], "after the failover")
+
+		resumed := time.Now()
+		must(t, hung.ResumeAPIServer())
+		for others() != 6 {
+			if time.Since(resumed) > restoreAfter+slack {
+				t.Fatalf("%s's share not back %s after it resumed (restoreAfter %s)", hung.Name, time.Since(resumed).Round(time.Second), restoreAfter)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		back := time.Since(resumed)
+		t.Logf("%s's share back %s after it resumed (restoreAfter %s)", hung.Name, back.Round(10*time.Millisecond), restoreAfter)
+		if back < restoreAfter {
+			var topo v1alpha1.Topology
+			get(t, e, &topo)
+			t.Errorf("%s's share back %s after it resumed, before restoreAfter (%s); its status: %+v", hung.Name, back, restoreAfter, clusterStatus(&topo, hung.Name))
+			if leader, _ := leaseHolder(t, hcs); leader != "" {
+				t.Logf("the leader's log about %s:\n%s", hung.Name, grepLines(podLogs(t, hcs, leader), hung.Name))
+			}
+		}
+		waitFor(t, e, 30*time.Second, "Synced=True with "+hung.Name+" back", func(topo *v1alpha1.Topology) bool {
+			c := clusterStatus(topo, hung.Name)
+			return c.Reachable && !c.Excluded && cond(topo, v1alpha1.ConditionSynced) == "True/Applied"
+		})
+	})
+
 	t.Run("the Pods run as the manifest says", func(t *testing.T) {
 		for _, p := range pods {
 			checkLiveContainer(t, hub, p)
