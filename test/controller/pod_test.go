@@ -122,6 +122,26 @@ func TestControllerAsPods(t *testing.T) {
 	hcs, err := kubernetes.NewForConfig(hub.RESTConfig())
 	must(t, err)
 
+	// A failure is explained by what the controller said: the last lines
+	// of every controller Pod's log.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		list, err := hcs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return
+		}
+		tail := int64(80)
+		for _, p := range list.Items {
+			body, err := hcs.CoreV1().Pods(namespace).GetLogs(p.Name, &corev1.PodLogOptions{TailLines: &tail}).DoRaw(ctx)
+			if err == nil {
+				t.Logf("--- last lines of the log of %s ---\n%s", p.Name, body)
+			}
+		}
+	})
 	installed := time.Now()
 	kubectl("--context", "hub", "apply", "--server-side", "-k", v1.overlay)
 	pods := waitRollout(t, hcs, v1.ref, 2, 3*time.Minute)
