@@ -104,7 +104,8 @@ const DefaultConcurrency = 8
 type ClusterResult struct {
 	Applied int
 	Pruned  int
-	// Live holds the objects applied, as the server returned them.
+	// Live holds the objects applied, as the server returned them less
+	// what readiness never reads (forReadiness).
 	Live []*unstructured.Unstructured
 	// Kept counts the objects still recorded after a destroy's prune
 	// (kept because they hold what geofed did not apply);
@@ -230,7 +231,7 @@ func (r *clusterRun) applyTiers(ctx context.Context, res *ClusterResult) error {
 					return nil
 				}
 				r.record(t.d.Object, t.d.Hash, live)
-				lives[i] = live
+				lives[i] = forReadiness(live)
 				return nil
 			})
 		}

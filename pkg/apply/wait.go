@@ -215,11 +215,39 @@ func prefetch(ctx context.Context, o readyOptions) map[string]*unstructured.Unst
 		for i := range list.Items {
 			item := &list.Items[i]
 			if k := object.KeyOf(item); want[k] {
-				out[k] = item
+				out[k] = forReadiness(item)
 			}
 		}
 	}
 	return out
+}
+
+// forReadiness strips, in place, what no readiness rule reads from an
+// object the server returned, and returns it: its managedFields,
+// annotations, a ConfigMap's or Secret's data and a workload's pod
+// template. The rules (kstatus's and package readiness's) read the kind,
+// the generation, the spec's replicas, selector and strategy, and the
+// status. A fleet's apply holds one per object until its readiness is
+// judged: whole, they were most of the memory of an apply from nothing.
+func forReadiness(live *unstructured.Unstructured) *unstructured.Unstructured {
+	if live == nil {
+		return nil
+	}
+	if md, ok := live.Object["metadata"].(map[string]any); ok {
+		delete(md, "managedFields")
+		delete(md, "annotations")
+	}
+	for _, k := range []string{"data", "binaryData", "stringData"} {
+		delete(live.Object, k)
+	}
+	if spec, ok := live.Object["spec"].(map[string]any); ok {
+		if tmpl, ok := spec["template"].(map[string]any); ok {
+			// A Job's template is judged by its pods, not read here; a
+			// CronJob's jobTemplate is kept (small, and read by nobody).
+			delete(tmpl, "spec")
+		}
+	}
+	return live
 }
 
 func get(ctx context.Context, o readyOptions, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {

@@ -69,7 +69,10 @@ type Cluster struct {
 }
 
 // Object is one manifest, ready to apply: rendered, placed, labelled
-// as an ApplySet member and carrying its applied-hash.
+// as an ApplySet member and carrying its applied-hash. Clusters that chose
+// the same overlay of a workload and were given no replica share of their
+// own hold the very same Object (64 clusters of 1,000 objects hold 1,000,
+// not 64,000): it is read-only once Compute returns.
 type Object struct {
 	Workload string
 	Overlay  string
@@ -126,19 +129,20 @@ func Compute(opts Options) (*State, error) {
 		// cluster, and given its share afterwards.
 		rendered := map[string]render.Output{}
 		// Clusters that choose the same overlay receive the same objects:
-		// kustomize runs once per overlay, and each further cluster gets
-		// a copy of what it rendered (each cluster's copy is its own, to
-		// be given its share, labels and hash).
+		// kustomize runs once per overlay, and every cluster shares what
+		// it rendered; a cluster given a replica share gets a copy of its
+		// own to set it in.
 		byOverlay := map[string]render.Output{}
+		// hashed holds the shared objects already labelled and hashed.
+		hashed := map[*unstructured.Unstructured]string{}
 		renderFor := func(c, region string) (render.Output, error) {
 			if out, ok := rendered[c]; ok {
 				return out, nil
 			}
 			if overlay, err := render.ChooseOverlay(fs, t.SourceDir(&w), c, region); err == nil {
-				if pristine, ok := byOverlay[overlay]; ok {
-					out := copyOutput(pristine)
-					rendered[c] = out
-					return out, nil
+				if shared, ok := byOverlay[overlay]; ok {
+					rendered[c] = shared
+					return shared, nil
 				}
 			}
 			out, err := render.Workload(render.Options{
@@ -151,7 +155,7 @@ func Compute(opts Options) (*State, error) {
 			})
 			if err == nil {
 				rendered[c] = out
-				byOverlay[out.Overlay] = copyOutput(out)
+				byOverlay[out.Overlay] = out
 			}
 			return out, err
 		}
@@ -176,6 +180,7 @@ func Compute(opts Options) (*State, error) {
 				continue
 			}
 			if share.Replicas != nil {
+				out = copyOutput(out)
 				for _, obj := range out.Objects {
 					if err := render.SetReplicas(obj, *share.Replicas); err != nil {
 						errs = append(errs, fmt.Errorf("rendering workload %s for cluster %s: %s: %w", w.Name, share.Cluster, object.KeyOf(obj), err))
@@ -192,23 +197,15 @@ func Compute(opts Options) (*State, error) {
 					continue
 				}
 				owner[dc.Name][key] = w.Name
-				labels := obj.GetLabels()
-				if labels == nil {
-					labels = map[string]string{}
+				hash, ok := hashed[obj]
+				if !ok {
+					var err error
+					if hash, err = labelAndHash(obj, partOf); err != nil {
+						errs = append(errs, fmt.Errorf("hashing %s for cluster %s: %w", object.Describe(obj), dc.Name, err))
+						continue
+					}
+					hashed[obj] = hash
 				}
-				labels[object.LabelPartOf] = partOf
-				obj.SetLabels(labels)
-				hash, err := inventory.AppliedHash(obj)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("hashing %s for cluster %s: %w", object.Describe(obj), dc.Name, err))
-					continue
-				}
-				ann := obj.GetAnnotations()
-				if ann == nil {
-					ann = map[string]string{}
-				}
-				ann[object.AnnotationAppliedHash] = hash
-				obj.SetAnnotations(ann)
 				dc.Objects = append(dc.Objects, Object{Workload: w.Name, Overlay: out.Overlay, Hash: hash, Object: obj})
 			}
 		}
@@ -241,6 +238,28 @@ func place(w topology.Workload, clusters []placement.Cluster, opts Options, rend
 		}
 	}
 	return placement.Place(w, placed)
+}
+
+// labelAndHash marks obj a member of the ApplySet partOf and annotates it
+// with its applied-hash, which it returns.
+func labelAndHash(obj *unstructured.Unstructured, partOf string) (string, error) {
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[object.LabelPartOf] = partOf
+	obj.SetLabels(labels)
+	hash, err := inventory.AppliedHash(obj)
+	if err != nil {
+		return "", err
+	}
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[object.AnnotationAppliedHash] = hash
+	obj.SetAnnotations(ann)
+	return hash, nil
 }
 
 // copyOutput is a deep copy of a rendering.

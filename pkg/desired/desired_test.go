@@ -428,3 +428,49 @@ func TestComputeDesiredSharesAnOverlayNotItsObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestComputeDesiredSharesAnOverlaysObjects checks that clusters choosing
+// the same overlay, with no replica share of their own, hold the very same
+// objects, labelled and hashed once, while a cluster of another overlay
+// holds its own.
+func TestComputeDesiredSharesAnOverlaysObjects(t *testing.T) {
+	fs := memfs.New(t, appFiles("/work"))
+	topo := memfs.Topology(t, fs, "/work/topology.yaml", strings.Replace(desiredTopology,
+		"clusters: [training-us]", "clusters: [training-us, idle-us, idle-asia, training-eu]", 1))
+	d, err := Compute(Options{Topology: topo, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		kind, name string
+		same       []string // clusters holding one shared object
+		own        string   // a cluster holding an object of its own ("" = none)
+	}{
+		{kind: "ConfigMap", name: "agent", same: []string{"training-us", "idle-us", "idle-asia", "training-eu"}},
+		{kind: "Namespace", name: "monitoring", same: []string{"training-us", "idle-us", "idle-asia", "training-eu"}},
+		// trainer has replica shares: every cluster's copy is its own.
+		{kind: "ConfigMap", name: "trainer-config", same: []string{"training-us"}, own: "training-eu"},
+	} {
+		t.Run(tt.kind+"/"+tt.name, func(t *testing.T) {
+			first := findObject(t, d, tt.same[0], tt.kind, tt.name)
+			for _, c := range tt.same[1:] {
+				if got := findObject(t, d, c, tt.kind, tt.name); got != first {
+					t.Errorf("%s holds a copy of %s's %s %s, want the same object", c, tt.same[0], tt.kind, tt.name)
+				}
+			}
+			if tt.own != "" && findObject(t, d, tt.own, tt.kind, tt.name) == first {
+				t.Errorf("%s shares %s's %s %s, want its own", tt.own, tt.same[0], tt.kind, tt.name)
+			}
+			h, err := inventory.AppliedHash(first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := first.GetAnnotations()[object.AnnotationAppliedHash]; got != h {
+				t.Errorf("applied-hash %s, the object hashes to %s", got, h)
+			}
+			if got := first.GetLabels()[object.LabelPartOf]; got != inventory.ID("ai-platform") {
+				t.Errorf("part-of label %q, want the topology's ApplySet", got)
+			}
+		})
+	}
+}
