@@ -33,6 +33,12 @@ func (u usage) plus(v usage) usage {
 	return usage{wall: u.wall + v.wall, cpu: u.cpu + v.cpu, rss: max(u.rss, v.rss)}
 }
 
+// scaled is u for k times the runs, one after the other: wall and CPU
+// times k, the peak the same.
+func (u usage) scaled(k float64) usage {
+	return usage{wall: time.Duration(float64(u.wall) * k), cpu: time.Duration(float64(u.cpu) * k), rss: u.rss}
+}
+
 // result is one run of a binary.
 type result struct {
 	stdout, stderr string
@@ -78,6 +84,7 @@ func loop(clusters []string, parallel bool, cmd func(cluster string) result, che
 	start := time.Now()
 	if parallel {
 		var g errgroup.Group
+		g.SetLimit(atOnceLimit(len(clusters)))
 		for i, c := range clusters {
 			g.Go(func() error {
 				results[i] = cmd(c)
@@ -99,6 +106,30 @@ func loop(clusters []string, parallel bool, cmd func(cluster string) result, che
 	}
 	u.wall = time.Since(start)
 	return u, nil
+}
+
+// kubectlPeak is what one kubectl diff or apply of 1,000 objects was
+// measured to hold at its peak against lean lab apiservers, with margin.
+const kubectlPeak = 200 << 20
+
+// atOnceLimit is how many kubectl processes a loop "at once" runs at a
+// time: all of them, unless the machine's available memory (less 2 GiB
+// kept free for the others on it) cannot hold that many at kubectlPeak
+// each: 64 at once beside 64 apiservers may not fit, and a loop killed
+// for want of memory measures nothing. The report says when it bound.
+func atOnceLimit(n int) int {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return n
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var kb int64
+		if _, err := fmt.Sscanf(line, "MemAvailable: %d kB", &kb); err == nil {
+			fit := int((kb<<10 - 2<<30) / kubectlPeak)
+			return max(1, min(n, fit))
+		}
+	}
+	return n
 }
 
 // kubectlDiffFile matches the header kubectl's default diff prints per

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -72,7 +73,7 @@ func newFleet(b *testing.B, binary string, s scenario) *fleet {
 	}
 	specs := make([]lab.ClusterSpec, len(f.clusters))
 	for i, name := range f.clusters {
-		specs[i] = lab.ClusterSpec{Name: name, APIServerOnly: true}
+		specs[i] = lab.ClusterSpec{Name: name, APIServerOnly: true, Lean: true}
 	}
 	start := time.Now()
 	l, clusters := labtest.New(b, specs...)
@@ -158,7 +159,13 @@ func (f *fleet) kubectlCopy(b *testing.B, prefix, revision string) string {
 
 func (f *fleet) geofed(b *testing.B, args ...string) result {
 	b.Helper()
-	r := run([]string{"KUBECONFIG=" + f.kubeconfig, "NO_COLOR=1"}, "", f.binary, args...)
+	return f.run(b, f.binary, args...)
+}
+
+// run runs a kubectl-geofed binary on the fleet.
+func (f *fleet) run(b *testing.B, binary string, args ...string) result {
+	b.Helper()
+	r := run([]string{"KUBECONFIG=" + f.kubeconfig, "NO_COLOR=1"}, "", binary, args...)
 	if r.err != nil {
 		b.Fatal(r.err)
 	}
@@ -204,6 +211,18 @@ func (v verbs) minus(before verbs) verbs {
 		}
 	}
 	return d
+}
+
+// scaled is v times k, rounded.
+func (v verbs) scaled(k float64) verbs {
+	if v == nil {
+		return nil
+	}
+	out := verbs{}
+	for verb, n := range v {
+		out[verb] = int64(math.Round(float64(n) * k))
+	}
+	return out
 }
 
 func (v verbs) String() string {
@@ -324,9 +343,15 @@ func (f *fleet) planJSON(b *testing.B, refresh string, changedPerCluster int) (r
 // timedPlan runs plan as a user does, checking its exit code.
 func (f *fleet) timedPlan(b *testing.B, refresh string, wantExit int) usage {
 	b.Helper()
-	r := f.geofed(b, "plan", "-f", f.topology, "--refresh", refresh, "--detailed-exitcode")
+	return f.timedPlanWith(b, f.binary, refresh, wantExit)
+}
+
+// timedPlanWith is timedPlan with another kubectl-geofed binary.
+func (f *fleet) timedPlanWith(b *testing.B, binary, refresh string, wantExit int) usage {
+	b.Helper()
+	r := f.run(b, binary, "plan", "-f", f.topology, "--refresh", refresh, "--detailed-exitcode")
 	if r.code != wantExit {
-		b.Fatalf("plan --refresh %s: exit %d, want %d\n%s\n%s", refresh, r.code, wantExit, tail(r.stdout), tail(r.stderr))
+		b.Fatalf("%s plan --refresh %s: exit %d, want %d\n%s\n%s", binary, refresh, r.code, wantExit, tail(r.stdout), tail(r.stderr))
 	}
 	return r.usage
 }
@@ -335,36 +360,58 @@ func (f *fleet) timedPlan(b *testing.B, refresh string, wantExit int) usage {
 // applied exactly the objects it should have.
 func (f *fleet) apply(b *testing.B, topologyPath string, wantApplied int, extra ...string) usage {
 	b.Helper()
-	r := f.geofed(b, append([]string{"apply", "-f", topologyPath, "--yes", "--wait=false"}, extra...)...)
+	return f.applyWith(b, f.binary, topologyPath, wantApplied, extra...)
+}
+
+// applyWith is apply with another kubectl-geofed binary.
+func (f *fleet) applyWith(b *testing.B, binary, topologyPath string, wantApplied int, extra ...string) usage {
+	b.Helper()
+	r := f.run(b, binary, append([]string{"apply", "-f", topologyPath, "--yes", "--wait=false"}, extra...)...)
 	if r.code != 0 {
-		b.Fatalf("apply: exit %d\n%s\n%s", r.code, tail(r.stdout), tail(r.stderr))
+		b.Fatalf("%s apply: exit %d\n%s\n%s", binary, r.code, tail(r.stdout), tail(r.stderr))
 	}
 	want := fmt.Sprintf(" %d objects applied, 0 pruned", wantApplied)
 	if !strings.Contains(r.stdout+r.stderr, want) {
-		b.Fatalf("apply: want %q in its report\n%s\n%s", want, tail(r.stdout), tail(r.stderr))
+		b.Fatalf("%s apply: want %q in its report\n%s\n%s", binary, want, tail(r.stdout), tail(r.stderr))
 	}
 	return r.usage
 }
 
-// diffs times kubectl diff on every cluster.
+// diffs times kubectl diff on every cluster (in a row: on the sample).
 func (f *fleet) diffs(b *testing.B, parallel bool, changedPerCluster int) usage {
 	b.Helper()
-	u, err := loop(f.clusters, parallel, f.kubectlDiff, func(_ string, r result) error { return diffResult(r, changedPerCluster) })
+	u, err := loop(f.loopClusters(parallel), parallel, f.kubectlDiff, func(_ string, r result) error { return diffResult(r, changedPerCluster) })
 	if err != nil {
 		b.Fatal(err)
 	}
 	return u
 }
 
-// applies times kubectl apply of manifests on every cluster.
+// applies times kubectl apply of manifests on every cluster (in a row: on
+// the sample).
 func (f *fleet) applies(b *testing.B, parallel bool, manifests string) usage {
 	b.Helper()
-	u, err := loop(f.clusters, parallel, func(c string) result { return f.kubectlApply(c, manifests) },
+	u, err := loop(f.loopClusters(parallel), parallel, func(c string) result { return f.kubectlApply(c, manifests) },
 		func(_ string, r result) error { return applyResult(r, f.s.objectsPerCluster()) })
 	if err != nil {
 		b.Fatal(err)
 	}
 	return u
+}
+
+// loopClusters are the clusters a kubectl loop runs on: all of them at
+// once; in a row, the first sampledInARow of a larger fleet.
+func (f *fleet) loopClusters(parallel bool) []string {
+	if parallel || len(f.clusters) <= sampledInARow {
+		return f.clusters
+	}
+	return f.clusters[:sampledInARow]
+}
+
+// inARowScale is what an in-a-row loop's figures are multiplied by to
+// stand for the whole fleet: 1 unless it ran on a sample.
+func (f *fleet) inARowScale() float64 {
+	return float64(len(f.clusters)) / float64(len(f.loopClusters(false)))
 }
 
 // listResponse matches a LIST in client-go's -v=6 request log.
@@ -434,4 +481,38 @@ func (f *fleet) floor(b *testing.B, urls []string) time.Duration {
 		hc.CloseIdleConnections()
 	}
 	return elapsed
+}
+
+// apiserverMemory is what the fleet's lab apiservers hold, read from /proc.
+type apiserverMemory struct {
+	n                       int
+	privateMean, privateMax int64
+	rssMean, peakMax        int64
+}
+
+func (m apiserverMemory) String() string {
+	return fmt.Sprintf("lab apiservers (%d): private memory %s each on average (%s at most, %s in all), RSS %s on average (shared binary pages included), peak RSS %s at most",
+		m.n, mib(m.privateMean), mib(m.privateMax), mib(m.privateMean*int64(m.n)), mib(m.rssMean), mib(m.peakMax))
+}
+
+// apiserverMemory reads every apiserver's memory.
+func (f *fleet) apiserverMemory(b *testing.B) apiserverMemory {
+	b.Helper()
+	var m apiserverMemory
+	var private, rss int64
+	for _, name := range f.clusters {
+		mem, err := f.lab[name].APIServerMemory()
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.n++
+		private += mem.Private
+		rss += mem.RSS
+		m.privateMax = max(m.privateMax, mem.Private)
+		m.peakMax = max(m.peakMax, mem.Peak)
+	}
+	if m.n > 0 {
+		m.privateMean, m.rssMean = private/int64(m.n), rss/int64(m.n)
+	}
+	return m
 }

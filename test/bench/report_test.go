@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,9 +33,11 @@ const (
 	cKubectlApplySeq contender = "kubectl apply --server-side, clusters in a row"
 	cKubectlApplyPar contender = "kubectl apply --server-side, clusters at once"
 	cFloor           contender = "the LISTs plan sends, minimal client, at once"
+	cPlanBaseline    contender = "kubectl geofed plan, BENCH_BASELINE's binary"
+	cApplyBaseline   contender = "kubectl geofed apply, BENCH_BASELINE's binary"
 )
 
-var contenderOrder = []contender{cPlan, cPlanFull, cGeofedApply, cKubectlDiffSeq, cKubectlDiffPar, cKubectlApplySeq, cKubectlApplyPar, cFloor}
+var contenderOrder = []contender{cPlan, cPlanBaseline, cPlanFull, cGeofedApply, cApplyBaseline, cKubectlDiffSeq, cKubectlDiffPar, cKubectlApplySeq, cKubectlApplyPar, cFloor}
 
 // sample is one run of a contender: what it cost, and the requests the
 // apiservers served for it (nil: not counted).
@@ -51,6 +52,13 @@ type sizeReport struct {
 	s       scenario
 	objects int // over all clusters
 	rounds  int
+	// inARowScale is what the in-a-row loops' figures were multiplied by:
+	// they ran on 1/inARowScale of the clusters (1: on all).
+	inARowScale float64
+	// apiservers is the lab apiservers' memory at the end of the size.
+	apiservers apiserverMemory
+	// notes say what was left out or bounded at this size.
+	notes   []string
 	samples map[scenarioName]map[contender][]sample
 	// planCounted is the requests plan counted itself with nothing
 	// changed, beside the servers' count; lists is how many LISTs it sent.
@@ -111,6 +119,19 @@ func (r *sizeReport) String() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "%s: %d apiserver-only lab clusters × %d objects (%d workloads) = %d objects; means of %d round(s)\n",
 		r.size, r.size.clusters, r.s.objectsPerCluster(), r.s.Workloads, r.objects, r.rounds)
+	if r.inARowScale > 1 {
+		fmt.Fprintf(&s, "  the loops \"in a row\" ran on %d of the %d clusters; their wall time, CPU and requests are scaled by %.2g\n",
+			int(math.Round(float64(r.size.clusters)/r.inARowScale)), r.size.clusters, r.inARowScale)
+	}
+	if r.apiservers.n > 0 {
+		fmt.Fprintf(&s, "  %s\n", r.apiservers)
+	}
+	if lim := atOnceLimit(r.size.clusters); lim < r.size.clusters {
+		fmt.Fprintf(&s, "  the loops \"at once\" ran at most %d kubectl processes at a time (the memory available now holds no more at %s each)\n", lim, mib(kubectlPeak))
+	}
+	for _, n := range r.notes {
+		fmt.Fprintf(&s, "  %s\n", n)
+	}
 	for _, sc := range scenarioOrder {
 		if len(r.samples[sc]) == 0 {
 			continue
@@ -149,8 +170,8 @@ func (r *sizeReport) ratios(sc scenarioName) []string {
 	var out []string
 	pairs := map[scenarioName][][2]contender{
 		scFromNothing: {{cGeofedApply, cKubectlApplySeq}, {cGeofedApply, cKubectlApplyPar}},
-		scUnchanged:   {{cPlan, cKubectlDiffSeq}, {cPlan, cKubectlDiffPar}, {cFloor, cPlan}},
-		scNoopApply:   {{cGeofedApply, cKubectlApplySeq}, {cGeofedApply, cKubectlApplyPar}},
+		scUnchanged:   {{cPlan, cKubectlDiffSeq}, {cPlan, cKubectlDiffPar}, {cFloor, cPlan}, {cPlan, cPlanBaseline}},
+		scNoopApply:   {{cGeofedApply, cKubectlApplySeq}, {cGeofedApply, cKubectlApplyPar}, {cGeofedApply, cApplyBaseline}},
 		scDrift:       {{cPlan, cKubectlDiffSeq}, {cPlan, cKubectlDiffPar}},
 		scChanged:     {{cGeofedApply, cKubectlApplySeq}, {cGeofedApply, cKubectlApplyPar}},
 	}
@@ -172,6 +193,8 @@ func short(c contender) string {
 		return "geofed apply"
 	case cPlan:
 		return "geofed plan"
+	case cPlanBaseline, cApplyBaseline:
+		return "the baseline binary"
 	}
 	return string(c)
 }
@@ -249,11 +272,11 @@ func summarise(reports []*sizeReport, fixed fixedCost) string {
 	fmt.Fprintf(&s, "  plan's peak RSS: %s\n", rss)
 	if planModel.ok {
 		fmt.Fprintf(&s, "  extrapolated to 1,000 clusters × 1,000 objects, nothing changed: plan %s, peak RSS %s (at the default --parallel and --qps)\n",
-			seconds(planModel.predict(1000, 1_000_000, 0)), mib(int64(rss.predict(1_000_000))))
+			seconds(planModel.predict(1000, 1_000_000, 0)), mib(int64(rss.predict(1000, 1000))))
 	}
 
 	fmt.Fprintf(&s, "\nTargets:\n")
-	for _, t := range targets(reports, fixed, planModel) {
+	for _, t := range targets(reports, fixed, planModel, rss) {
 		fmt.Fprintf(&s, "  %s\n", t)
 	}
 	for _, r := range reports {
@@ -281,7 +304,7 @@ func find(reports []*sizeReport, sz size) *sizeReport {
 }
 
 // targets checks the figures at the sizes it names, when measured.
-func targets(reports []*sizeReport, fixed fixedCost, planModel model) []target {
+func targets(reports []*sizeReport, fixed fixedCost, planModel model, rss rssModel) []target {
 	var out []target
 	if r := find(reports, size{16, 1000}); r != nil {
 		p, _ := r.mean(scUnchanged, cPlan)
@@ -292,7 +315,7 @@ func targets(reports []*sizeReport, fixed fixedCost, planModel model) []target {
 			target{what: "16x1000 nothing changed: plan vs kubectl diff --server-side in a row", got: seq, want: 20, unit: "x"},
 			target{what: "16x1000 nothing changed: plan vs kubectl diff --server-side, 16 at once", got: par, want: 8, unit: "x"},
 			target{what: "16x1000 nothing changed: geofed's CPU per object", got: 1000 * p.cpu.Seconds() / float64(r.objects), want: 0.3, atMost: true, unit: "ms"},
-			target{what: "16x1000 nothing changed: geofed's peak RSS", got: float64(p.rss >> 20), want: 250, atMost: true, unit: "MiB"},
+			target{what: "16x1000 nothing changed: geofed's peak RSS", got: float64(p.rss >> 20), want: 200, atMost: true, unit: "MiB"},
 			target{what: "16x1000 nothing changed: plan's time over the LIST floor's", got: floor, want: 1.5, atMost: true, unit: "x"},
 		)
 	}
@@ -313,6 +336,30 @@ func targets(reports []*sizeReport, fixed fixedCost, planModel model) []target {
 			target{what: sz.String() + " apply with 10% changed vs kubectl apply --server-side, all at once", got: chg, want: 1.5, unit: "x"},
 			target{what: sz.String() + " plan with 10% changed: requests per object", got: float64(cp.verbs.total()) / float64(r.objects), want: 1.15, atMost: true},
 		)
+	}
+	if r := find(reports, size{16, 1000}); r != nil {
+		fresh, _ := r.mean(scFromNothing, cGeofedApply)
+		out = append(out, target{what: "16x1000 apply from nothing: geofed's peak RSS", got: float64(fresh.rss >> 20), want: 300, atMost: true, unit: "MiB"})
+	}
+	if r := find(reports, size{64, 1000}); r != nil {
+		p, _ := r.mean(scUnchanged, cPlan)
+		diff, _ := r.ratio(scUnchanged, cPlan, cKubectlDiffPar)
+		noop, _ := r.ratio(scNoopApply, cGeofedApply, cKubectlApplyPar)
+		out = append(out,
+			target{what: "64x1000 nothing changed: plan's peak RSS", got: float64(p.rss >> 20), want: 300, atMost: true, unit: "MiB"},
+			target{what: "64x1000 nothing changed: plan vs kubectl diff --server-side, 64 at once", got: diff, want: 40, unit: "x"},
+			target{what: "64x1000 nothing changed: no-op apply vs kubectl apply --server-side, 64 at once", got: noop, want: 20, unit: "x"},
+		)
+		if r16 := find(reports, size{16, 1000}); r16 != nil {
+			p16, _ := r16.mean(scUnchanged, cPlan)
+			out = append(out, target{what: "plan's peak RSS at 64x1000 over its peak RSS at 16x1000", got: float64(p.rss) / float64(p16.rss), want: 1.3, atMost: true, unit: "x"})
+		}
+	}
+	if planModel.ok {
+		out = append(out, target{what: "the model's plan at 1,000 clusters x 1,000 objects, nothing changed", got: planModel.predict(1000, 1_000_000, 0).Seconds(), want: 60, atMost: true, unit: "s"})
+	}
+	if rss.ok {
+		out = append(out, target{what: "the model's plan peak RSS at 1,000 clusters x 1,000 objects", got: rss.predict(1000, 1000) / (1 << 20), want: 1024, atMost: true, unit: "MiB"})
 	}
 	if planModel.ok {
 		out = append(out, target{what: "fixed cost of a plan (the cost model's fixed term)", got: planModel.coef[0] * 1000, want: 150, atMost: true, unit: "ms"})
@@ -434,38 +481,114 @@ func solve(a [4][5]float64) ([4]float64, bool) {
 	return x, true
 }
 
-// rssModel is plan's peak RSS, fitted as bytes = base + perObject × objects.
+// defaultParallel is plan's --parallel default (member.DefaultParallel):
+// how many clusters' objects it may hold at once.
+const defaultParallel = 16
+
+// rssModel is plan's peak RSS, fitted as bytes = base + held × (objects
+// per cluster × min(clusters, --parallel)) + planned × objects: the
+// objects of the clusters in flight, rendered and listed, and the plan's
+// lines kept for every object. Without a fleet wider than --parallel the
+// two terms cannot be told apart, and only base + planned × objects is
+// fitted.
 type rssModel struct {
-	base, perObject float64
-	ok              bool
+	base, held, planned float64
+	split               bool // held was fitted apart from planned
+	points              int
+	ok                  bool
 }
 
-func (m rssModel) predict(objects float64) float64 { return m.base + m.perObject*objects }
+func (m rssModel) predict(clusters, objectsPerCluster float64) float64 {
+	return m.base + m.held*objectsPerCluster*math.Min(clusters, defaultParallel) + m.planned*clusters*objectsPerCluster
+}
 
 func (m rssModel) String() string {
 	if !m.ok {
-		return "not enough sizes to fit"
+		return fmt.Sprintf("not enough sizes to fit (%d points)", m.points)
 	}
-	return fmt.Sprintf("%.0f MiB + %.1f KiB/object", m.base/(1<<20), m.perObject/1024)
+	if !m.split {
+		return fmt.Sprintf("%.0f MiB + %.1f KiB/object (%d points; no fleet wider than --parallel=%d, so what is held per cluster in flight is not told apart)",
+			m.base/(1<<20), m.planned/1024, m.points, defaultParallel)
+	}
+	return fmt.Sprintf("%.0f MiB + %.1f KiB/object held (objects per cluster × min(clusters, --parallel=%d)) + %.2f KiB/object planned (%d points)",
+		m.base/(1<<20), m.held/1024, defaultParallel, m.planned/1024, m.points)
 }
 
 func fitRSS(reports []*sizeReport) rssModel {
-	type pt struct{ x, y float64 }
-	var pts []pt
+	var xs [][]float64
+	var ys []float64
+	split := false
 	for _, r := range reports {
-		if m, ok := r.mean(scUnchanged, cPlan); ok && m.rss > 0 {
-			pts = append(pts, pt{float64(r.objects), float64(m.rss)})
+		m, ok := r.mean(scUnchanged, cPlan)
+		if !ok || m.rss <= 0 {
+			continue
+		}
+		per, c := float64(r.s.objectsPerCluster()), float64(r.size.clusters)
+		xs = append(xs, []float64{1, per * math.Min(c, defaultParallel), per * c})
+		ys = append(ys, float64(m.rss))
+		split = split || r.size.clusters > defaultParallel
+	}
+	mo := rssModel{points: len(xs), split: split}
+	if !split {
+		for i := range xs {
+			xs[i] = []float64{xs[i][0], xs[i][2]}
 		}
 	}
-	sort.Slice(pts, func(i, j int) bool { return pts[i].x < pts[j].x })
-	if len(pts) < 2 || pts[0].x == pts[len(pts)-1].x {
-		return rssModel{}
+	if len(xs) == 0 || len(xs) < len(xs[0]) {
+		return mo
 	}
-	var sx, sy, sxx, sxy float64
-	for _, p := range pts {
-		sx, sy, sxx, sxy = sx+p.x, sy+p.y, sxx+p.x*p.x, sxy+p.x*p.y
+	coef, ok := leastSquares(xs, ys)
+	if !ok {
+		return mo
 	}
-	n := float64(len(pts))
-	slope := (n*sxy - sx*sy) / (n*sxx - sx*sx)
-	return rssModel{base: (sy - slope*sx) / n, perObject: slope, ok: true}
+	mo.ok = true
+	if split {
+		mo.base, mo.held, mo.planned = coef[0], coef[1], coef[2]
+	} else {
+		mo.base, mo.planned = coef[0], coef[1]
+	}
+	return mo
+}
+
+// leastSquares solves min |X·c − y|² by the normal equations.
+func leastSquares(xs [][]float64, ys []float64) ([]float64, bool) {
+	n := len(xs[0])
+	a := make([][]float64, n)
+	for i := range a {
+		a[i] = make([]float64, n+1)
+	}
+	for k, x := range xs {
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				a[i][j] += x[i] * x[j]
+			}
+			a[i][n] += x[i] * ys[k]
+		}
+	}
+	for col := 0; col < n; col++ {
+		pivot := col
+		for r := col + 1; r < n; r++ {
+			if math.Abs(a[r][col]) > math.Abs(a[pivot][col]) {
+				pivot = r
+			}
+		}
+		if math.Abs(a[pivot][col]) < 1e-9 {
+			return nil, false
+		}
+		a[col], a[pivot] = a[pivot], a[col]
+		for r := 0; r < n; r++ {
+			if r == col {
+				continue
+			}
+			f := a[r][col] / a[col][col]
+			for c := col; c <= n; c++ {
+				a[r][c] -= f * a[col][c]
+			}
+		}
+	}
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = a[i][n] / a[i][i]
+	}
+	return out, true
 }

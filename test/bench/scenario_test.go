@@ -2,10 +2,12 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
@@ -303,6 +305,7 @@ func TestSweepSizes(t *testing.T) {
 	}{
 		{"", "[1x200 4x200 16x200 16x1000]"},
 		{"16x1000, 4x200", "[16x1000 4x200]"},
+		{"full", "[1x200 4x200 16x200 1x1000 4x1000 16x1000 1x5000 4x5000 16x5000 64x200 64x1000]"},
 		{"16", ""},
 		{"0x200", ""},
 		{"4xmany", ""},
@@ -314,5 +317,44 @@ func TestSweepSizes(t *testing.T) {
 		case tt.want != "" && (err != nil || fmt.Sprint(got) != tt.want):
 			t.Errorf("BENCH=%q: %v %v, want %s", tt.spec, got, err, tt.want)
 		}
+	}
+}
+
+// TestFitRSS checks that the memory model recovers known terms, and that
+// without a fleet wider than --parallel it fits one per-object term only.
+func TestFitRSS(t *testing.T) {
+	const mi, ki = 1 << 20, 1 << 10
+	truth := func(clusters, per int) float64 {
+		return 80*mi + 9*ki*float64(per*min(clusters, defaultParallel)) + 0.5*ki*float64(clusters*per)
+	}
+	for _, tt := range []struct {
+		name  string
+		sizes []size
+		split bool
+		want  string
+	}{
+		{"with 64", []size{{1, 200}, {4, 200}, {16, 200}, {16, 1000}, {64, 200}, {64, 1000}}, true,
+			"80 MiB + 9.0 KiB/object held (objects per cluster × min(clusters, --parallel=16)) + 0.50 KiB/object planned (6 points)"},
+		{"up to 16", []size{{1, 200}, {4, 200}, {16, 200}, {16, 1000}}, false,
+			"80 MiB + 9.5 KiB/object (4 points; no fleet wider than --parallel=16, so what is held per cluster in flight is not told apart)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var reports []*sizeReport
+			for _, sz := range tt.sizes {
+				s := scenario{Clusters: sz.clusters, Workloads: 1, PerKind: (sz.objects - 1) / 4}
+				r := &sizeReport{size: sz, s: s, objects: sz.clusters * s.objectsPerCluster()}
+				r.add(scUnchanged, cPlan, nil, usage{wall: time.Second, rss: int64(truth(sz.clusters, s.objectsPerCluster()))})
+				reports = append(reports, r)
+			}
+			m := fitRSS(reports)
+			if !m.ok || m.split != tt.split || m.String() != tt.want {
+				t.Fatalf("fit: %s (ok %v, split %v), want %s", m, m.ok, m.split, tt.want)
+			}
+			if tt.split {
+				if got, want := m.predict(1000, 1000), truth(1000, 1000); math.Abs(got-want) > want*1e-6 {
+					t.Errorf("predict(1000, 1000) = %.0f, want %.0f", got, want)
+				}
+			}
+		})
 	}
 }
