@@ -50,6 +50,91 @@ type Options struct {
 	// Only, when set, renders for these clusters only: the others are
 	// listed with no objects and must not be planned from this state.
 	Only []string
+	// Prerendered holds what Prerender rendered of these sources, used
+	// instead of running kustomize again; nil renders everything here.
+	Prerendered *Prerendered
+}
+
+// Prerendered is every overlay that some cluster of a topology chooses, of
+// every workload, rendered, labelled and hashed before placement is known:
+// plan renders while it connects to the clusters, so that kustomize's CPU
+// overlaps the network's waits.
+type Prerendered struct {
+	workloads map[string]*overlays
+}
+
+// overlays are one workload's renderings by overlay directory, and the
+// hashes of the objects labelled and hashed already.
+type overlays struct {
+	byOverlay map[string]render.Output
+	hashed    map[*unstructured.Unstructured]string
+}
+
+func newOverlays() *overlays {
+	return &overlays{byOverlay: map[string]render.Output{}, hashed: map[*unstructured.Unstructured]string{}}
+}
+
+// Prerender renders, for every workload, each overlay that a cluster it
+// selects (of opts.Only, when set) would choose, once. It never fails:
+// what it could not render is left for Compute, which reports it. A
+// Prerendered serves one Compute of the same topology and sources.
+func Prerender(opts Options) *Prerendered {
+	t := opts.Topology
+	fs := opts.FS
+	if fs == nil {
+		fs = filesys.MakeFsOnDisk()
+	}
+	partOf := inventory.ID(t.Metadata.Name)
+	p := &Prerendered{workloads: map[string]*overlays{}}
+	all := placement.ClustersOf(t)
+	for _, w := range t.Spec.Workloads {
+		ov := newOverlays()
+		p.workloads[w.Name] = ov
+		// The clusters the workload selects, reachable or not: an
+		// overlay none of them chooses is not rendered.
+		selected, err := placement.Select(w.Placement, all)
+		if err != nil {
+			continue
+		}
+		for _, c := range selected {
+			if opts.Only != nil && !slices.Contains(opts.Only, c.Name) {
+				continue
+			}
+			overlay, err := render.ChooseOverlay(fs, t.SourceDir(&w), c.Name, c.Region)
+			if err != nil {
+				continue
+			}
+			if _, ok := ov.byOverlay[overlay]; ok {
+				continue
+			}
+			out, err := render.Workload(render.Options{
+				FS:       fs,
+				Topology: t.Metadata.Name,
+				Workload: w.Name,
+				Source:   t.SourceDir(&w),
+				Cluster:  c.Name,
+				Region:   c.Region,
+			})
+			if err != nil || out.Overlay != overlay {
+				continue
+			}
+			for _, obj := range out.Objects {
+				if hash, err := labelAndHash(obj, partOf); err == nil {
+					ov.hashed[obj] = hash
+				}
+			}
+			ov.byOverlay[overlay] = out
+		}
+	}
+	return p
+}
+
+// overlaysOf is the workload's prerendered overlays, or none.
+func (p *Prerendered) overlaysOf(workload string) *overlays {
+	if p != nil && p.workloads[workload] != nil {
+		return p.workloads[workload]
+	}
+	return newOverlays()
 }
 
 // State is what every member cluster should hold.
@@ -132,9 +217,10 @@ func Compute(opts Options) (*State, error) {
 		// kustomize runs once per overlay, and every cluster shares what
 		// it rendered; a cluster given a replica share gets a copy of its
 		// own to set it in.
-		byOverlay := map[string]render.Output{}
 		// hashed holds the shared objects already labelled and hashed.
-		hashed := map[*unstructured.Unstructured]string{}
+		// Both start with what Prerender did, if it ran.
+		ov := opts.Prerendered.overlaysOf(w.Name)
+		byOverlay, hashed := ov.byOverlay, ov.hashed
 		renderFor := func(c, region string) (render.Output, error) {
 			if out, ok := rendered[c]; ok {
 				return out, nil

@@ -474,3 +474,51 @@ func TestComputeDesiredSharesAnOverlaysObjects(t *testing.T) {
 		})
 	}
 }
+
+// TestComputeDesiredFromPrerendered checks that Compute given Prerender's
+// work returns the state it computes alone, built of the very objects
+// Prerender rendered (so kustomize did not run again), shared or copied
+// as Compute alone would.
+func TestComputeDesiredFromPrerendered(t *testing.T) {
+	fs := memfs.New(t, appFiles("/work"))
+	topo := memfs.Topology(t, fs, "/work/topology.yaml", strings.Replace(desiredTopology,
+		"clusters: [training-us]", "clusters: [training-us, idle-us, idle-asia, training-eu]", 1))
+	alone, err := Compute(Options{Topology: topo, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := Prerender(Options{Topology: topo, FS: fs})
+	prerendered := map[*unstructured.Unstructured]bool{}
+	for _, ov := range pre.workloads {
+		for _, out := range ov.byOverlay {
+			for _, obj := range out.Objects {
+				prerendered[obj] = true
+			}
+		}
+	}
+	got, err := Compute(Options{Topology: topo, FS: fs, Prerendered: pre})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := func(d *State) []string {
+		var out []string
+		for _, c := range d.Clusters {
+			for _, o := range c.Objects {
+				out = append(out, fmt.Sprintf("%s: %s %s %v", c.Name, summary(o), o.Hash, o.Object.Object))
+			}
+		}
+		return out
+	}
+	if diff := cmp.Diff(dump(alone), dump(got)); diff != "" {
+		t.Errorf("Compute with Prerender's work differs from Compute alone (-alone +prerendered):\n%s", diff)
+	}
+	for _, c := range got.Clusters {
+		for _, o := range c.Objects {
+			// trainer's Deployment and ConfigMap get a replica share: a copy.
+			shared := o.Workload == "monitor"
+			if prerendered[o.Object] != shared {
+				t.Errorf("%s: %s is Prerender's object: %v, want %v", c.Name, summary(o), prerendered[o.Object], shared)
+			}
+		}
+	}
+}

@@ -121,6 +121,10 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	if err := narrow(&opts); err != nil {
 		return nil, err
 	}
+	// Rendering waits for no cluster: kustomize runs while the clusters
+	// are connected to, and placement then uses what it rendered.
+	pre := make(chan *desired.Prerendered, 1)
+	go func() { pre <- desired.Prerender(desired.Options{Topology: t, FS: opts.FS, Only: opts.Only}) }()
 	obs, err := observe.Observe(ctx, opts.Options)
 	if err != nil {
 		return nil, err
@@ -129,7 +133,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 		p.Orphans = gke.Orphans(t, obs.AllLive)
 	}
 
-	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity, Placed: opts.Placements, Only: opts.Only})
+	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity, Placed: opts.Placements, Only: opts.Only, Prerendered: <-pre})
 	if err != nil {
 		return nil, err
 	}
