@@ -15,7 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
-	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan/view"
@@ -188,19 +188,17 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in := o.planInputs()
+	opts := o.clusterFlags.planOptions(t)
+	opts.Guard = o.pruneGuardFlags.guard
 	if saved != nil {
 		// The guard the saved plan was reviewed with, allowances and all.
-		if in.Guard, err = saved.PruneGuard.Options(); err != nil {
+		if opts.Guard, err = saved.PruneGuard.Options(); err != nil {
 			return fmt.Errorf("the saved plan %s: pruneGuard.%w", o.PlanFile, err)
 		}
 	}
-	opts, done, err := planOptions(ctx, t, in)
-	if err != nil {
-		return err
-	}
-	defer done()
-	computed, err := computePlan(ctx, opts)
+	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
+	defer sess.Close()
+	computed, err := computePlan(ctx, sess, opts)
 	if err != nil {
 		return err
 	}
@@ -237,13 +235,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 		}
 	}
 
-	// planOptions makes a *gke.Client when the topology has GKE clusters.
-	client, _ := opts.GKE.(*gke.Client)
-	res, err := apply.Run(ctx, apply.Options{
-		Result:         computed,
-		GKE:            client,
-		TokenSource:    opts.TokenSource,
-		Member:         opts.Member,
+	res, err := sess.Apply(ctx, computed, engine.ApplyOptions{
 		Lock:           inventory.LockOptions{TTL: o.LockTTL, Wait: o.LockTimeout},
 		ForceConflicts: o.ForceConflicts,
 		Prune:          o.Prune,
@@ -251,7 +243,6 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 		Timeout:        o.Timeout,
 		GKETimeout:     o.GKETimeout,
 		Waves:          o.Waves,
-		Parallel:       o.Parallel,
 		Progress:       o.ErrOut,
 	})
 	if err != nil {
@@ -305,10 +296,4 @@ func (o *ApplyOptions) confirm() error {
 		return &ExitError{Code: 1, Err: errors.New("apply cancelled: nothing was changed")}
 	}
 	return nil
-}
-
-func (o *ApplyOptions) planInputs() planInputs {
-	in := o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags))
-	in.Guard = o.pruneGuardFlags.guard
-	return in
 }

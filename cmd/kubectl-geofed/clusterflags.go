@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
 // clusterFlags are the flags plan and apply share: how to read the fleet.
@@ -55,17 +57,25 @@ func (f *clusterFlags) validate() error {
 	return nil
 }
 
-// inputs are the plan inputs these flags give, with the user's --kubeconfig.
-func (f *clusterFlags) inputs(kubeconfig string) planInputs {
-	return planInputs{
-		EmulatorHost:   f.EmulatorHost,
-		Kubeconfig:     kubeconfig,
-		QPS:            f.QPS,
-		Burst:          f.Burst,
-		Timeout:        f.ClusterTimeout,
-		RequestTimeout: f.RequestTimeout,
-		Parallel:       f.Parallel,
-		FullRefresh:    f.Refresh == "full",
-		Adopt:          f.Adopt,
-	}
+// session is the engine session these flags describe, reaching members
+// with the user's --kubeconfig. The caller closes it.
+func (f *clusterFlags) session(kubeconfig string) *engine.Session {
+	return engine.New(engine.Options{
+		GKE: gke.ClientOptions{EmulatorHost: f.EmulatorHost},
+		Member: member.Options{
+			KubeconfigPath: kubeconfig,
+			QPS:            f.QPS,
+			Burst:          f.Burst,
+			Timeout:        f.ClusterTimeout,
+			RequestTimeout: f.RequestTimeout,
+			Parallel:       f.Parallel,
+			UserAgent:      userAgent(),
+		},
+		Parallel: f.Parallel,
+	})
+}
+
+// planOptions is the plan of t these flags ask for.
+func (f *clusterFlags) planOptions(t *topology.Topology) engine.PlanOptions {
+	return engine.PlanOptions{Fleet: engine.Fleet{Topology: t}, FullRefresh: f.Refresh == "full", Adopt: f.Adopt}
 }

@@ -15,7 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
-	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
@@ -130,13 +130,11 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 	if err := checkDeletable(t, o.Filename, o.Clusters); err != nil {
 		return err
 	}
-	opts, done, err := planOptions(ctx, t, o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags)))
-	if err != nil {
-		return err
-	}
-	defer done()
-	opts.Destroy, opts.DeleteClusters = true, o.Clusters
-	computed, err := computePlan(ctx, opts)
+	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
+	defer sess.Close()
+	opts := o.clusterFlags.planOptions(t)
+	opts.Mode, opts.DeleteClusters = plan.ModeDestroy, o.Clusters
+	computed, err := computePlan(ctx, sess, opts)
 	if err != nil {
 		return err
 	}
@@ -180,18 +178,10 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 		}
 	}
 
-	client, _ := opts.GKE.(*gke.Client)
-	res, err := apply.Run(ctx, apply.Options{
-		Result:      computed,
-		GKE:         client,
-		TokenSource: opts.TokenSource,
-		Member:      opts.Member,
-		Lock:        inventory.LockOptions{TTL: o.LockTTL, Wait: o.LockWait},
-		Prune:       true,
-		GKETimeout:  o.GKETimeout,
-		Parallel:    o.Parallel,
-		Progress:    o.ErrOut,
-		Destroy:     true,
+	res, err := sess.Destroy(ctx, computed, engine.ApplyOptions{
+		Lock:       inventory.LockOptions{TTL: o.LockTTL, Wait: o.LockWait},
+		GKETimeout: o.GKETimeout,
+		Progress:   o.ErrOut,
 	})
 	if err != nil {
 		return err

@@ -361,12 +361,9 @@ func (o *JoinOptions) planDone(p *plan.Plan) error {
 // plan computes the plan of the new topology and refuses a cluster it
 // could not connect to. Nothing has been written yet.
 func (o *JoinOptions) plan(ctx context.Context, t *topology.Topology) (*plan.Result, error) {
-	opts, done, err := planOptions(ctx, t, o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags)))
-	if err != nil {
-		return nil, fmt.Errorf("%w; nothing was written (--offline joins without connecting)", err)
-	}
-	defer done()
-	res, err := computePlan(ctx, opts)
+	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
+	defer sess.Close()
+	res, err := computePlan(ctx, sess, o.clusterFlags.planOptions(t))
 	if err != nil {
 		return nil, fmt.Errorf("planning %s with cluster %s joined: %w; nothing was written", o.Filename, o.Name, err)
 	}
@@ -606,7 +603,7 @@ func (o *JoinOptions) connect(ctx context.Context, t *topology.Topology) (*membe
 		Burst:          o.Burst,
 		Timeout:        o.ClusterTimeout,
 		RequestTimeout: o.RequestTimeout,
-		UserAgent:      "kubectl-geofed/" + version,
+		UserAgent:      userAgent(),
 	}
 	if t != nil {
 		if ref, ok := t.Cluster(o.Name); ok && ref.Cluster.Kubeconfig != nil {

@@ -406,12 +406,9 @@ func TestJoinOnLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, done, err := planOptions(context.Background(), top, o.clusterFlags.inputs(kubeconfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer done()
-	res, err := plan.Compute(context.Background(), opts)
+	sess := o.clusterFlags.session(kubeconfig)
+	defer sess.Close()
+	res, err := sess.Plan(context.Background(), o.clusterFlags.planOptions(top))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/htmlview"
-	"github.com/geofed-io/kubectl-geofed/pkg/member"
-	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan/view"
@@ -128,15 +125,11 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in := o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags))
-	in.Diff = o.Diff
-	in.Guard = o.pruneGuardFlags.guard
-	opts, done, err := planOptions(ctx, t, in)
-	if err != nil {
-		return err
-	}
-	defer done()
-	res, err := computePlan(ctx, opts)
+	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
+	defer sess.Close()
+	opts := o.clusterFlags.planOptions(t)
+	opts.Diff, opts.Guard = o.Diff, o.pruneGuardFlags.guard
+	res, err := computePlan(ctx, sess, opts)
 	if err != nil {
 		return err
 	}
@@ -193,66 +186,9 @@ func kubeconfigFlag(f *genericclioptions.ConfigFlags) string {
 	return ""
 }
 
-// planInputs are the command-line inputs plan (and later apply) share.
-type planInputs struct {
-	EmulatorHost   string
-	Kubeconfig     string
-	QPS            float32
-	Burst          int
-	Timeout        time.Duration
-	RequestTimeout time.Duration
-	Parallel       int
-	FullRefresh    bool
-	Adopt          bool
-	Diff           bool
-	// Guard is the prune guard's limits and allowances.
-	Guard plan.GuardOptions
-}
-
-// planOptions wires the GKE client and member options for plan.Compute.
-// The returned func releases the GKE client; apply keeps it open until it
-// is done, since it provisions through it.
-func planOptions(ctx context.Context, t *topology.Topology, in planInputs) (plan.Options, func(), error) {
-	opts := plan.Options{
-		Options: observe.Options{
-			Topology: t,
-			Member: member.Options{
-				KubeconfigPath: in.Kubeconfig,
-				QPS:            in.QPS,
-				Burst:          in.Burst,
-				Timeout:        in.Timeout,
-				RequestTimeout: in.RequestTimeout,
-				Parallel:       in.Parallel,
-				UserAgent:      "kubectl-geofed/" + version,
-			},
-		},
-		FullRefresh: in.FullRefresh,
-		Adopt:       in.Adopt,
-		Diff:        in.Diff,
-		Parallel:    in.Parallel,
-		Guard:       in.Guard,
-	}
-	if !hasManaged(t) {
-		return opts, func() {}, nil
-	}
-	gopts := gke.ClientOptions{EmulatorHost: in.EmulatorHost}
-	client, err := gke.NewClient(ctx, gopts)
-	if err != nil {
-		return opts, nil, err
-	}
-	opts.GKE = client
-	ts, err := gke.TokenSource(ctx, gopts)
-	if err != nil {
-		client.Close()
-		return opts, nil, err
-	}
-	opts.TokenSource = ts
-	return opts, func() { client.Close() }, nil
-}
-
 // computePlan plans, saying what to do when capacity could not be read.
-func computePlan(ctx context.Context, opts plan.Options) (*plan.Result, error) {
-	res, err := plan.Compute(ctx, opts)
+func computePlan(ctx context.Context, sess *engine.Session, opts engine.PlanOptions) (*plan.Result, error) {
+	res, err := sess.Plan(ctx, opts)
 	if err != nil {
 		var capErr *placement.CapacityUnknownError
 		if errors.As(err, &capErr) {
@@ -261,15 +197,6 @@ func computePlan(ctx context.Context, opts plan.Options) (*plan.Result, error) {
 		return nil, err
 	}
 	return res, nil
-}
-
-func hasManaged(t *topology.Topology) bool {
-	for _, ref := range t.Clusters() {
-		if ref.Cluster.Managed() {
-			return true
-		}
-	}
-	return false
 }
 
 func failureSummary(p *plan.Plan) string {

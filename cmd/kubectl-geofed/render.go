@@ -15,12 +15,9 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
-	"github.com/geofed-io/kubectl-geofed/pkg/desired"
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
-	"github.com/geofed-io/kubectl-geofed/pkg/observe"
-	"github.com/geofed-io/kubectl-geofed/pkg/placement"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -118,28 +115,14 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 	}
 	// Offline unless a workload divides by capacity that --capacity does
 	// not give for every cluster.
-	clusters := placement.ClustersOf(t)
-	var (
-		unread map[string]string
-		in     map[string]*capacity.Cluster
-	)
-	if desired.DividesByCapacity(t) && len(o.Capacity) < len(clusters) {
-		opts, done, err := planOptions(ctx, t, planInputs{
-			EmulatorHost: o.EmulatorHost,
-			Kubeconfig:   kubeconfigFlag(o.ConfigFlags),
-			Timeout:      o.Timeout,
-		})
-		if err != nil {
-			return err
-		}
-		defer done()
-		if clusters, in, unread, err = observe.Capacity(ctx, opts.Options); err != nil {
-			return err
-		}
-	}
-	state, err := desired.Compute(desired.Options{Topology: t, Clusters: clusters, Capacity: in, WhatIf: o.Capacity})
+	sess := engine.New(engine.Options{
+		GKE:    gke.ClientOptions{EmulatorHost: o.EmulatorHost},
+		Member: member.Options{KubeconfigPath: kubeconfigFlag(o.ConfigFlags), Timeout: o.Timeout, UserAgent: userAgent()},
+	})
+	defer sess.Close()
+	state, err := sess.Render(ctx, engine.RenderOptions{Fleet: engine.Fleet{Topology: t}, WhatIf: o.Capacity})
 	if err != nil {
-		return desired.ExplainCapacity(err, unread)
+		return err
 	}
 	return state.Write(o.Out, o.Output, o.Cluster)
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/htmlview"
 	"github.com/geofed-io/kubectl-geofed/pkg/status"
 	"github.com/geofed-io/kubectl-geofed/pkg/status/view"
@@ -170,17 +171,13 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in := o.clusterFlags.inputs(kubeconfigFlag(o.ConfigFlags))
-	popts, done, err := planOptions(ctx, t, in)
-	if err != nil {
-		return err
-	}
-	defer done()
-	opts := status.Options{Options: popts.Options, FullRefresh: in.FullRefresh, Parallel: in.Parallel}
+	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
+	defer sess.Close()
+	opts := engine.StatusOptions{Fleet: engine.Fleet{Topology: t}, FullRefresh: o.Refresh == "full"}
 	if o.Watch {
-		return o.watch(ctx, opts)
+		return o.watch(ctx, sess, opts)
 	}
-	s, err := status.Compute(ctx, opts)
+	s, err := sess.Status(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -194,9 +191,9 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 // new block whenever what it shows changed, like kubectl get --watch. It
 // sleeps between rounds; the round itself is a handful of requests per
 // cluster. When ctx ends it exits as the last block says.
-func (o *StatusOptions) watch(ctx context.Context, opts status.Options) error {
+func (o *StatusOptions) watch(ctx context.Context, sess *engine.Session, opts engine.StatusOptions) error {
 	return watchLoop(ctx, o.Interval,
-		func(ctx context.Context) (*status.Status, error) { return status.Compute(ctx, opts) },
+		func(ctx context.Context) (*status.Status, error) { return sess.Status(ctx, opts) },
 		changeKey, o.print, exitFor)
 }
 

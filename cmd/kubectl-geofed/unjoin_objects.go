@@ -12,8 +12,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
@@ -123,13 +125,9 @@ func (o *UnjoinOptions) destroyOnMember(ctx context.Context, w io.Writer, topos 
 }
 
 func (o *UnjoinOptions) destroyOne(ctx context.Context, w io.Writer, mt memberTopology) ([]string, error) {
-	opts, done, err := planOptions(ctx, mt.Topology, planInputs{Kubeconfig: kubeconfigFlag(o.ConfigFlags)})
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	opts.FS, opts.Destroy = mt.FS, true
-	computed, err := plan.Compute(ctx, opts)
+	sess := engine.New(engine.Options{Member: member.Options{KubeconfigPath: kubeconfigFlag(o.ConfigFlags), UserAgent: userAgent()}})
+	defer sess.Close()
+	computed, err := sess.Plan(ctx, engine.PlanOptions{Fleet: engine.Fleet{Topology: mt.Topology, FS: mt.FS}, Mode: plan.ModeDestroy})
 	if err != nil {
 		return nil, fmt.Errorf("planning the destroy: %w", err)
 	}
@@ -145,13 +143,9 @@ func (o *UnjoinOptions) destroyOne(ctx context.Context, w io.Writer, mt memberTo
 			}
 		}
 	}
-	res, err := apply.Run(ctx, apply.Options{
-		Result:   computed,
-		Member:   opts.Member,
+	res, err := sess.Destroy(ctx, computed, engine.ApplyOptions{
 		Lock:     inventory.LockOptions{Wait: o.LockWait},
-		Prune:    true,
 		Progress: o.ErrOut,
-		Destroy:  true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("destroying: %w", err)

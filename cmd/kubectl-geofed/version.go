@@ -93,3 +93,6 @@ func buildVersion() VersionInfo {
 	}
 	return info
 }
+
+// userAgent names this binary and its version to the clusters it calls.
+func userAgent() string { return "kubectl-geofed/" + version }
