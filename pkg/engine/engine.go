@@ -54,9 +54,6 @@ func New(opts Options) *Session {
 	return &Session{opts: opts}
 }
 
-// Parallel is how many clusters the session works on at once.
-func (s *Session) Parallel() int { return s.opts.Parallel }
-
 // Close releases the GKE client, when one was made.
 func (s *Session) Close() error {
 	s.mu.Lock()
