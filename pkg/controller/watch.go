@@ -323,12 +323,15 @@ func (w *Watches) start(ctx context.Context, topo types.NamespacedName, s Member
 // digestHandler calls fire when an object's digest moves, or when it
 // goes; an added object fires only when it already differs from an empty
 // digest's meaning (owned: someone else holds fields of it; capacity:
-// always, after the initial list). Events of the initial list never fire:
-// the reconcile that started the watch has just seen that state.
+// always, after the initial list). An owned object in the initial list
+// fires too when someone else holds fields of it: the reconcile that
+// started the watch read the member before the watch began, and an edit
+// made in between would otherwise stand until the resync. Capacity's
+// initial list never fires: that reconcile has just counted it.
 func digestHandler(fire func(), owned bool) cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(obj any, initial bool) {
-			if initial {
+			if initial && !owned {
 				return
 			}
 			if !owned || digestOf(obj) != "" {

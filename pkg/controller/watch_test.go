@@ -77,17 +77,28 @@ func TestHandler(t *testing.T) {
 	h := digestHandler(func() { fired++ }, true)
 	plain, _ := stripOwned(owned())
 	edited, _ := stripOwned(owned(entry("kubectl-edit", metav1.ManagedFieldsOperationUpdate, "", time.Now(), `{}`)))
-	h.OnAdd(edited, true) // the initial list
+	h.OnAdd(plain, true)  // the initial list, as geofed left it
 	h.OnAdd(plain, false) // geofed created it
 	if fired != 0 {
 		t.Fatalf("fired %d times on the initial list and geofed's own create", fired)
 	}
+	// Edited between the reconcile's read and the watch's start: the
+	// initial list is the first anyone sees of it.
+	h.OnAdd(edited, true)
 	h.OnAdd(edited, false)
 	h.OnUpdate(plain, plain)
 	h.OnUpdate(plain, edited)
 	h.OnDelete(plain)
-	if fired != 3 {
-		t.Errorf("fired %d times, want 3 (created by someone else, edited, deleted)", fired)
+	if fired != 4 {
+		t.Errorf("fired %d times, want 4 (edited before the watch, created by someone else, edited, deleted)", fired)
+	}
+
+	// Capacity's initial list is what its reconcile just counted.
+	fired = 0
+	c := digestHandler(func() { fired++ }, false)
+	c.OnAdd(edited, true)
+	if fired != 0 {
+		t.Errorf("a node or pod in the initial list fired %d times, want none", fired)
 	}
 }
 
