@@ -159,11 +159,13 @@ func (p *pass) correct(ctx context.Context, members []string, fp fleetPass) outc
 			r.Metrics.OutOfSync.WithLabelValues(topo.Namespace, topo.Name, pc.Name).Set(float64(c.Drifted))
 		}
 	}
+	started = time.Now()
 	ar, err := apply.Run(ctx, apply.Options{
 		Result: res, Member: r.Member, GKE: p.gke, TokenSource: p.tokens, GKETimeout: r.GKETimeout,
 		Lock:           inventory.LockOptions{TTL: r.LockTTL, Holder: r.Holder},
 		ForceConflicts: !r.KeepConflicts, Prune: true, Wait: true, Timeout: r.ApplyTimeout, Parallel: r.Parallel,
 	})
+	r.Metrics.ApplyDuration.WithLabelValues(topo.Namespace, topo.Name).Observe(time.Since(started).Seconds())
 	topo.Status.LastApplyTime = &metav1.Time{Time: r.now()}
 	if err != nil {
 		p.fail("ApplyFailed", err)

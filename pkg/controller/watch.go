@@ -38,11 +38,13 @@ const (
 )
 
 // Default coalescing of member events: a hand edit is corrected about
-// DefaultDriftDelay after it, and capacity changes (pods starting and
+// DefaultDriftDelay after it (long enough to gather the events of one
+// `kubectl apply` of many objects into one pass over their member, short
+// against a correction's budget), and capacity changes (pods starting and
 // ending all day long) re-plan a topology at most every
 // DefaultCapacityDelay.
 const (
-	DefaultDriftDelay    = time.Second
+	DefaultDriftDelay    = 300 * time.Millisecond
 	DefaultCapacityDelay = 15 * time.Second
 )
 

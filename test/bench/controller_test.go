@@ -170,6 +170,10 @@ func benchController(b *testing.B, plugin, ctrlBin string, members int) controll
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 		logFile.Close()
+		if os.Getenv("BENCH_KEEP_LOG") != "" {
+			data, _ := os.ReadFile(logPath)
+			_ = os.WriteFile(os.Getenv("BENCH_KEEP_LOG"), data, 0o644)
+		}
 		if b.Failed() {
 			data, _ := os.ReadFile(logPath)
 			b.Logf("controller log:\n%s", tail(string(data)))
