@@ -93,8 +93,9 @@ func newFleet(b *testing.B, binary string, s scenario) *fleet {
 	// talks to them (and reading /metrics is not counted itself).
 	// Fresh apiservers still write their bootstrap objects (priority
 	// classes, the kubernetes Service) for a few seconds: wait until a
-	// second passes with no request served.
-	deadline := time.Now().Add(time.Minute)
+	// second passes with no request served. 64 of them bootstrapping
+	// on two cores take minutes.
+	deadline := time.Now().Add(time.Minute + time.Duration(len(clusters))*5*time.Second)
 	for {
 		before := f.requests(b)
 		time.Sleep(time.Second)
@@ -103,7 +104,7 @@ func newFleet(b *testing.B, binary string, s scenario) *fleet {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("the idle apiservers still serve requests (%v in a second) after a minute: requests cannot be counted by their metrics", d)
+			b.Fatalf("the idle apiservers still serve requests (%v in a second) after %s: requests cannot be counted by their metrics", d, time.Minute+time.Duration(len(clusters))*5*time.Second)
 		}
 	}
 	return f
