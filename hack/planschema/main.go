@@ -39,7 +39,7 @@ import (
 const module = "github.com/geofed-io/kubectl-geofed"
 
 // commentDirs hold the types a Plan is made of, relative to the module root.
-var commentDirs = []string{"pkg/plan", "pkg/gke", "pkg/placement", "pkg/capacity", "pkg/object"}
+var commentDirs = []string{"pkg/plan", "pkg/gke", "pkg/placement", "pkg/capacity", "pkg/object", "pkg/cost", "pkg/catalog"}
 
 // undocumented describes what has no doc comment in Go: fields whose name
 // and the type's comment say it to a Go reader, and the Kubernetes types.

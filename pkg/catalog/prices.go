@@ -26,8 +26,10 @@ type Prices struct {
 // Origin is one price list.
 type Origin struct {
 	// File is the --price-catalog file, or "built-in".
-	File   string `json:"file"`
-	Date   string `json:"date"`
+	File string `json:"file"`
+	// Date is when the list's prices were read, YYYY-MM-DD.
+	Date string `json:"date"`
+	// Source says where the list's prices come from.
 	Source string `json:"source,omitempty"`
 }
 
@@ -325,4 +327,18 @@ func pick(r Rate, what, region string, spot bool) (float64, error) {
 		return 0, &NoPriceError{What: what, Region: region, Spot: true}
 	}
 	return *r.Spot, nil
+}
+
+// FormatUSD prints dollars for people: cents for a dollar or more, else up
+// to four decimals (at least two), so a $0.0294 spot node does not read as
+// $0.03.
+func FormatUSD(v float64) string {
+	if v >= 1 || v == 0 {
+		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	s := strings.TrimRight(strconv.FormatFloat(v, 'f', 4, 64), "0")
+	if i := strings.IndexByte(s, '.'); len(s)-i-1 < 2 {
+		s += strings.Repeat("0", 2-(len(s)-i-1))
+	}
+	return "$" + s
 }

@@ -151,3 +151,11 @@ func TestOverlayErrors(t *testing.T) {
 		t.Errorf("a malformed list is not a missing price: %v", noPrice)
 	}
 }
+
+func TestFormatUSD(t *testing.T) {
+	for v, want := range map[float64]string{0: "$0.00", 0.0294: "$0.0294", 0.5: "$0.50", 0.1: "$0.10", 0.12345: "$0.1235", 1: "$1.00", 7.34678: "$7.35", 1234.5: "$1234.50"} {
+		if got := FormatUSD(v); got != want {
+			t.Errorf("FormatUSD(%v) = %s, want %s", v, got, want)
+		}
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/cost"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
@@ -53,6 +55,9 @@ type Options struct {
 	// Prerendered holds what Prerender rendered of these sources, used
 	// instead of running kustomize again; nil renders everything here.
 	Prerendered *Prerendered
+	// Prices price the GKE node pools: divideBy cost divides by them and
+	// every division shows what its shares cost. Nil prices nothing.
+	Prices *catalog.Prices
 }
 
 // Prerendered is every overlay that some cluster of a topology chooses, of
@@ -424,6 +429,9 @@ func withCapacity(w topology.Workload, clusters []placement.Cluster, opts Option
 		in := opts.Capacity[c.Name]
 		if in == nil {
 			continue
+		}
+		if ref, ok := opts.Topology.Cluster(c.Name); ok {
+			c.Prices = cost.NodePrices(opts.Prices, ref)
 		}
 		rendered, err := renderFor(c.Name, c.Region)
 		if err != nil {

@@ -69,6 +69,8 @@ type page struct {
 	// Unplaced names the regions the catalogue has no coordinates for.
 	Unplaced   []string
 	Placements []placementView
+	// Prices says where the plan's prices come from, "" when it shows none.
+	Prices string
 	// Workloads are a status's workloads across the fleet.
 	Workloads []fleetWorkload
 	Warnings  []string
@@ -244,6 +246,9 @@ const pageHTML = `<!DOCTYPE html>
 {{- else}}
 <p class="none">No workload places replicas.</p>
 {{- end}}
+{{- with .Prices}}
+<p class="prices" data-prices>Prices: {{.}}</p>
+{{- end}}
 {{- end}}
 {{- if eq .Kind "status"}}
 <h2>Workloads</h2>
@@ -310,6 +315,13 @@ const partsHTML = `
 {{- end}}
 </div>
 {{- end}}
+{{- if .Cost}}
+<ul class="cost"{{if .USD}} data-usd-per-hour="{{.USD}}"{{end}}>
+{{- range .Cost}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
+{{- end}}
 {{- if .Workloads}}
 <ul class="workloads">
 {{- range .Workloads}}
@@ -366,7 +378,7 @@ const partsHTML = `
 {{- end}}
 </article>{{end}}
 {{define "placement"}}<section class="placement" data-placement="{{.Workload}}" data-mode="{{.Mode}}">
-<h3>{{.Workload}} <span class="mode">{{.Mode}}</span>{{if .Total}} <span class="total">{{.Total}} replicas</span>{{end}}</h3>
+<h3>{{.Workload}} <span class="mode">{{.Mode}}</span>{{if .Total}} <span class="total">{{.Total}} replicas</span>{{end}}{{if .Cost}} <span class="cost" data-usd-per-hour="{{.USD}}">{{.Cost}}</span>{{end}}</h3>
 <ul class="shares">
 {{- range .Shares}}
 <li data-share="{{.Cluster}}" data-replicas="{{.Replicas}}"{{if .Excluded}} data-excluded="true" class="bad"{{end}}>{{.Cluster}} <span class="replicas">{{.Text}}</span></li>

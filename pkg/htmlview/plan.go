@@ -3,8 +3,11 @@ package htmlview
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/cost"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
@@ -83,6 +86,9 @@ func Plan(w io.Writer, p *plan.Plan) error {
 	for _, pl := range p.Placements {
 		pg.Placements = append(pg.Placements, newPlacementView(pl))
 	}
+	if len(p.Prices) > 0 {
+		pg.Prices = cost.Origins(p.Prices)
+	}
 	return write(w, pg)
 }
 
@@ -134,8 +140,13 @@ type planCluster struct {
 	// deletions, as the text view prints it.
 	Guard     string
 	Workloads []shareView
-	Objects   []objectView
-	label     []span
+	// Cost is what the cluster's node pools cost per hour: a line per
+	// pool and the total, as the text view prints them; USD is the total
+	// alone (data-usd-per-hour), "" when unknown.
+	Cost    []string
+	USD     string
+	Objects []objectView
+	label   []span
 }
 
 func newPlanCluster(c plan.Cluster, shares []shareView) planCluster {
@@ -149,6 +160,15 @@ func newPlanCluster(c plan.Cluster, shares []shareView) planCluster {
 	}
 	if c.ServerVersion != "" {
 		pc.ModeText += " · " + c.ServerVersion
+	}
+	if c.Cost != nil && len(c.Cost.Pools) > 0 {
+		for _, p := range c.Cost.Pools {
+			pc.Cost = append(pc.Cost, p.Line())
+		}
+		pc.Cost = append(pc.Cost, c.Cost.Line())
+		if c.Cost.USDPerHour != nil {
+			pc.USD = strconv.FormatFloat(*c.Cost.USDPerHour, 'f', -1, 64)
+		}
 	}
 	for _, o := range c.Objects {
 		switch a := o.Action; {
@@ -420,14 +440,21 @@ func sharesByCluster(pls []placement.Result) map[string][]shareView {
 // placementView is one workload's placement, as the aside shows it.
 type placementView struct {
 	Workload, Mode, Total string
-	Shares                []shareView
-	Explanation           []string
+	// Cost is what the placement costs, "$20.64/hour"; USD the figure
+	// alone (data-usd-per-hour); both "" when unknown.
+	Cost, USD   string
+	Shares      []shareView
+	Explanation []string
 }
 
 func newPlacementView(pl placement.Result) placementView {
 	v := placementView{Workload: pl.Workload, Mode: pl.Mode, Explanation: pl.Explanation}
 	if pl.Total != nil {
 		v.Total = fmt.Sprint(*pl.Total)
+	}
+	if pl.USDPerHour != nil {
+		v.Cost = catalog.FormatUSD(*pl.USDPerHour) + "/hour"
+		v.USD = strconv.FormatFloat(*pl.USDPerHour, 'f', -1, 64)
 	}
 	for _, s := range pl.Shares {
 		v.Shares = append(v.Shares, newShareView(pl.Workload, s))

@@ -485,6 +485,18 @@ func nodePools(ref topology.ClusterRef, st *GKEState) ([]capacity.Pool, error) {
 	return out, nil
 }
 
+// PoolZones is how many zones the named node pool of the desired cluster
+// spreads over (its per-zone node counts are multiplied by it, as GKE
+// does); 1 for a pool the cluster does not have.
+func (s *GKEState) PoolZones(pool string) int {
+	for _, dp := range s.Desired.GetNodePools() {
+		if dp.GetName() == pool {
+			return len(poolZones(s, dp, gke.LivePool(dp, s.Live)))
+		}
+	}
+	return 1
+}
+
 // poolZones are the zones a node pool's nodes are spread over; never empty.
 func poolZones(st *GKEState, desired, live *containerpb.NodePool) []string {
 	for _, zones := range [][]string{live.GetLocations(), desired.GetLocations(), st.Live.GetLocations(), st.Desired.GetLocations()} {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 )
 
 // PoolPrice is what one node of a cluster's node pool costs per hour.
@@ -253,16 +253,4 @@ func (d *division) costShares() *float64 {
 	return &total
 }
 
-// money prints dollars for people: cents for a dollar or more, else up to
-// four decimals (at least two), so a $0.0294 spot node does not read as
-// $0.03.
-func money(v float64) string {
-	if v >= 1 || v == 0 {
-		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
-	}
-	s := strings.TrimRight(strconv.FormatFloat(v, 'f', 4, 64), "0")
-	if i := strings.IndexByte(s, '.'); len(s)-i-1 < 2 {
-		s += strings.Repeat("0", 2-(len(s)-i-1))
-	}
-	return "$" + s
-}
+func money(v float64) string { return catalog.FormatUSD(v) }

@@ -162,11 +162,3 @@ func TestDivideCost(t *testing.T) {
 		})
 	}
 }
-
-func TestMoney(t *testing.T) {
-	for v, want := range map[float64]string{0: "$0.00", 0.0294: "$0.0294", 0.5: "$0.50", 0.1: "$0.10", 0.12345: "$0.1235", 1: "$1.00", 7.34678: "$7.35", 1234.5: "$1234.50"} {
-		if got := money(v); got != want {
-			t.Errorf("money(%v) = %s, want %s", v, got, want)
-		}
-	}
-}

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/metadata"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/cost"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
@@ -67,6 +69,9 @@ type Options struct {
 	// Placements is the placement Only plans against: every workload's,
 	// as a plan of the whole fleet placed it.
 	Placements []placement.Result
+	// Prices price the GKE node pools and the placements (--price-catalog
+	// over the built-in list); the built-in list when nil.
+	Prices *catalog.Prices
 }
 
 // errNotInPass is why a cluster outside Options.Only is not connected to.
@@ -133,7 +138,10 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 		p.Orphans = gke.Orphans(t, obs.AllLive)
 	}
 
-	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity, Placed: opts.Placements, Only: opts.Only, Prerendered: <-pre})
+	if opts.Prices == nil {
+		opts.Prices = catalog.BuiltinPrices()
+	}
+	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity, Placed: opts.Placements, Only: opts.Only, Prerendered: <-pre, Prices: opts.Prices})
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +205,9 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	if !opts.Destroy {
 		guard(p, t, want, opts.Guard)
 	}
+	if priced(p) {
+		p.Prices = opts.Prices.Origins
+	}
 	p.Summary = summarize(p)
 	return &Result{Topology: t, Plan: p, Desired: want, Observation: obs}, nil
 }
@@ -235,6 +246,24 @@ func narrow(opts *Options) error {
 	return nil
 }
 
+// priced reports whether the plan shows a cost, so it must say where the
+// prices come from.
+func priced(p *Plan) bool {
+	for _, r := range p.Regions {
+		for _, c := range r.Clusters {
+			if c.Cost != nil && len(c.Cost.Pools) > 0 {
+				return true
+			}
+		}
+	}
+	for _, pl := range p.Placements {
+		if pl.USDPerHour != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // planCluster plans one cluster; it never fails, it reports.
 func planCluster(ctx context.Context, t *topology.Topology, ref topology.ClusterRef, dc *desired.Cluster, conn *member.Conn, obs *observe.Observation, excluded string, opts Options) (c Cluster) {
 	st := obs.GKE[dc.Name]
@@ -266,6 +295,9 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 		}
 		ch := gke.Diff(st.Desired, st.Live, nodes)
 		c.GKE = &ch
+		if !opts.Destroy {
+			c.Cost = cost.OfCluster(opts.Prices, ref, st.PoolZones)
+		}
 		if opts.Destroy {
 			// Nothing is created or changed; the cluster is deleted only
 			// when destroy was told to.

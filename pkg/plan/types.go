@@ -8,6 +8,8 @@ package plan
 import (
 	"time"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/cost"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
@@ -52,6 +54,9 @@ type Plan struct {
 	SourceDigest string             `json:"sourceDigest"`
 	Regions      []Region           `json:"regions"`
 	Placements   []placement.Result `json:"placements"`
+	// Prices are the price lists the plan's costs come from, the built-in
+	// one first, then a --price-catalog file over it.
+	Prices []catalog.Origin `json:"prices,omitempty"`
 	// Orphans are managed GKE clusters of this topology that are no longer
 	// in the file: shown, never deleted by apply.
 	Orphans  []gke.ClusterChange `json:"orphans,omitempty"`
@@ -76,6 +81,9 @@ type Cluster struct {
 	Mode string `json:"mode"`
 	// GKE is the cluster-level change for managed clusters.
 	GKE *gke.ClusterChange `json:"gke,omitempty"`
+	// Cost is what the managed cluster's node pools cost per hour, at the
+	// size the topology asks for and at their autoscaling maximum.
+	Cost *cost.Cluster `json:"cost,omitempty"`
 	// Unreachable is why the cluster could not be planned; its objects are
 	// unknown and it is excluded from replica division.
 	Unreachable string `json:"unreachable,omitempty"`

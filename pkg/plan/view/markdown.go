@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/cost"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
 
@@ -115,6 +116,10 @@ func Markdown(w io.Writer, p *plan.Plan, o MarkdownOptions) error {
 			m.block("**" + inline(pl.Workload) + "** (" + inline(pl.Mode) + ")")
 			m.list("", pl.Explanation)
 		}
+	}
+	if len(p.Prices) > 0 {
+		m.rank, m.noun = rankOverview, nounPlacement
+		m.block("Prices: " + inline(cost.Origins(p.Prices)))
 	}
 	if len(p.Warnings) > 0 {
 		m.rank, m.noun = rankAttention, nounWarnings
@@ -450,6 +455,9 @@ func (m *md) clusterTable(clusters []plan.Cluster, shares map[string][]string) {
 			if gkeCell == "" {
 				gkeCell = "no change"
 			}
+			if c.Cost != nil && len(c.Cost.Pools) > 0 {
+				gkeCell += " · " + c.Cost.Short()
+			}
 		}
 		replicas := "—"
 		if s := shares[c.Name]; len(s) > 0 {
@@ -504,7 +512,8 @@ func (m *md) cluster(c plan.Cluster, o MarkdownOptions) {
 	for _, l := range lines {
 		// The count of unchanged objects, or "(no objects)", alone says
 		// nothing the table does not.
-		shown = shown || l.symbol != " "
+		// Nor do the prices, which the table's GKE column sums up.
+		shown = shown || (l.symbol != " " && l.symbol != "$")
 	}
 	if !shown {
 		return

@@ -72,8 +72,8 @@ func TestMarkdownContent(t *testing.T) {
 		// delete, 5 to look at and a dry-run the server rejected.
 		"| \\~ | serving-eu | joined, v1.33.1 | 1 | 3 | 1 | 6 | — | api as rendered |\n",
 		"| ! | serving-eu-2 | joined | ? | ? | ? | ? | — | trainer excluded |\n",
-		"| \\~ | training-us | managed, GKE acme-ml/us-west1, v1.33.2-gke.1100 | 0 | 0 | 0 | 0 | update in place | trainer 3 |\n",
-		"| \\+ | training-us-b | managed, GKE acme-ml/us-west1-b | 2 | 0 | 0 | 0 | create | trainer 1 |\n",
+		"| \\~ | training-us | managed, GKE acme-ml/us-west1, v1.33.2-gke.1100 | 0 | 0 | 0 | 0 | update in place · no price | trainer 3 |\n",
+		"| \\+ | training-us-b | managed, GKE acme-ml/us-west1-b | 2 | 0 | 0 | 0 | create · $0.268/hour, up to $14.70 | trainer 1 |\n",
 		"- ! cluster serving-eu-2 (joined): unreachable: dial tcp 10.0.0.7:6443: connect: connection refused\n",
 		"- ! planning cluster flaky-eu: listing configmaps in namespace serving: forbidden\n",
 		"<details><summary>~ cluster serving-eu (joined, v1.33.1)</summary>\n\n```diff\n+   ConfigMap serving/api-flags\n",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/textout"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/cost"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
@@ -86,6 +87,11 @@ func Text(w io.Writer, p *plan.Plan, o TextOptions) error {
 				pr.Line(2, "", e)
 			}
 		}
+		pr.Blank()
+	}
+	if len(p.Prices) > 0 {
+		pr.Line(0, "", pr.Bold("Prices"))
+		pr.Line(1, "", cost.Origins(p.Prices))
 		pr.Blank()
 	}
 	if len(p.Warnings) > 0 {
@@ -246,6 +252,12 @@ func changeLines(c plan.Cluster, lo lineOptions) []change {
 			}
 			add(0, np.Symbol(), name+": "+poolSummary(np))
 		}
+	}
+	if c.Cost != nil && len(c.Cost.Pools) > 0 {
+		for _, pool := range c.Cost.Pools {
+			add(0, "$", pool.Line())
+		}
+		add(0, "$", c.Cost.Line())
 	}
 	unchanged := 0
 	for _, obj := range c.Objects {

@@ -13,10 +13,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/cost"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
+	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -27,7 +30,14 @@ func golden(t *testing.T, name string, got []byte) {
 	goldenfile.Compare(t, name, got, *update)
 }
 
-func i32(n int32) *int32                  { return &n }
+func i32(n int32) *int32 { return &n }
+
+// pricedPools prices node pools of a cluster in region by the built-in
+// price list, each in one zone, as plan does.
+func pricedPools(region string, pools ...topology.NodePool) *cost.Cluster {
+	ref := topology.ClusterRef{Region: region, Cluster: &topology.Cluster{GKE: &topology.GKECluster{NodePools: pools}}}
+	return cost.OfCluster(catalog.BuiltinPrices(), ref, func(string) int { return 1 })
+}
 func f64(n float64) *float64              { return &n }
 func objs(o ...plan.Object) []plan.Object { return o }
 
@@ -138,6 +148,10 @@ func fullPlan() *plan.Plan {
 						},
 						Reasons: []string{"GKE is running operation operation-123 (UPGRADE_MASTER) on the cluster"},
 					},
+					Cost: pricedPools("us-west1",
+						topology.NodePool{Name: "a100", MachineType: "a2-highgpu-2g", Spot: true, Autoscaling: &topology.Autoscaling{MaxNodes: 4}},
+						topology.NodePool{Name: "cpu", MachineType: "e2-standard-8", NodeCount: i32(1)},
+						topology.NodePool{Name: "t4", MachineType: "n1-standard-4", NodeCount: i32(1)}),
 					Objects: objs(
 						plan.Object{Action: object.ActionNoop, Version: "v1", Kind: "Namespace", Name: "ml", Workload: "trainer"},
 					)},
@@ -161,6 +175,9 @@ func fullPlan() *plan.Plan {
 							}},
 						},
 					},
+					Cost: pricedPools("us-west1",
+						topology.NodePool{Name: "a100", MachineType: "a2-highgpu-1g", Spot: true, Autoscaling: &topology.Autoscaling{MaxNodes: 8}},
+						topology.NodePool{Name: "cpu", MachineType: "e2-standard-8", NodeCount: i32(1)}),
 					Objects: objs(
 						plan.Object{Action: object.ActionCreate, Version: "v1", Kind: "Namespace", Name: "ml", Workload: "trainer", Reason: "cluster is created by this plan"},
 						plan.Object{Action: object.ActionCreate, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "trainer", Workload: "trainer", Reason: "cluster is created by this plan"},
@@ -174,16 +191,19 @@ func fullPlan() *plan.Plan {
 					{Cluster: "training-us-b", Region: "us-west1", Replicas: i32(1), Weight: f64(1)},
 					{Cluster: "serving-eu-2", Region: "europe-west1", Excluded: "unreachable: connection refused"},
 				},
+				USDPerHour: f64(3*3.45458 + 1*3.45458),
 				Explanation: []string{
 					"weights: training-us 3 (region us-west1), training-us-b 1",
 					"4 replicas: training-us 3, training-us-b 1",
 					"serving-eu-2 excluded: unreachable (connection refused)",
+					"cost: $13.82/hour (training-us $10.36, training-us-b $3.45)",
 				},
 				Warnings: []string{"cluster serving-eu-2 unreachable (connection refused): excluded"}},
 			{Workload: "api", Mode: placement.ModeDuplicate,
 				Shares:      []placement.Share{{Cluster: "serving-eu", Region: "europe-west1"}},
 				Explanation: []string{"no replicas policy: manifests as rendered on serving-eu"}},
 		},
+		Prices: catalog.BuiltinPrices().Origins,
 		Orphans: []gke.ClusterChange{
 			{Region: "asia-east1", Project: "acme-ml", Location: "asia-east1-a", Cluster: "old-asia", Action: object.ActionAttention, Reasons: []string{gke.ReasonOrphan}},
 			{Region: "us-west1", Project: "acme-ml", Location: "us-west1", Cluster: "old-us", Action: object.ActionAttention, Reasons: []string{gke.ReasonOrphan}},
@@ -214,6 +234,7 @@ func noChangePlan() *plan.Plan {
 				{Name: "training-us", Region: "us-west1", Mode: "managed", ServerVersion: "v1.33.2-gke.1100",
 					GKE: &gke.ClusterChange{Region: "us-west1", Project: "acme-ml", Location: "us-west1", Cluster: "training-us", Action: object.ActionNoop,
 						NodePools: []gke.NodePoolChange{{Name: "cpu", Action: object.ActionNoop}}},
+					Cost: pricedPools("us-west1", topology.NodePool{Name: "cpu", MachineType: "e2-standard-8", NodeCount: i32(1)}),
 					Objects: objs(
 						plan.Object{Action: object.ActionNoop, Version: "v1", Kind: "Namespace", Name: "ml", Workload: "trainer"},
 						plan.Object{Action: object.ActionNoop, Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "trainer", Workload: "trainer"},
