@@ -122,6 +122,9 @@ func measureSize(b *testing.B, binary, baseline string, sz size, profile bool) *
 	rep := &sizeReport{size: sz, s: s, objects: f.objects, rounds: n}
 	changed := s.changedPerCluster()
 	rep.inARowScale = f.inARowScale()
+	if f.background != nil {
+		rep.notes = append(rep.notes, fmt.Sprintf("the idle apiservers never went a second without requests of their own (%v in %s): every count has that rate times its run's time taken out", f.background, f.backgroundOver))
+	}
 	measure := func(sc scenarioName, c contender, fn func() usage) {
 		var u usage
 		v := f.counted(b, func() { u = fn() })
