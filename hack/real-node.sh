@@ -57,4 +57,12 @@ fi
 [[ -e /proc/self/ns/net ]] || fail "no network namespaces in this kernel (/proc/self/ns/net missing)"
 runc --version >/dev/null 2>&1 || fail "runc is installed but does not run: $(runc --version 2>&1 | head -n1)"
 containerd --version >/dev/null 2>&1 || fail "containerd is installed but does not run: $(containerd --version 2>&1 | head -n1)"
+# Each kubelet, containerd (its CRI plugin watches the CNI config) and
+# apiserver takes inotify instances; the kernel's default of 128 per user
+# runs out with a few labs at once, and containerd then serves without CRI.
+limit=/proc/sys/fs/inotify/max_user_instances
+if [[ -w "${limit}" ]] && (($(cat "${limit}") < 1024)); then
+	echo 1024 >"${limit}"
+	log "raised fs.inotify.max_user_instances to 1024 (was the kernel's default): labs at once need more than 128"
+fi
 cni_dir

@@ -427,12 +427,42 @@ func (n *realNode) startContainerd(ctx context.Context, cluster string) error {
 	}); err != nil {
 		return proc.failure("did not serve", err)
 	}
+	// containerd serves without its CRI plugin when that fails to load,
+	// and the kubelet then only says "unknown service
+	// runtime.v1.RuntimeService": say why it failed instead.
+	if why := criFailure(n.path("containerd.log")); why != "" {
+		return fmt.Errorf("real node: containerd runs without its CRI plugin: %s", why)
+	}
 	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", proc.pid()))
 	if err != nil {
 		return fmt.Errorf("real node: opening its network namespace: %w", err)
 	}
 	n.netns = ns
 	return nil
+}
+
+// criFailure is the error containerd logged loading its CRI plugin, if it
+// did; a full inotify table ("too many open files" creating a watcher) is
+// the usual one, and is named with its fix.
+func criFailure(logPath string) string {
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.Contains(line, `failed to load plugin io.containerd.grpc.v1.cri`) {
+			continue
+		}
+		why := line
+		if _, after, ok := strings.Cut(line, "error="); ok {
+			why = strings.Trim(after, `"`)
+		}
+		if strings.Contains(why, "fsnotify") && strings.Contains(why, "too many open files") {
+			why += " (the inotify instances of this user are used up: raise fs.inotify.max_user_instances, as hack/real-node.sh does)"
+		}
+		return why
+	}
+	return ""
 }
 
 func mustLookPath(name string) string {
