@@ -59,6 +59,7 @@ type ApplyOptions struct {
 	LockTTL     time.Duration
 	clusterFlags
 	pruneGuardFlags
+	priceFlags
 	// Color is decided in Complete (Out a TTY, no NO_COLOR); apply has no
 	// -o. Interactive: In is a TTY.
 	printFlags
@@ -124,6 +125,7 @@ and --allow-prune are refused (plan again with them).`,
 	cmd.Flags().DurationVar(&o.LockTTL, "lock-ttl", inventory.DefaultLockTTL, "How long a cluster's lock outlives an apply that died without releasing it")
 	o.clusterFlags.add(cmd, "Clusters planned and applied at once")
 	o.pruneGuardFlags.add(cmd)
+	o.priceFlags.add(cmd)
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
@@ -170,6 +172,9 @@ func (o *ApplyOptions) Validate() error {
 // Run plans (or checks a saved plan), shows the plan, confirms, executes and
 // summarises.
 func (o *ApplyOptions) Run(ctx context.Context) error {
+	if err := o.priceFlags.load(); err != nil {
+		return err
+	}
 	var saved *plan.Plan
 	file := o.Filename
 	if o.PlanFile != "" {
@@ -189,6 +194,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 		return err
 	}
 	opts := o.clusterFlags.planOptions(t)
+	opts.Prices = o.Prices
 	opts.Guard = o.pruneGuardFlags.guard
 	if saved != nil {
 		// The guard the saved plan was reviewed with, allowances and all.

@@ -51,6 +51,7 @@ type PlanOptions struct {
 	MaxBytes int
 	clusterFlags
 	pruneGuardFlags
+	priceFlags
 
 	ConfigFlags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
@@ -92,6 +93,7 @@ guard holds is still a plan with changes: 2).` + "\n" + pruneGuardHelp,
 	cmd.Flags().IntVar(&o.MaxBytes, "max-bytes", view.DefaultMarkdownBytes, fmt.Sprintf("With -o markdown, the most bytes to write: a larger plan keeps its summary, warnings and the clusters that need a person, folds or cuts the rest and says what it left out (a GitHub comment holds 65,536 characters; 0: no bound, else at least %d)", view.MinMarkdownBytes))
 	o.clusterFlags.add(cmd, "Clusters planned at once")
 	o.pruneGuardFlags.add(cmd)
+	o.priceFlags.add(cmd)
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	return cmd
 }
@@ -121,6 +123,9 @@ func (o *PlanOptions) Validate() error {
 
 // Run plans, prints, saves, and maps the result to an exit code.
 func (o *PlanOptions) Run(ctx context.Context) error {
+	if err := o.priceFlags.load(); err != nil {
+		return err
+	}
 	t, err := topology.Load(o.Filename)
 	if err != nil {
 		return err
@@ -128,6 +133,7 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
 	defer sess.Close()
 	opts := o.clusterFlags.planOptions(t)
+	opts.Prices = o.Prices
 	opts.Diff, opts.Guard = o.Diff, o.pruneGuardFlags.guard
 	res, err := computePlan(ctx, sess, opts)
 	if err != nil {

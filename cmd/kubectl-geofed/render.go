@@ -35,6 +35,7 @@ type RenderOptions struct {
 	Filename string
 	Cluster  string
 	printFlags
+	priceFlags
 	// Capacity gives what-if capacity per cluster, in replicas that fit,
 	// for workloads that divide by capacity.
 	Capacity map[string]int64
@@ -57,8 +58,12 @@ func NewRenderCommand(flags *genericclioptions.ConfigFlags, streams genericioopt
 kustomize output of the chosen overlay plus placement (replica shares) and
 geofed's ownership labels, exactly as apply would send it.
 
-Like kustomize build, render works offline. Secret values are printed as
-(sensitive).`,
+Like kustomize build, render works offline, with one exception: a workload
+whose division needs the replicas that fit (divideBy: capacity, divideBy:
+cost, or divideBy: locality with spill: fit) makes render read the nodes and
+pods of its clusters, as plan does, unless --capacity gives them. Prices
+(divideBy: cost) come from the built-in price list and --price-catalog,
+never from the network. Secret values are printed as (sensitive).`,
 		Example: renderExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,6 +80,7 @@ Like kustomize build, render works offline. Secret values are printed as
 	cmd.Flags().StringVar(&o.Cluster, "cluster", "", "Render only this cluster")
 	o.printFlags.add(cmd, "yaml", "Output format: yaml or json", "yaml", "json")
 	cmd.Flags().StringVar(&whatIf, "capacity", "", "What-if capacity for divideBy: capacity, in replicas that fit, as CLUSTER=N,... (default: counted on the clusters)")
+	o.priceFlags.add(cmd)
 	cmd.Flags().DurationVar(&o.Timeout, "cluster-timeout", member.DefaultTimeout, "How long to try reaching each cluster when reading capacity")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("cluster", clusterNames(false))
@@ -99,6 +105,9 @@ func (o *RenderOptions) Validate() error {
 
 // Run renders and prints.
 func (o *RenderOptions) Run(ctx context.Context) error {
+	if err := o.priceFlags.load(); err != nil {
+		return err
+	}
 	t, err := topology.Load(o.Filename)
 	if err != nil {
 		return err
@@ -120,7 +129,7 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 		Member: member.Options{KubeconfigPath: kubeconfigFlag(o.ConfigFlags), Timeout: o.Timeout, UserAgent: userAgent()},
 	})
 	defer sess.Close()
-	state, err := sess.Render(ctx, engine.RenderOptions{Fleet: engine.Fleet{Topology: t}, WhatIf: o.Capacity})
+	state, err := sess.Render(ctx, engine.RenderOptions{Fleet: engine.Fleet{Topology: t}, WhatIf: o.Capacity, Prices: o.Prices})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
@@ -64,11 +65,12 @@ type PlanOptions struct {
 	// DeleteClusters names the managed clusters a destroy deletes from
 	// GKE once their objects are gone.
 	DeleteClusters []string
-	// FullRefresh, Adopt, Diff and Guard are plan.Options'.
+	// FullRefresh, Adopt, Diff, Guard and Prices are plan.Options'.
 	FullRefresh bool
 	Adopt       bool
 	Diff        bool
 	Guard       plan.GuardOptions
+	Prices      *catalog.Prices
 }
 
 // Plan computes a plan: observe, place, render, diff.
@@ -81,7 +83,7 @@ func (s *Session) Plan(ctx context.Context, o PlanOptions) (*plan.Result, error)
 		Options: obs, FS: o.FS,
 		FullRefresh: o.FullRefresh, Adopt: o.Adopt, Diff: o.Diff, Guard: o.Guard,
 		Destroy: o.Mode == plan.ModeDestroy, DeleteClusters: o.DeleteClusters,
-		Parallel: s.opts.Parallel, Now: s.opts.Now,
+		Parallel: s.opts.Parallel, Now: s.opts.Now, Prices: o.Prices,
 	})
 }
 
@@ -163,6 +165,9 @@ type RenderOptions struct {
 	// WhatIf is how many replicas fit per cluster, assumed instead of
 	// read (render --capacity).
 	WhatIf map[string]int64
+	// Prices price the node pools for divideBy cost (--price-catalog);
+	// the built-in list when nil.
+	Prices *catalog.Prices
 }
 
 // Render computes what every cluster should hold, offline like kustomize
@@ -187,7 +192,11 @@ func (s *Session) Render(ctx context.Context, o RenderOptions) (*desired.State, 
 			return nil, err
 		}
 	}
-	state, err := desired.Compute(desired.Options{Topology: t, FS: o.FS, Clusters: clusters, Capacity: in, WhatIf: o.WhatIf})
+	prices := o.Prices
+	if prices == nil {
+		prices = catalog.BuiltinPrices()
+	}
+	state, err := desired.Compute(desired.Options{Topology: t, FS: o.FS, Clusters: clusters, Capacity: in, WhatIf: o.WhatIf, Prices: prices})
 	if err != nil {
 		return nil, desired.ExplainCapacity(err, unread)
 	}
