@@ -4,9 +4,24 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 )
+
+// origins names price lists in a few words: "built-in 2026-12-07, rates.txt 2027-01-15".
+func origins(list []catalog.Origin) string {
+	if len(list) == 0 {
+		return "no price list"
+	}
+	parts := make([]string, len(list))
+	for i, o := range list {
+		parts[i] = o.File + " " + o.Date
+	}
+	return strings.Join(parts, ", ")
+}
 
 // StaleError lists what changed between a saved plan and the same plan
 // computed now.
@@ -29,13 +44,19 @@ func (e *StaleError) Error() string {
 // makes the saved plan unsafe to apply: the sources (topology file,
 // manifests) changed, a live object changed (its resourceVersion moved) or
 // would now get another action, a cluster's inventory changed (another apply
-// ran), a GKE cluster changed, or a cluster became unreachable.
+// ran), a GKE cluster changed, a cluster became unreachable, or the plan
+// was priced by other price lists than apply was given.
 func Stale(saved, fresh *Plan) error {
 	var changes []string
 	add := func(format string, args ...any) { changes = append(changes, fmt.Sprintf(format, args...)) }
 
 	if saved.Topology != fresh.Topology {
 		add("topology: the plan is for %q, the file now names %q", saved.Topology, fresh.Topology)
+	}
+	// A plan priced by other lists may place otherwise (divideBy: cost):
+	// apply must be given the --price-catalog plan was.
+	if len(saved.Prices) > 0 && !slices.Equal(saved.Prices, fresh.Prices) {
+		add("prices: the plan was priced by %s, apply by %s (give apply the same --price-catalog)", origins(saved.Prices), origins(fresh.Prices))
 	}
 	if saved.SourceDigest != fresh.SourceDigest {
 		add("sources: the topology file or the workloads' manifests changed (digest %s → %s)", short(saved.SourceDigest), short(fresh.SourceDigest))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
@@ -19,6 +20,7 @@ func savedPlan() *plan.Plan {
 		Topology:      "ai-platform",
 		TopologyFile:  "topology.yaml",
 		SourceDigest:  "sha256:0123456789abcdef0123",
+		Prices:        []catalog.Origin{{File: "built-in", Date: "2026-12-07"}, {File: "rates.txt", Date: "2027-01-15"}},
 		Regions: []plan.Region{
 			{Name: "us-east1", Clusters: []plan.Cluster{{
 				Name: "serving-us", Region: "us-east1", Mode: "joined", InventoryVersion: "100",
@@ -67,6 +69,13 @@ func TestStale(t *testing.T) {
 			name:  "sources",
 			fresh: func(p *plan.Plan) { p.SourceDigest = "sha256:fedcba9876543210fedc" },
 			want:  []string{"sources: the topology file or the workloads' manifests changed (digest 0123456789ab → fedcba987654)"},
+		},
+		{
+			name: "priced by another list",
+			fresh: func(p *plan.Plan) {
+				p.Prices = []catalog.Origin{{File: "built-in", Date: "2026-12-07"}}
+			},
+			want: []string{"prices: the plan was priced by built-in 2026-12-07, rates.txt 2027-01-15, apply by built-in 2026-12-07 (give apply the same --price-catalog)"},
 		},
 		{
 			name:  "topology renamed",
