@@ -71,12 +71,6 @@ type Options struct {
 	// Progress hears one line per step (creating a cluster, an operation's
 	// status, readiness); nil discards.
 	Progress io.Writer
-	// Destroy executes a destroy plan (plan.Options.Destroy): no GKE
-	// cluster is created or changed, nothing waited for; once a cluster's
-	// objects are deleted, its inventory is removed when nothing is left to
-	// record, its lock released, and then the GKE clusters the plan marks
-	// for deletion are deleted.
-	Destroy bool
 }
 
 // Run executes the plan on every cluster: provisions GKE clusters, takes
@@ -101,7 +95,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Member.TopologyDir == "" {
 		o.Member.TopologyDir = t.Dir()
 	}
-	r := &runner{opts: o, out: o.Progress}
+	r := &runner{opts: o, out: o.Progress, destroy: o.Result.Plan.Mode == plan.ModeDestroy}
 
 	var clusters []plan.Cluster
 	for _, reg := range o.Result.Plan.Regions {
@@ -147,8 +141,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // runner carries what every cluster's apply shares.
 type runner struct {
 	opts Options
-	mu   sync.Mutex
-	out  io.Writer
+	// destroy executes a destroy plan (plan.ModeDestroy, the plan's own
+	// mode): no GKE cluster is created or changed, nothing waited for;
+	// once a cluster's objects are deleted, its inventory is removed when
+	// nothing is left to record, its lock released, and then the GKE
+	// clusters the plan marks for deletion are deleted.
+	destroy bool
+	mu      sync.Mutex
+	out     io.Writer
 }
 
 // say writes one progress line; lines of concurrent clusters never mix.
@@ -168,7 +168,7 @@ func (r *runner) runAll(ctx context.Context, clusters []plan.Cluster, out []Outc
 	for _, i := range idx {
 		g.Go(func() error {
 			out[i] = r.cluster(ctx, clusters[i])
-			if c := clusters[i]; r.opts.Destroy && !out[i].Failed() && ctx.Err() == nil &&
+			if c := clusters[i]; r.destroy && !out[i].Failed() && ctx.Err() == nil &&
 				c.GKE != nil && c.GKE.Action == object.ActionDelete {
 				r.deleteGKE(ctx, &out[i], c)
 			}
@@ -207,11 +207,11 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		return out
 	}
 
-	if r.opts.Destroy && (errors.Is(conn.Err, member.ErrNotCreated) || !needsWrites(pc) && pc.InventoryVersion == "") {
+	if r.destroy && (errors.Is(conn.Err, member.ErrNotCreated) || !needsWrites(pc) && pc.InventoryVersion == "") {
 		// Nothing geofed owns is there.
 		return out
 	}
-	if ref.Cluster.Managed() && !r.opts.Destroy {
+	if ref.Cluster.Managed() && !r.destroy {
 		live, err := r.provision(ctx, &out, gke.Desired(t, ref), pc.GKE)
 		if err != nil {
 			out.Err = err
@@ -265,7 +265,7 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 			deletes = append(deletes, o)
 		}
 	}
-	if !needsWrites(pc) && !r.opts.Destroy {
+	if !needsWrites(pc) && !r.destroy {
 		// Nothing to send or delete: no lock, no inventory write; only
 		// readiness, which is checked on every apply.
 		return r.ready(ctx, &out, dc, conn, retain, nil)
@@ -326,7 +326,7 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		InventoryVersion: pc.InventoryVersion,
 		ForceConflicts:   r.opts.ForceConflicts,
 		Prune:            r.opts.Prune,
-		RemoveInventory:  r.opts.Destroy,
+		RemoveInventory:  r.destroy,
 		Progress:         func(line string) { r.say("%s", line) },
 	})
 	out.Applied, out.Pruned = res.Applied, res.Pruned
@@ -338,7 +338,7 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		out.Err = err
 		return out
 	}
-	if r.opts.Destroy {
+	if r.destroy {
 		r.say("%s: %d objects deleted", pc.Name, res.Pruned)
 		return out
 	}

@@ -6,10 +6,8 @@ import (
 	"fmt"
 
 	"path"
-	"slices"
 	"strings"
 
-	"golang.org/x/oauth2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,10 +18,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
-	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
-	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -168,34 +165,20 @@ func (r *Reconciler) runDestroy(ctx context.Context, topo *v1alpha1.Topology) (l
 	if err != nil {
 		return nil, "", fmt.Errorf("the topology cannot be loaded, so its members are unknown: %w", err)
 	}
-	var (
-		gkeClient *gke.Client
-		gkeTokens oauth2.TokenSource
-	)
-	if slices.ContainsFunc(t.Clusters(), func(ref topology.ClusterRef) bool { return ref.Cluster.Managed() }) {
-		if gkeClient, gkeTokens, err = r.gkeAPI(ctx); err != nil {
-			return nil, "", fmt.Errorf("the topology has GKE clusters: %w", err)
-		}
+	if err := r.session().Prepare(ctx, t); err != nil {
+		return nil, "", fmt.Errorf("the topology has GKE clusters: %w", err)
 	}
 	creds := readCredentials(ctx, r.Secrets, r.Namespace, t)
-	obsOpts := observe.Options{Topology: t, Member: r.Member, TokenSource: gkeTokens, Members: creds.targets(t, nil)}
-	if gkeClient != nil {
-		obsOpts.GKE = gkeClient // a nil *gke.Client would be a non-nil interface
-	}
-	res, err := plan.Compute(ctx, plan.Options{Options: obsOpts, FS: fsys, Destroy: true, Parallel: r.Parallel, Now: r.Now})
+	res, err := r.session().Plan(ctx, engine.PlanOptions{
+		Fleet: engine.Fleet{Topology: t, FS: fsys, Members: creds.targets(t, nil)},
+		Mode:  plan.ModeDestroy,
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("planning the destroy: %w", err)
 	}
-	ar, err := apply.Run(ctx, apply.Options{
-		Result:      res,
-		Member:      r.Member,
-		GKE:         gkeClient,
-		TokenSource: gkeTokens,
-		GKETimeout:  r.GKETimeout,
-		Lock:        inventory.LockOptions{TTL: r.LockTTL, Holder: r.Holder},
-		Prune:       true,
-		Parallel:    r.Parallel,
-		Destroy:     true,
+	ar, err := r.session().Destroy(ctx, res, engine.ApplyOptions{
+		GKETimeout: r.GKETimeout,
+		Lock:       inventory.LockOptions{TTL: r.LockTTL, Holder: r.Holder},
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("destroying: %w", err)

@@ -16,12 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/apply"
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
-	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/placement"
-	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 )
 
 // A hand edit on one member is corrected by a pass over that member alone,
@@ -135,15 +133,14 @@ func (p *pass) remember(o outcome) {
 // over the fleet soon after says all is well again.
 func (p *pass) correct(ctx context.Context, members []string, fp fleetPass) outcome {
 	r, topo := p.r, p.topo
-	obsOpts := observe.Options{Topology: p.t, Member: r.Member, TokenSource: p.tokens, Members: p.creds.targets(p.t, p.dark)}
-	if p.gke != nil {
-		obsOpts.GKE = p.gke
-	}
 	// The fleet pass's own clocks still run: this pass ends by them.
 	p.soonest(fp.next)
 	p.soonest(fp.at.Add(r.resync()))
 	started := time.Now()
-	res, err := plan.Compute(ctx, plan.Options{Options: obsOpts, FS: p.fsys, Parallel: r.Parallel, Now: r.Now, Only: members, Placements: fp.placements})
+	res, err := r.session().Plan(ctx, engine.PlanOptions{
+		Fleet: engine.Fleet{Topology: p.t, FS: p.fsys, Members: p.creds.targets(p.t, p.dark)},
+		Only:  members, Placements: fp.placements,
+	})
 	r.Metrics.PlanDuration.WithLabelValues(topo.Namespace, topo.Name).Observe(time.Since(started).Seconds())
 	if err != nil {
 		p.fail("PlanFailed", fmt.Errorf("planning %s alone: %w", strings.Join(members, ", "), err))
@@ -160,10 +157,10 @@ func (p *pass) correct(ctx context.Context, members []string, fp fleetPass) outc
 		}
 	}
 	started = time.Now()
-	ar, err := apply.Run(ctx, apply.Options{
-		Result: res, Member: r.Member, GKE: p.gke, TokenSource: p.tokens, GKETimeout: r.GKETimeout,
+	ar, err := r.session().Apply(ctx, res, engine.ApplyOptions{
+		GKETimeout:     r.GKETimeout,
 		Lock:           inventory.LockOptions{TTL: r.LockTTL, Holder: r.Holder},
-		ForceConflicts: !r.KeepConflicts, Prune: true, Wait: true, Timeout: r.ApplyTimeout, Parallel: r.Parallel,
+		ForceConflicts: !r.KeepConflicts, Prune: true, Wait: true, Timeout: r.ApplyTimeout,
 	})
 	r.Metrics.ApplyDuration.WithLabelValues(topo.Namespace, topo.Name).Observe(time.Since(started).Seconds())
 	topo.Status.LastApplyTime = &metav1.Time{Time: r.now()}

@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -30,11 +28,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/membership"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
-	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -102,30 +100,19 @@ type Reconciler struct {
 	// corrections of one member are planned against.
 	fleet fleetPasses
 
-	gkeMu     sync.Mutex
-	gkeClient *gke.Client
-	gkeTokens oauth2.TokenSource
+	sessionOnce sync.Once
+	sess        *engine.Session
 }
 
-// gkeAPI is the process's GKE client and token source, made at the first
-// topology with managed clusters and kept.
-func (r *Reconciler) gkeAPI(ctx context.Context) (*gke.Client, oauth2.TokenSource, error) {
-	r.gkeMu.Lock()
-	defer r.gkeMu.Unlock()
-	if r.gkeClient != nil {
-		return r.gkeClient, r.gkeTokens, nil
-	}
-	ts, err := gke.TokenSource(ctx, r.GKE)
-	if err != nil {
-		return nil, nil, err
-	}
-	// Not ctx: the client outlives this reconcile.
-	c, err := gke.NewClient(context.WithoutCancel(ctx), r.GKE)
-	if err != nil {
-		return nil, nil, err
-	}
-	r.gkeClient, r.gkeTokens = c, ts
-	return c, ts, nil
+// session is the process's engine session, as the CLI's commands have
+// theirs: the GKE client and credentials (made at the first topology with
+// managed clusters, and kept), how members are reached, the limits, the
+// clock. Every plan and apply of every Topology runs through it.
+func (r *Reconciler) session() *engine.Session {
+	r.sessionOnce.Do(func() {
+		r.sess = engine.New(engine.Options{GKE: r.GKE, Member: r.Member, Parallel: r.Parallel, Now: r.Now})
+	})
+	return r.sess
 }
 
 // SetupWithManager watches Topologies: a change of spec (generation) or of
@@ -312,10 +299,10 @@ func (r *Reconciler) forget(namespace, name string) {
 // (to create, change or delete) and failed.
 func countObjects(pc plan.Cluster) (inSync, drifted, failed int) {
 	for _, o := range pc.Objects {
-		switch o.Action {
-		case object.ActionNoop, object.ActionKeep:
+		switch {
+		case o.Action.InSync():
 			inSync++
-		case object.ActionCreate, object.ActionUpdate, object.ActionConflict, object.ActionDelete, object.ActionReplace:
+		case o.Action.IsWrite():
 			drifted++
 		default: // error, attention, foreign, being deleted
 			failed++

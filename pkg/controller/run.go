@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"golang.org/x/oauth2"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -21,11 +20,10 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
-	"github.com/geofed-io/kubectl-geofed/pkg/gke"
+	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/bundle"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
-	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -47,11 +45,9 @@ type pass struct {
 	log  logr.Logger
 
 	// load
-	t      *topology.Topology
-	fsys   filesys.FileSystem
-	gke    *gke.Client
-	tokens oauth2.TokenSource
-	creds  *credentials
+	t     *topology.Topology
+	fsys  filesys.FileSystem
+	creds *credentials
 
 	// failover
 	after, restoreAfter time.Duration
@@ -150,11 +146,9 @@ func (p *pass) load(ctx context.Context) (outcome, bool) {
 		return outcome{result: "error"}, false
 	}
 	p.t, p.fsys = t, fsys
-	if slices.ContainsFunc(t.Clusters(), func(ref topology.ClusterRef) bool { return ref.Cluster.Managed() }) {
-		if p.gke, p.tokens, err = r.gkeAPI(ctx); err != nil {
-			p.fail("GKEUnavailable", fmt.Errorf("the topology has GKE clusters: %w", err))
-			return outcome{result: "error"}, false
-		}
+	if err := r.session().Prepare(ctx, t); err != nil {
+		p.fail("GKEUnavailable", fmt.Errorf("the topology has GKE clusters: %w", err))
+		return outcome{result: "error"}, false
 	}
 	p.creds = readCredentials(ctx, r.Secrets, r.Namespace, t)
 	p.after, p.restoreAfter = topo.Spec.FailoverAfter(), topo.Spec.FailoverRestoreAfter()
@@ -342,12 +336,10 @@ func (p *pass) compute(ctx context.Context) (*plan.Result, error) {
 			keep = append(keep, name)
 		}
 	}
-	obsOpts := observe.Options{Topology: p.t, Member: p.r.Member, Keep: keep, Exclude: exclude, TokenSource: p.tokens, Members: p.creds.targets(p.t, p.dark)}
-	if p.gke != nil {
-		obsOpts.GKE = p.gke // a nil *gke.Client would be a non-nil interface
-	}
 	started := time.Now()
-	res, err := plan.Compute(ctx, plan.Options{Options: obsOpts, FS: p.fsys, Parallel: p.r.Parallel, Now: p.r.Now})
+	res, err := p.r.session().Plan(ctx, engine.PlanOptions{Fleet: engine.Fleet{
+		Topology: p.t, FS: p.fsys, Keep: keep, Exclude: exclude, Members: p.creds.targets(p.t, p.dark),
+	}})
 	p.r.Metrics.PlanDuration.WithLabelValues(p.topo.Namespace, p.topo.Name).Observe(time.Since(started).Seconds())
 	return res, err
 }
@@ -459,13 +451,9 @@ func (p *pass) apply(ctx context.Context) outcome {
 		heldID = plan.HeldID(p.res.Plan)
 	}
 	started := time.Now()
-	ar, err := apply.Run(ctx, apply.Options{
-		Result:      p.res,
-		Member:      r.Member,
-		GKE:         p.gke,
-		TokenSource: p.tokens,
-		GKETimeout:  r.GKETimeout,
-		Lock:        inventory.LockOptions{TTL: r.LockTTL, Holder: r.Holder},
+	ar, err := r.session().Apply(ctx, p.res, engine.ApplyOptions{
+		GKETimeout: r.GKETimeout,
+		Lock:       inventory.LockOptions{TTL: r.LockTTL, Holder: r.Holder},
 		// The topology is the authority: a field someone changed by hand
 		// (kubectl edit takes it into their own field manager) is taken
 		// back, or the edit would stand forever.
@@ -473,8 +461,6 @@ func (p *pass) apply(ctx context.Context) outcome {
 		Prune:          true,
 		Wait:           true,
 		Timeout:        r.ApplyTimeout,
-		// Parallel as in plan.
-		Parallel: r.Parallel,
 	})
 	r.Metrics.ApplyDuration.WithLabelValues(topo.Namespace, topo.Name).Observe(time.Since(started).Seconds())
 	st.LastApplyTime = &metav1.Time{Time: r.now()}

@@ -71,6 +71,11 @@ type PlanOptions struct {
 	Diff        bool
 	Guard       plan.GuardOptions
 	Prices      *catalog.Prices
+	// Only and Placements plan some clusters alone against the fleet's
+	// last placement (plan.Options'): the control plane's pass over one
+	// member.
+	Only       []string
+	Placements []placement.Result
 }
 
 // Plan computes a plan: observe, place, render, diff.
@@ -82,7 +87,7 @@ func (s *Session) Plan(ctx context.Context, o PlanOptions) (*plan.Result, error)
 	return plan.Compute(ctx, plan.Options{
 		Options: obs, FS: o.FS,
 		FullRefresh: o.FullRefresh, Adopt: o.Adopt, Diff: o.Diff, Guard: o.Guard,
-		Destroy: o.Mode == plan.ModeDestroy, DeleteClusters: o.DeleteClusters,
+		Mode: o.Mode, DeleteClusters: o.DeleteClusters, Only: o.Only, Placements: o.Placements,
 		Parallel: s.opts.Parallel, Now: s.opts.Now, Prices: o.Prices,
 	})
 }
@@ -139,7 +144,6 @@ func (s *Session) execute(ctx context.Context, planned *plan.Result, mode plan.M
 		Waves:          o.Waves,
 		Parallel:       s.opts.Parallel,
 		Progress:       o.Progress,
-		Destroy:        mode == plan.ModeDestroy,
 	})
 }
 

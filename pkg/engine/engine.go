@@ -66,6 +66,14 @@ func (s *Session) Close() error {
 	return err
 }
 
+// Prepare makes now what the topology's actions will need — the GKE client
+// and credentials when it has managed clusters — so that a missing
+// credential is said before anything is read.
+func (s *Session) Prepare(ctx context.Context, t *topology.Topology) error {
+	_, _, err := s.gkeFor(ctx, t)
+	return err
+}
+
 // gkeFor is the GKE client and token source for a topology: nil for one
 // without managed clusters, else made at the first call and kept. ctx
 // bounds making it; the client outlives it.

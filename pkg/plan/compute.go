@@ -48,12 +48,13 @@ type Options struct {
 	Parallel int
 	// Now stamps the plan; time.Now when nil.
 	Now func() time.Time
-	// Destroy plans to remove everything geofed owns (destroy): no
-	// workload is desired anywhere, so every object the inventory records
-	// is planned for deletion with prune's safety, no GKE cluster is
-	// created or changed, and no capacity is read. The workloads' sources
-	// are not rendered, so a broken app does not stand in the way.
-	Destroy bool
+	// Mode is what the plan is for, and is recorded in it. ModeDestroy
+	// plans to remove everything geofed owns: no workload is desired
+	// anywhere, so every object the inventory records is planned for
+	// deletion with prune's safety, no GKE cluster is created or changed,
+	// and no capacity is read. The workloads' sources are not rendered, so
+	// a broken app does not stand in the way.
+	Mode Mode
 	// DeleteClusters names the managed clusters destroy deletes from GKE
 	// once their objects are gone (destroy --clusters).
 	DeleteClusters []string
@@ -94,7 +95,7 @@ type Result struct {
 // can be planned (a workload that cannot be placed or rendered).
 func Compute(ctx context.Context, opts Options) (*Result, error) {
 	t := opts.Topology
-	if opts.Destroy {
+	if opts.Mode == ModeDestroy {
 		nothing := *t
 		nothing.Spec.Workloads = nil
 		t = &nothing
@@ -110,14 +111,10 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	}
 	p := &Plan{
 		FormatVersion: FormatVersion,
-		Mode:          ModeApply,
+		Mode:          opts.Mode,
 		Topology:      t.Metadata.Name,
 		TopologyFile:  t.Path,
 		CreatedAt:     now().UTC().Truncate(time.Second),
-	}
-
-	if opts.Destroy {
-		p.Mode = ModeDestroy
 	}
 
 	if err := opts.Guard.validate(clusterNames(t)); err != nil {
@@ -134,7 +131,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !opts.Destroy {
+	if opts.Mode != ModeDestroy {
 		p.Orphans = gke.Orphans(t, obs.AllLive)
 	}
 
@@ -202,7 +199,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !opts.Destroy {
+	if opts.Mode != ModeDestroy {
 		guard(p, t, want, opts.Guard)
 	}
 	if priced(p) {
@@ -224,7 +221,7 @@ func narrow(opts *Options) error {
 	if opts.Placements == nil {
 		return errors.New("planning some clusters alone needs the fleet's placement to plan them against")
 	}
-	if opts.Destroy {
+	if opts.Mode == ModeDestroy {
 		return errors.New("destroy plans every cluster: it cannot be narrowed")
 	}
 	members := maps.Clone(opts.Members)
@@ -295,10 +292,10 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 		}
 		ch := gke.Diff(st.Desired, st.Live, nodes)
 		c.GKE = &ch
-		if !opts.Destroy {
+		if opts.Mode != ModeDestroy {
 			c.Cost = cost.OfCluster(opts.Prices, ref, st.PoolZones)
 		}
-		if opts.Destroy {
+		if opts.Mode == ModeDestroy {
 			// Nothing is created or changed; the cluster is deleted only
 			// when destroy was told to.
 			c.GKE = nil

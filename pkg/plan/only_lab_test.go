@@ -111,7 +111,7 @@ spec:
 		{"only without a placement", func(o *Options) { o.Only = []string{"c1"} }, "needs the fleet's placement"},
 		{"a placement without only", func(o *Options) { o.Placements = fleet.Plan.Placements }, "needs the clusters to plan"},
 		{"a cluster not in the topology", func(o *Options) { o.Only, o.Placements = []string{"c9"}, fleet.Plan.Placements }, `cluster "c9" is not in topology lab`},
-		{"destroy", func(o *Options) { o.Only, o.Placements, o.Destroy = []string{"c1"}, fleet.Plan.Placements, true }, "cannot be narrowed"},
+		{"destroy", func(o *Options) { o.Only, o.Placements, o.Mode = []string{"c1"}, fleet.Plan.Placements, ModeDestroy }, "cannot be narrowed"},
 		{"a workload the placement lacks", func(o *Options) { o.Only, o.Placements = []string{"c1"}, []placement.Result{} }, `workload "trainer": no placement was given for it`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
