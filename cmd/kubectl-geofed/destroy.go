@@ -145,7 +145,7 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 	if o.Output != "" {
 		human = o.ErrOut
 	}
-	if err := writePlan(o.Out, p, o.Output, view.TextOptions{Color: o.Color}); err != nil {
+	if err := view.Write(o.Out, p, o.Output, view.TextOptions{Color: o.Color}); err != nil {
 		return err
 	}
 	var deleting []string

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"slices"
@@ -313,7 +312,7 @@ func (o *JoinOptions) Run(ctx context.Context) error {
 		// The plan alone on stdout, for machines.
 		fmt.Fprintln(o.ErrOut, joined)
 	}
-	if err := writePlan(o.Out, p, o.Output, view.TextOptions{Color: o.Color}); err != nil {
+	if err := view.Write(o.Out, p, o.Output, view.TextOptions{Color: o.Color}); err != nil {
 		return err
 	}
 	return o.planDone(p)
@@ -375,27 +374,6 @@ func (o *JoinOptions) plan(ctx context.Context, t *topology.Topology) (*plan.Res
 		return nil, fmt.Errorf("context %q cannot be reached: %s; nothing was written (--offline joins it anyway)", o.Context, why)
 	}
 	return res, nil
-}
-
-// writePlan prints a plan as plan -o does.
-func writePlan(w io.Writer, p *plan.Plan, output string, text view.TextOptions) error {
-	switch output {
-	case "json":
-		return view.JSON(w, p)
-	case "yaml":
-		var buf bytes.Buffer
-		if err := view.JSON(&buf, p); err != nil {
-			return err
-		}
-		y, err := yaml.JSONToYAML(buf.Bytes())
-		if err != nil {
-			return fmt.Errorf("encoding plan as YAML: %w", err)
-		}
-		_, err = w.Write(y)
-		return err
-	default:
-		return view.Text(w, p, text)
-	}
 }
 
 // dividesReplicas reports whether a workload on the cluster divides a
@@ -568,7 +546,7 @@ func (o *JoinOptions) runMembership(ctx context.Context) error {
 		return nil
 	}
 	fmt.Fprintf(o.Out, "\n%s\n\n", o.joined(ed))
-	if err := writePlan(o.Out, p, "", view.TextOptions{Color: o.Color}); err != nil {
+	if err := view.Write(o.Out, p, "", view.TextOptions{Color: o.Color}); err != nil {
 		return err
 	}
 	return o.planDone(p)

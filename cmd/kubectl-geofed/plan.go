@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/yaml"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/htmlview"
@@ -142,22 +140,12 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 	p := res.Plan
 
 	switch o.Output {
-	case "json":
-		err = view.JSON(o.IOStreams.Out, p)
-	case "yaml":
-		var buf bytes.Buffer
-		if err = view.JSON(&buf, p); err == nil {
-			var y []byte
-			if y, err = yaml.JSONToYAML(buf.Bytes()); err == nil {
-				_, err = o.IOStreams.Out.Write(y)
-			}
-		}
 	case "markdown":
 		err = view.Markdown(o.IOStreams.Out, p, view.MarkdownOptions{Diff: o.Diff, Verbose: o.Verbose, MaxBytes: o.MaxBytes, FullPlan: o.SaveTo})
 	case "html":
 		err = htmlview.Plan(o.IOStreams.Out, p)
 	default:
-		err = view.Text(o.IOStreams.Out, p, view.TextOptions{Color: o.Color, Diff: o.Diff, Verbose: o.Verbose})
+		err = view.Write(o.IOStreams.Out, p, o.Output, view.TextOptions{Color: o.Color, Diff: o.Diff, Verbose: o.Verbose})
 	}
 	if err != nil {
 		return err
