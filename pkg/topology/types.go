@@ -125,6 +125,11 @@ type Placement struct {
 	// Clusters names clusters explicitly, instead of a selector.
 	Clusters []string  `json:"clusters,omitempty"`
 	Replicas *Replicas `json:"replicas,omitempty"`
+	// Data names where the workload's data is, as gs://bucket/prefix
+	// URLs, for a workload placed without replicas.near: the plan shows
+	// what reading it costs from each cluster, and warns when a cluster
+	// would read it from another continent.
+	Data []string `json:"data,omitempty"`
 }
 
 // CapacityFigure is which capacity divideBy: capacity divides by.
@@ -176,7 +181,9 @@ type Replicas struct {
 	// replicas that fit now, or after the clusters' autoscaling node pools
 	// have grown to their maximum (the default).
 	Capacity CapacityFigure `json:"capacity,omitempty"`
-	// Near is the region locality fills from (and cost breaks ties by).
+	// Near is where locality fills from: a region, or a gs://bucket/prefix
+	// URL, whose bucket's location (read from Cloud Storage) is the
+	// region or regions (and cost breaks ties by it).
 	Near string `json:"near,omitempty"`
 	// Spill says when divideBy: locality moves on to the next nearest
 	// cluster: at max (the default) or once no more replicas fit.

@@ -45,6 +45,16 @@ func (v *validator) placement(t *Topology, p *Placement, path *field.Path) {
 	if p.Replicas != nil {
 		v.replicas(t, p.Replicas, path.Child("replicas"))
 	}
+	seen := map[string]bool{}
+	for i, url := range p.Data {
+		switch msg := checkDataURL(url); {
+		case msg != "":
+			v.errorf(path.Child("data").Index(i), "%s", msg)
+		case seen[url]:
+			v.errorf(path.Child("data").Index(i), "duplicate %q", url)
+		}
+		seen[url] = true
+	}
 }
 
 // selector checks a label selector and that it selects something: a
@@ -137,6 +147,10 @@ func (v *validator) replicas(t *Topology, r *Replicas, path *field.Path) {
 			r.DivideBy, v.errs.didYouMean(string(r.DivideBy), policies))
 	}
 	switch {
+	case IsDataURL(r.Near):
+		if msg := checkDataURL(r.Near); msg != "" {
+			v.errorf(path.Child("near"), "%s", msg)
+		}
 	case r.Near != "":
 		if _, ok := catalog.LookupRegion(r.Near); !ok {
 			v.errorf(path.Child("near"), "unknown region %q%s", r.Near, v.errs.didYouMean(r.Near, catalog.RegionNames()))
