@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
@@ -25,6 +26,9 @@ type clusterFlags struct {
 	RequestTimeout time.Duration
 	// EmulatorHost is $GKE_EMULATOR_HOST.
 	EmulatorHost string
+	// StorageEmulatorHost is $STORAGE_EMULATOR_HOST, where the location
+	// of the buckets workloads name is read.
+	StorageEmulatorHost string
 }
 
 // add registers the flags; parallelHelp says what runs in parallel.
@@ -40,7 +44,10 @@ func (f *clusterFlags) add(cmd *cobra.Command, parallelHelp string) {
 }
 
 // complete reads the environment.
-func (f *clusterFlags) complete() { f.EmulatorHost = os.Getenv(gke.EmulatorHostEnv) }
+func (f *clusterFlags) complete() {
+	f.EmulatorHost = os.Getenv(gke.EmulatorHostEnv)
+	f.StorageEmulatorHost = os.Getenv(datasource.EmulatorHostEnv)
+}
 
 func (f *clusterFlags) validate() error {
 	switch f.Refresh {
@@ -61,7 +68,8 @@ func (f *clusterFlags) validate() error {
 // with the user's --kubeconfig. The caller closes it.
 func (f *clusterFlags) session(kubeconfig string) *engine.Session {
 	return engine.New(engine.Options{
-		GKE: gke.ClientOptions{EmulatorHost: f.EmulatorHost},
+		GKE:  gke.ClientOptions{EmulatorHost: f.EmulatorHost},
+		Data: datasource.Options{EmulatorHost: f.StorageEmulatorHost},
 		Member: member.Options{
 			KubeconfigPath: kubeconfig,
 			QPS:            f.QPS,

@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
@@ -41,7 +42,10 @@ type RenderOptions struct {
 	Capacity map[string]int64
 	// EmulatorHost is $GKE_EMULATOR_HOST, for reading capacity.
 	EmulatorHost string
-	Timeout      time.Duration
+	// StorageEmulatorHost is $STORAGE_EMULATOR_HOST, for reading the
+	// location of the buckets workloads name.
+	StorageEmulatorHost string
+	Timeout             time.Duration
 
 	ConfigFlags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
@@ -58,12 +62,15 @@ func NewRenderCommand(flags *genericclioptions.ConfigFlags, streams genericioopt
 kustomize output of the chosen overlay plus placement (replica shares) and
 geofed's ownership labels, exactly as apply would send it.
 
-Like kustomize build, render works offline, with one exception: a workload
+Like kustomize build, render works offline, with two exceptions: a workload
 whose division needs the replicas that fit (divideBy: capacity, divideBy:
 cost, or divideBy: locality with spill: fit) makes render read the nodes and
-pods of its clusters, as plan does, unless --capacity gives them. Prices
-(divideBy: cost) come from the built-in price list and --price-catalog,
-never from the network. Secret values are printed as (sensitive).`,
+pods of its clusters, as plan does, unless --capacity gives them; and a
+workload that names data (gs://bucket/prefix in replicas.near or
+placement.data) makes it read the bucket's location from Cloud Storage
+($STORAGE_EMULATOR_HOST points it at an emulator). Prices (divideBy: cost,
+egress) come from the built-in price list and --price-catalog, never from
+the network. Secret values are printed as (sensitive).`,
 		Example: renderExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -90,6 +97,7 @@ never from the network. Secret values are printed as (sensitive).`,
 // Complete parses --capacity and reads the environment.
 func (o *RenderOptions) Complete(whatIf string) error {
 	o.EmulatorHost = os.Getenv(gke.EmulatorHostEnv)
+	o.StorageEmulatorHost = os.Getenv(datasource.EmulatorHostEnv)
 	var err error
 	o.Capacity, err = parseCapacity(whatIf)
 	return err
@@ -123,9 +131,10 @@ func (o *RenderOptions) Run(ctx context.Context) error {
 		}
 	}
 	// Offline unless a workload divides by capacity that --capacity does
-	// not give for every cluster.
+	// not give for every cluster, or names data.
 	sess := engine.New(engine.Options{
 		GKE:    gke.ClientOptions{EmulatorHost: o.EmulatorHost},
+		Data:   datasource.Options{EmulatorHost: o.StorageEmulatorHost},
 		Member: member.Options{KubeconfigPath: kubeconfigFlag(o.ConfigFlags), Timeout: o.Timeout, UserAgent: userAgent()},
 	})
 	defer sess.Close()

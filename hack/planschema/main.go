@@ -98,7 +98,7 @@ var undocumented = map[string]string{
 	"placement.Result.Min":      "The replicas policy's floor per selected cluster.",
 	"placement.Result.Max":      "The replicas policy's ceiling per selected cluster.",
 	"placement.Result.Resource": "The resource divideBy capacity measures.",
-	"placement.Result.Near":     "The region divideBy locality fills the nearest clusters to first.",
+	"placement.Result.Near":     "Where divideBy locality fills the nearest clusters first: a region, or a gs://bucket/prefix URL whose bucket's location (see data) gives the regions.",
 	"placement.Result.Warnings": "What the division warns of, such as an excluded cluster or more replicas than fit.",
 	"placement.Share.Cluster":   "The selected cluster's name.",
 	"placement.Share.Region":    "The cluster's region.",

@@ -58,6 +58,10 @@ type Options struct {
 	// Prices price the GKE node pools: divideBy cost divides by them and
 	// every division shows what its shares cost. Nil prices nothing.
 	Prices *catalog.Prices
+	// Data is where the data the workloads name (gs:// URLs) lives, as
+	// package datasource reads it; a workload naming data missing here
+	// is an error.
+	Data map[string]placement.Data
 }
 
 // Prerendered is every overlay that some cluster of a topology chooses, of
@@ -328,7 +332,7 @@ func place(w topology.Workload, clusters []placement.Cluster, opts Options, rend
 			return placement.Result{}, err
 		}
 	}
-	return placement.Place(w, placed)
+	return placement.Place(w, placed, placement.Inputs{Data: opts.Data, Prices: opts.Prices})
 }
 
 // labelAndHash marks obj a member of the ApplySet partOf and annotates it

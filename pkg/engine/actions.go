@@ -11,6 +11,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
@@ -44,7 +45,7 @@ func (s *Session) observe(ctx context.Context, f Fleet) (observe.Options, error)
 	}
 	o := observe.Options{
 		Topology: f.Topology, Member: s.opts.Member, ReconcilingLimit: f.ReconcilingLimit,
-		Keep: f.Keep, Exclude: f.Exclude, Members: f.Members,
+		Keep: f.Keep, Exclude: f.Exclude, Members: f.Members, Data: s.opts.Data,
 	}
 	client, tokens, err := s.gkeFor(ctx, f.Topology)
 	if err != nil {
@@ -176,7 +177,8 @@ type RenderOptions struct {
 
 // Render computes what every cluster should hold, offline like kustomize
 // build unless a workload divides by capacity that WhatIf does not give for
-// every cluster: then the clusters are read for it, as plan reads them.
+// every cluster (then the clusters are read for it, as plan reads them) or
+// names data (then its bucket's location is read from Cloud Storage).
 func (s *Session) Render(ctx context.Context, o RenderOptions) (*desired.State, error) {
 	t := o.Topology
 	if t == nil {
@@ -186,13 +188,19 @@ func (s *Session) Render(ctx context.Context, o RenderOptions) (*desired.State, 
 	var (
 		unread map[string]string
 		in     map[string]*capacity.Cluster
+		data   datasource.Locations
 	)
 	if desired.DividesByCapacity(t) && len(o.WhatIf) < len(clusters) {
 		obs, err := s.observe(ctx, o.Fleet)
 		if err != nil {
 			return nil, err
 		}
-		if clusters, in, unread, err = observe.Capacity(ctx, obs); err != nil {
+		if clusters, in, unread, data, err = observe.Capacity(ctx, obs); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if data, err = datasource.Resolve(ctx, t, s.opts.Data); err != nil {
 			return nil, err
 		}
 	}
@@ -200,7 +208,7 @@ func (s *Session) Render(ctx context.Context, o RenderOptions) (*desired.State, 
 	if prices == nil {
 		prices = catalog.BuiltinPrices()
 	}
-	state, err := desired.Compute(desired.Options{Topology: t, FS: o.FS, Clusters: clusters, Capacity: in, WhatIf: o.WhatIf, Prices: prices})
+	state, err := desired.Compute(desired.Options{Topology: t, FS: o.FS, Clusters: clusters, Capacity: in, WhatIf: o.WhatIf, Prices: prices, Data: data})
 	if err != nil {
 		return nil, desired.ExplainCapacity(err, unread)
 	}

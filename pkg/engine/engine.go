@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
@@ -28,6 +29,10 @@ type Options struct {
 	// Member says how to reach member clusters: the kubeconfig, the
 	// per-cluster rate limits, the timeouts, the user agent.
 	Member member.Options
+	// Data says how to reach Cloud Storage (the emulator's address, say),
+	// for the location of the buckets workloads name; only topologies
+	// that name one reach it.
+	Data datasource.Options
 	// Parallel bounds how many clusters are worked on at once (default
 	// member.DefaultParallel).
 	Parallel int

@@ -23,6 +23,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
@@ -82,6 +83,10 @@ type Options struct {
 	// its health probe found it dark, or it has no credentials). Name and
 	// Region are the topology's. The CLI passes none.
 	Members map[string]member.Target
+	// Data says how to reach Cloud Storage, to read the location of the
+	// buckets the topology's workloads name (only those topologies reach
+	// it).
+	Data datasource.Options
 }
 
 // Observation is what the clusters told: the placement inputs (reachability,
@@ -105,6 +110,8 @@ type Observation struct {
 	// CapacityUnread says, by cluster name, why its capacity could not be
 	// read.
 	CapacityUnread map[string]string
+	// Data is where the data the workloads name lives, by gs:// URL.
+	Data datasource.Locations
 }
 
 // Excluded says why placement leaves the named cluster out ("" when it
@@ -132,6 +139,12 @@ func (o *Observation) Conn(name string) *member.Conn {
 // and reads their capacity when some workload divides replicas.
 func Observe(ctx context.Context, opts Options) (*Observation, error) {
 	t := opts.Topology
+	// First, and once per plan: a bucket that is gone fails the plan
+	// before any cluster is contacted.
+	data, err := datasource.Resolve(ctx, t, opts.Data)
+	if err != nil {
+		return nil, err
+	}
 	refs := t.Clusters()
 	states, allLive, err := liveGKE(ctx, t, opts.GKE)
 	if err != nil {
@@ -201,7 +214,7 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 			clusters[i].Unreachable = c.Err.Error()
 		}
 	}
-	obs := &Observation{Clusters: clusters, Conns: conns, GKE: states, AllLive: allLive}
+	obs := &Observation{Clusters: clusters, Conns: conns, GKE: states, AllLive: allLive, Data: data}
 	obs.readCapacity(ctx, t, refs)
 	return obs, nil
 }
@@ -517,11 +530,11 @@ func poolZones(st *GKEState, desired, live *containerpb.NodePool) []string {
 // Capacity reads capacity for render, which places as if every cluster
 // were reachable: the clusters come back with Unreachable cleared, and
 // unread says, per cluster, why its capacity could not be read (or why it
-// could not be reached).
-func Capacity(ctx context.Context, opts Options) (clusters []placement.Cluster, in map[string]*capacity.Cluster, unread map[string]string, err error) {
+// could not be reached), and data where the buckets workloads name are.
+func Capacity(ctx context.Context, opts Options) (clusters []placement.Cluster, in map[string]*capacity.Cluster, unread map[string]string, data datasource.Locations, err error) {
 	obs, err := Observe(ctx, opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	clusters = placement.ClustersOf(opts.Topology)
 	unread = maps.Clone(obs.CapacityUnread)
@@ -533,7 +546,7 @@ func Capacity(ctx context.Context, opts Options) (clusters []placement.Cluster, 
 			unread[clusters[i].Name] = r
 		}
 	}
-	return clusters, obs.Capacity, unread, nil
+	return clusters, obs.Capacity, unread, obs.Data, nil
 }
 
 // sameServer refuses a topology that reaches one API server under two

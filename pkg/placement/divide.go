@@ -74,7 +74,18 @@ import (
 // sum — except when unreachable clusters are what leave too little room:
 // then the reachable ones are filled to max and a warning says how many
 // replicas cannot be placed until the others are back. A cluster that gets 0 keeps its objects at 0 replicas (warm standby).
+//
+// Divide knows regions only: a near that names data (gs://) needs the
+// data's location, which Place is given.
 func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
+	if topology.IsDataURL(policy.Near) {
+		return Result{}, fmt.Errorf("replicas.near: %s: the bucket's location was not read", policy.Near)
+	}
+	return divide(clusters, policy, nearPoint{label: policy.Near, regions: []string{policy.Near}})
+}
+
+// divide is Divide with near resolved: a region, or where data is.
+func divide(clusters []Cluster, policy topology.Replicas, near nearPoint) (Result, error) {
 	mode := policy.DivideBy
 	if mode == "" {
 		mode = topology.DivideByWeight
@@ -134,7 +145,7 @@ func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 		header = d.header(figure, d.parts, weightInput)
 	case topology.DivideByLocality:
 		res.Near = policy.Near
-		if err := d.measureDistance(policy.Near); err != nil {
+		if err := d.measureDistance(near); err != nil {
 			return Result{}, err
 		}
 		res.Spill = string(topology.SpillMax)
@@ -147,7 +158,7 @@ func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 		} else {
 			d.fillNearestFirst()
 		}
-		by := "locality near " + policy.Near
+		by := "locality near " + near.label
 		if res.Spill == string(topology.SpillFit) {
 			by += ", each up to what fits"
 		}
@@ -157,7 +168,7 @@ func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 		res.Near = policy.Near
 		res.MaxCostPerHour = copyPtr(policy.MaxCostPerHour)
 		if policy.Near != "" {
-			if err := d.measureDistance(policy.Near); err != nil {
+			if err := d.measureDistance(near); err != nil {
 				return Result{}, err
 			}
 		}
@@ -169,7 +180,7 @@ func Divide(clusters []Cluster, policy topology.Replicas) (Result, error) {
 		d.fillInOrder(order, "cheapest", policy.MaxCostPerHour)
 		by := "cost per replica"
 		if policy.Near != "" {
-			by += ", ties by distance to " + policy.Near
+			by += ", ties by distance to " + near.label
 		}
 		header = d.header(by, order, costInput(policy.Near != ""))
 	}
@@ -228,7 +239,8 @@ func checkPolicy(p topology.Replicas, mode topology.DivideBy) error {
 	if mode == topology.DivideByLocality && p.Near == "" {
 		return errors.New("replicas.near: divideBy locality needs the region to fill from")
 	}
-	if p.Near != "" && (mode == topology.DivideByLocality || mode == topology.DivideByCost) {
+	// A gs:// near's location was read, not named: Place checked it.
+	if p.Near != "" && !topology.IsDataURL(p.Near) && (mode == topology.DivideByLocality || mode == topology.DivideByCost) {
 		if _, ok := catalog.LookupRegion(p.Near); !ok {
 			msg := fmt.Sprintf("replicas.near: unknown region %q", p.Near)
 			if s := catalog.Suggest(p.Near, catalog.RegionNames()); s != "" {
@@ -390,11 +402,11 @@ func (d *division) needFit() error {
 	return nil
 }
 
-func (d *division) measureDistance(near string) error {
+func (d *division) measureDistance(near nearPoint) error {
 	for _, p := range d.parts {
-		km, ok := catalog.DistanceKm(p.Region, near)
+		km, _, ok := near.distanceKm(p.Region)
 		if !ok {
-			return fmt.Errorf("cluster %s: unknown region %q, so its distance to %s is unknown", p.Name, p.Region, near)
+			return fmt.Errorf("cluster %s: unknown region %q, so its distance to %s is unknown", p.Name, p.Region, near.label)
 		}
 		p.km = math.Round(km)
 	}

@@ -39,6 +39,7 @@ func TestPlaceGolden(t *testing.T) {
 		name     string
 		workload topology.Workload
 		clusters []Cluster
+		in       Inputs
 	}{
 		{
 			name: "weight",
@@ -163,6 +164,37 @@ func TestPlaceGolden(t *testing.T) {
 			}},
 			clusters: unreachable(serving(), "serve-use", "context deadline exceeded"),
 		},
+		{
+			// A bucket in one region: the nearest cluster fills first, and
+			// each cluster's reading of the data is priced by its class.
+			name: "locality-bucket",
+			workload: topology.Workload{Name: "trainer", Placement: topology.Placement{
+				ClusterSelector: servingSelector,
+				Replicas:        &topology.Replicas{Total: 8, DivideBy: topology.DivideByLocality, Near: "gs://ckpt/run1", Max: i32(5)},
+			}},
+			in: Inputs{Data: map[string]Data{"gs://ckpt/run1": {URL: "gs://ckpt/run1", Location: "EUROPE-WEST4", Type: "region", Regions: []string{"europe-west4"}}}},
+		},
+		{
+			// A multi-region bucket is as near as its nearest region: the
+			// US clusters tie at 0 km and share by name; the European one
+			// reads it from another continent, so the plan warns.
+			name: "locality-multi-region",
+			workload: topology.Workload{Name: "trainer", Placement: topology.Placement{
+				ClusterSelector: servingSelector,
+				Replicas:        &topology.Replicas{Total: 8, DivideBy: topology.DivideByLocality, Near: "gs://corpus/en", Min: i32(1), Max: i32(5)},
+			}},
+			in: Inputs{Data: map[string]Data{"gs://corpus/en": {URL: "gs://corpus/en", Location: "US", Type: "multi-region", Regions: []string{"us-central1", "us-east1", "us-west1"}}}},
+		},
+		{
+			// No replicas policy: placement.data still prices every
+			// cluster's reads, and warns for the one across an ocean.
+			name: "duplicate-data",
+			workload: topology.Workload{Name: "eval", Placement: topology.Placement{
+				ClusterSelector: servingSelector,
+				Data:            []string{"gs://ckpt/run1"},
+			}},
+			in: Inputs{Data: map[string]Data{"gs://ckpt/run1": {URL: "gs://ckpt/run1", Location: "NAM4", Type: "dual-region", Regions: []string{"us-central1", "us-east1"}}}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,7 +202,7 @@ func TestPlaceGolden(t *testing.T) {
 			if clusters == nil {
 				clusters = serving()
 			}
-			res, err := Place(tt.workload, clusters)
+			res, err := Place(tt.workload, clusters, tt.in)
 			if err != nil {
 				t.Fatalf("Place() error = %v", err)
 			}
@@ -247,7 +279,7 @@ func TestPlaceErrorsNameTheWorkload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Place(tt.workload, serving())
+			_, err := Place(tt.workload, serving(), Inputs{})
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("Place() error = %v\nwant %s", err, tt.want)
 			}
@@ -255,10 +287,27 @@ func TestPlaceErrorsNameTheWorkload(t *testing.T) {
 	}
 }
 
+// TestPlaceNeedsDataLocation: a workload naming data whose location was
+// not read is an error naming the workload and the URL, never a guess.
+func TestPlaceNeedsDataLocation(t *testing.T) {
+	for _, w := range []topology.Workload{
+		{Name: "trainer", Placement: topology.Placement{Replicas: &topology.Replicas{Total: 2, DivideBy: topology.DivideByLocality, Near: "gs://gone/x"}}},
+		{Name: "trainer", Placement: topology.Placement{Data: []string{"gs://gone/x"}}},
+	} {
+		_, err := Place(w, serving(), Inputs{Data: map[string]Data{"gs://other/y": {URL: "gs://other/y", Regions: []string{"us-east1"}}}})
+		if err == nil || !strings.Contains(err.Error(), `workload "trainer"`) || !strings.Contains(err.Error(), "gs://gone/x") {
+			t.Errorf("Place(%+v) error = %v, want one naming the workload and gs://gone/x", w.Placement, err)
+		}
+	}
+	if _, err := Divide(serving(), topology.Replicas{Total: 2, DivideBy: topology.DivideByLocality, Near: "gs://gone/x"}); err == nil || !strings.Contains(err.Error(), "gs://gone/x") {
+		t.Errorf("Divide() with a gs:// near error = %v, want one naming it", err)
+	}
+}
+
 func TestPlaceCapacityUnknownIsTyped(t *testing.T) {
 	_, err := Place(topology.Workload{Name: "trainer", Placement: topology.Placement{
 		Replicas: &topology.Replicas{Total: 4, DivideBy: topology.DivideByCapacity},
-	}}, serving())
+	}}, serving(), Inputs{})
 	var capErr *CapacityUnknownError
 	if !errors.As(err, &capErr) {
 		t.Fatalf("Place() error = %v (%T), want *CapacityUnknownError", err, err)
@@ -269,7 +318,7 @@ func TestPlaceCapacityUnknownIsTyped(t *testing.T) {
 }
 
 func TestPlaceDuplicate(t *testing.T) {
-	res, err := Place(topology.Workload{Name: "web"}, unreachable(serving(), "serve-use", "timeout"))
+	res, err := Place(topology.Workload{Name: "web"}, unreachable(serving(), "serve-use", "timeout"), Inputs{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,9 @@ type Result struct {
 	// USDPerHour is what the placement costs per hour, the sum of its
 	// shares' costs; absent unless every share's is known.
 	USDPerHour *float64 `json:"usdPerHour,omitempty"`
+	// Data is where the data the workload reads lives: the bucket
+	// replicas.near names, then those placement.data names.
+	Data []Data `json:"data,omitempty"`
 	// Shares has one entry per selected cluster, sorted by region then name.
 	Shares []Share `json:"shares"`
 	// Explanation shows the inputs and the result per cluster, one human
@@ -114,6 +117,9 @@ type Share struct {
 	Clamped string `json:"clamped,omitempty"`
 	// Excluded is why the cluster gets nothing: it is unreachable.
 	Excluded string `json:"excluded,omitempty"`
+	// Egress is, per data location of the workload, what the cluster
+	// reading it costs (absent for an excluded cluster).
+	Egress []Egress `json:"egress,omitempty"`
 }
 
 // CapacityUnknownError is returned when a workload divides its replicas by
@@ -140,27 +146,39 @@ func (e *CapacityUnknownError) Error() string {
 }
 
 // Place selects the clusters of a workload and divides its replicas among
-// them. Errors name the workload.
-func Place(w topology.Workload, clusters []Cluster) (Result, error) {
+// them, then says what reading the workload's data costs each cluster.
+// Errors name the workload.
+func Place(w topology.Workload, clusters []Cluster, in Inputs) (Result, error) {
 	selected, err := Select(w.Placement, clusters)
 	if err != nil {
 		return Result{}, fmt.Errorf("workload %q: %w", w.Name, err)
 	}
-	if w.Placement.Replicas == nil {
-		res := duplicate(selected)
-		res.Workload = w.Name
-		return res, nil
-	}
-	res, err := Divide(selected, *w.Placement.Replicas)
+	data, err := dataOf(w, in)
 	if err != nil {
-		var capErr *CapacityUnknownError
-		if errors.As(err, &capErr) {
-			capErr.Workload = w.Name
-			return Result{}, capErr
-		}
 		return Result{}, fmt.Errorf("workload %q: %w", w.Name, err)
 	}
+	var res Result
+	if w.Placement.Replicas == nil {
+		res = duplicate(selected)
+	} else {
+		near, err := nearOf(w.Placement.Replicas.Near, in)
+		if err != nil {
+			return Result{}, fmt.Errorf("workload %q: %w", w.Name, err)
+		}
+		res, err = divide(selected, *w.Placement.Replicas, near)
+		if err != nil {
+			var capErr *CapacityUnknownError
+			if errors.As(err, &capErr) {
+				capErr.Workload = w.Name
+				return Result{}, capErr
+			}
+			return Result{}, fmt.Errorf("workload %q: %w", w.Name, err)
+		}
+	}
 	res.Workload = w.Name
+	if err := addEgress(&res, data, in.prices()); err != nil {
+		return Result{}, fmt.Errorf("workload %q: %w", w.Name, err)
+	}
 	return res, nil
 }
 

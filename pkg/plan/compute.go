@@ -138,7 +138,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Prices == nil {
 		opts.Prices = catalog.BuiltinPrices()
 	}
-	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity, Placed: opts.Placements, Only: opts.Only, Prerendered: <-pre, Prices: opts.Prices})
+	want, err := desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity, Placed: opts.Placements, Only: opts.Only, Prerendered: <-pre, Prices: opts.Prices, Data: obs.Data})
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func Compute(ctx context.Context, opts Options) (*Status, error) {
 		if obs, err = observe.Observe(ctx, opts.Options); err != nil {
 			return nil, err
 		}
-		want, err = desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity})
+		want, err = desired.Compute(desired.Options{Topology: t, FS: opts.FS, Clusters: obs.Clusters, Capacity: obs.Capacity, Data: obs.Data})
 		if err = unplaceable(err); err != nil {
 			return nil, err
 		}
