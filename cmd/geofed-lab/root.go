@@ -39,6 +39,7 @@ $` + lab.BinDirEnv + `.`,
 		newDownCommand(&dir, streams),
 		newImageCommand(&dir, streams),
 		newFaultCommand(&dir, streams),
+		newBucketCommand(&dir, streams),
 	)
 	return cmd
 }
@@ -104,7 +105,9 @@ func newUpCommand(dir *string, streams genericiooptions.IOStreams) *cobra.Comman
 		Short: "Start a lab in the background",
 		Long: `Start a lab in the background and wait until its clusters are ready. The lab's
 kubeconfig has a context per cluster, named after it; the env file in the
-state directory exports KUBECONFIG (and the addresses of lab services).`,
+state directory exports KUBECONFIG and the addresses of lab services: the GKE
+emulator (GKE_EMULATOR_HOST) and Cloud Storage (STORAGE_EMULATOR_HOST, whose
+buckets geofed-lab bucket create makes).`,
 		Example: `  # The joined cluster of manifests/topology.yaml
   geofed-lab up
   source .geofed-lab/env
@@ -153,7 +156,7 @@ func newRunCommand(dir *string, streams genericiooptions.IOStreams) *cobra.Comma
 			if err != nil {
 				return err
 			}
-			return labd.Run(cmd.Context(), labd.RunOptions{Dir: *dir, Clusters: specs, Out: streams.Out, Addons: []labd.Addon{gkeEmulator(streams.Out)}})
+			return labd.Run(cmd.Context(), labd.RunOptions{Dir: *dir, Clusters: specs, Out: streams.Out, Addons: []labd.Addon{gkeEmulator(streams.Out), storageEmulator()}})
 		},
 	}
 	flags.add(cmd)
