@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/push"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
@@ -39,6 +41,9 @@ type PushOptions struct {
 	RestoreAfter  time.Duration
 	// DeletionPolicy is Orphan, Delete, or "" to keep the hub's.
 	DeletionPolicy string
+	// StorageEmulatorHost is $STORAGE_EMULATOR_HOST: where the location of
+	// the buckets workloads name is read, as plan reads it.
+	StorageEmulatorHost string
 
 	ConfigFlags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
@@ -56,9 +61,13 @@ kustomize sources a bundle of ConfigMaps beside it — Secrets for the files
 that hold secrets (Secret manifests, what secret generators read) — so the
 controller renders offline exactly what render renders here.
 
-Before anything is uploaded, every workload is rendered both from the disk
-and from the bundle: a kustomization that reads files outside its source
-directory is refused here, not found broken in the hub.
+Before anything is uploaded, every workload is placed and rendered both
+from the disk and from the bundle: a kustomization that reads files outside
+its source directory is refused here, not found broken in the hub. A
+workload that names a bucket (gs://bucket/prefix) has its location read
+from Cloud Storage as plan reads it (STORAGE_EMULATOR_HOST points at an
+emulator): a bucket that is gone or unreadable refuses the push, naming the
+workload, file:line and URL.
 
 Members are reached from the hub with the kubeconfig in Secret
 geofed-member-<cluster> (key kubeconfig, labelled geofed.io/membership, as
@@ -82,6 +91,7 @@ A push without --deletion-policy keeps what the hub has.`,
 		Example: pushExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.StorageEmulatorHost = os.Getenv(datasource.EmulatorHostEnv)
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -136,7 +146,8 @@ func (o *PushOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := push.Options{Topology: t, Hub: hub, Namespace: o.HubNamespace, Mode: v1alpha1.Mode(o.Mode), Paused: o.Paused, DeletionPolicy: v1alpha1.DeletionPolicy(o.DeletionPolicy)}
+	opts := push.Options{Topology: t, Hub: hub, Namespace: o.HubNamespace, Mode: v1alpha1.Mode(o.Mode), Paused: o.Paused, DeletionPolicy: v1alpha1.DeletionPolicy(o.DeletionPolicy),
+		Data: datasource.Options{EmulatorHost: o.StorageEmulatorHost}}
 	if o.FailoverAfter > 0 || o.RestoreAfter > 0 {
 		opts.Failover = &v1alpha1.Failover{}
 		if o.FailoverAfter > 0 {

@@ -90,7 +90,7 @@ func TestCollectPackUnpack(t *testing.T) {
 	if len(b.Files) != 6 {
 		t.Errorf("%d files bundled, want 6: %v", len(b.Files), b.Files)
 	}
-	if err := Check(topo, b); err != nil {
+	if err := Check(topo, b, nil); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
 
@@ -159,7 +159,7 @@ func TestCheckFindsFilesOutsideTheSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Check(topo, b); err == nil || !strings.Contains(err.Error(), "outside its workload's source directory") {
+	if err := Check(topo, b, nil); err == nil || !strings.Contains(err.Error(), "outside its workload's source directory") {
 		t.Fatalf("Check: %v, want an error naming files outside the source", err)
 	}
 }

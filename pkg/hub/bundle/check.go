@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
+	"github.com/geofed-io/kubectl-geofed/pkg/placement"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -14,9 +15,12 @@ import (
 // kustomization that reads a file the bundle lacks (one outside its source
 // directory) is found at push time, not by the controller. Capacity is
 // not read: every cluster is taken to fit any number of replicas, which
-// is enough to compare rendering.
-func Check(t *topology.Topology, b *Bundle) error {
-	data, err := os.ReadFile(t.Path)
+// is enough to compare rendering. data is where the buckets the workloads
+// name are, as package datasource reads them for plan: placement near a
+// bucket needs its location, and a workload naming one that data lacks
+// fails the check as it would fail the controller's plan.
+func Check(t *topology.Topology, b *Bundle, data map[string]placement.Data) error {
+	doc, err := os.ReadFile(t.Path)
 	if err != nil {
 		return fmt.Errorf("reading topology: %w", err)
 	}
@@ -25,7 +29,7 @@ func Check(t *topology.Topology, b *Bundle) error {
 	if err != nil {
 		return err
 	}
-	inBundle, err := topology.Options{IsDir: fsys.IsDir}.Parse(b.TopologyPath(root), data)
+	inBundle, err := topology.Options{IsDir: fsys.IsDir}.Parse(b.TopologyPath(root), doc)
 	if err != nil {
 		return fmt.Errorf("the topology does not load from the bundle of its sources: %w", err)
 	}
@@ -33,11 +37,11 @@ func Check(t *topology.Topology, b *Bundle) error {
 	for _, ref := range t.Clusters() {
 		whatIf[ref.Cluster.Name] = 1 << 30
 	}
-	fromDisk, err := desired.Compute(desired.Options{Topology: t, WhatIf: whatIf})
+	fromDisk, err := desired.Compute(desired.Options{Topology: t, WhatIf: whatIf, Data: data})
 	if err != nil {
 		return err
 	}
-	fromBundle, err := desired.Compute(desired.Options{Topology: inBundle, FS: fsys, WhatIf: whatIf})
+	fromBundle, err := desired.Compute(desired.Options{Topology: inBundle, FS: fsys, WhatIf: whatIf, Data: data})
 	if err != nil {
 		return fmt.Errorf("rendering from the bundle of sources (does a kustomization read files outside its workload's source directory?): %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/bundle"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
@@ -45,6 +46,11 @@ type Options struct {
 	// ChunkSize bounds one ConfigMap's or Secret's chunk;
 	// bundle.DefaultChunkSize when zero.
 	ChunkSize int
+	// Data says how to reach Cloud Storage (the emulator's address, say)
+	// for the location of the buckets the workloads name: the check
+	// before upload places them as plan does, so it reads those locations
+	// as plan does. A topology naming no bucket reaches nothing.
+	Data datasource.Options
 }
 
 // Result says what was pushed.
@@ -59,7 +65,8 @@ type Result struct {
 	Deleted int
 }
 
-// Run collects and checks the sources, writes the new chunks, points the
+// Run collects and checks the sources (placing every workload, which reads
+// the location of the buckets they name), writes the new chunks, points the
 // Topology at them, and only then deletes the chunks of earlier pushes: a
 // controller reading the Topology at any moment finds the chunks it names.
 func Run(ctx context.Context, o Options) (*Result, error) {
@@ -68,7 +75,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := bundle.Check(t, b); err != nil {
+	// A bucket that is gone fails here, named as plan names it, rather
+	// than in the controller after the upload.
+	data, err := datasource.Resolve(ctx, t, o.Data)
+	if err != nil {
+		return nil, err
+	}
+	if err := bundle.Check(t, b, data); err != nil {
 		return nil, err
 	}
 	packed, err := b.Pack()

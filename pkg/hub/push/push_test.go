@@ -3,17 +3,21 @@ package push
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
+	"github.com/geofed-io/kubectl-geofed/internal/lab/gcsemu"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
@@ -114,5 +118,88 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPushNamingABucket: the check before upload places every workload,
+// and placement near a bucket needs the bucket's location. Push reads it
+// from Cloud Storage (the lab's emulator) as plan does: a bucket that
+// exists is pushed, read back from the hub; one that does not fails the
+// push naming the workload, file:line and URL, and nothing is uploaded.
+func TestPushNamingABucket(t *testing.T) {
+	_, clusters := labtest.New(t, lab.ClusterSpec{Name: "hub", APIServerOnly: true})
+	hub := clusters[0]
+	ctx := t.Context()
+	labtest.InstallCRD(t, hub.RESTConfig(), filepath.Join("..", "..", "..", "manifests", "controller", "crd", "geofed.io_topologies.yaml"))
+	scheme := runtime.NewScheme()
+	must(t, clientgoscheme.AddToScheme(scheme))
+	must(t, v1alpha1.AddToScheme(scheme))
+	c, err := client.New(hub.RESTConfig(), client.Options{Scheme: scheme})
+	must(t, err)
+	const ns = "geofed-system"
+	must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	gcs, err := gcsemu.Start(ctx, gcsemu.Options{})
+	must(t, err)
+	t.Cleanup(gcs.Stop)
+	must(t, gcsemu.CreateBucket(ctx, gcs.Host, "ckpt-eu", "europe-west4"))
+
+	for _, tc := range []struct {
+		name, near string
+		wantErr    string // "" for a push that uploads
+	}{
+		{name: "bucket-exists", near: "gs://ckpt-eu/run1"},
+		{name: "bucket-gone", near: "gs://gone/run1", wantErr: `topology.yaml:18: workload "trainer": replicas.near: gs://gone/run1: bucket gone does not exist`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			files := map[string]string{
+				"topology.yaml": `apiVersion: geofed.io/v1alpha1
+kind: Topology
+metadata: {name: ` + tc.name + `}
+spec:
+  regions:
+  - name: us-west1
+    clusters:
+    - name: m1
+      kubeconfig: {context: m1}
+  - name: europe-west4
+    clusters:
+    - name: m2
+      kubeconfig: {context: m2}
+  workloads:
+  - name: trainer
+    source: apps/trainer
+    placement:
+      replicas: {total: 2, divideBy: locality, near: "` + tc.near + `"}
+`,
+				"apps/trainer/kustomization.yaml": "resources: [deployment.yaml]\n",
+				"apps/trainer/deployment.yaml":    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: trainer, namespace: ml}\nspec:\n  selector: {matchLabels: {app: trainer}}\n  template:\n    metadata: {labels: {app: trainer}}\n    spec:\n      containers: [{name: trainer, image: trainer:1}]\n",
+			}
+			for name, content := range files {
+				p := filepath.Join(dir, name)
+				must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+				must(t, os.WriteFile(p, []byte(content), 0o644))
+			}
+			topo, err := topology.Load(filepath.Join(dir, "topology.yaml"))
+			must(t, err)
+			_, err = Run(ctx, Options{Topology: topo, Hub: c, Namespace: ns, Data: datasource.Options{EmulatorHost: gcs.Host}})
+			var pushed v1alpha1.Topology
+			getErr := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: tc.name}, &pushed)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("push: %v", err)
+				}
+				if getErr != nil {
+					t.Fatalf("reading the pushed Topology back from the hub: %v", getErr)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("push: error %v, want one containing %q", err, tc.wantErr)
+			}
+			if !apierrors.IsNotFound(getErr) {
+				t.Errorf("after a refused push, reading Topology %s from the hub: %v, want NotFound", tc.name, getErr)
+			}
+		})
 	}
 }
