@@ -57,7 +57,7 @@ type ApplyOptions struct {
 	// LockTTL is how long a lock outlives a killed apply.
 	LockTimeout time.Duration
 	LockTTL     time.Duration
-	clusterFlags
+	fleetFlags
 	pruneGuardFlags
 	priceFlags
 	// Color is decided in Complete (Out a TTY, no NO_COLOR); apply has no
@@ -123,7 +123,7 @@ and --allow-prune are refused (plan again with them).`,
 	cmd.Flags().BoolVar(&o.Waves, "waves", false, "Apply one region at a time, in topology order, stopping at the first that is not healthy")
 	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 0, "Wait this long for another apply of the same topology to release a cluster's lock, instead of refusing at once")
 	cmd.Flags().DurationVar(&o.LockTTL, "lock-ttl", inventory.DefaultLockTTL, "How long a cluster's lock outlives an apply that died without releasing it")
-	o.clusterFlags.add(cmd, "Clusters planned and applied at once")
+	o.fleetFlags.add(cmd, "Clusters planned and applied at once")
 	o.pruneGuardFlags.add(cmd)
 	o.priceFlags.add(cmd)
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
@@ -138,7 +138,7 @@ func (o *ApplyOptions) Complete(args []string) {
 	if len(args) > 0 {
 		o.PlanFile = args[0]
 	}
-	o.clusterFlags.complete()
+	o.fleetFlags.complete()
 	o.printFlags.complete(o.IOStreams.Out)
 	o.Interactive = isTerminal(o.IOStreams.In)
 }
@@ -148,7 +148,7 @@ func (o *ApplyOptions) Validate() error {
 	if o.Filename == "" && o.PlanFile == "" {
 		return errors.New("a topology file or a saved plan is required: apply -f topology.yaml, or apply plan.json")
 	}
-	if err := o.clusterFlags.validate(); err != nil {
+	if err := o.fleetFlags.validate(); err != nil {
 		return err
 	}
 	if err := o.pruneGuardFlags.validate(); err != nil {
@@ -193,7 +193,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := o.clusterFlags.planOptions(t)
+	opts := o.fleetFlags.planOptions(t)
 	opts.Prices = o.Prices
 	opts.Guard = o.pruneGuardFlags.guard
 	if saved != nil {
@@ -202,7 +202,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("the saved plan %s: pruneGuard.%w", o.PlanFile, err)
 		}
 	}
-	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
+	sess := o.fleetFlags.session(kubeconfigFlag(o.ConfigFlags))
 	defer sess.Close()
 	computed, err := computePlan(ctx, sess, opts)
 	if err != nil {

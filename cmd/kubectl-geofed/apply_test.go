@@ -18,7 +18,7 @@ import (
 
 func TestApplyValidate(t *testing.T) {
 	valid := func() ApplyOptions {
-		return ApplyOptions{Filename: "topology.yaml", clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 8, RequestTimeout: time.Minute}, Timeout: 5 * time.Minute, LockTTL: inventory.DefaultLockTTL}
+		return ApplyOptions{Filename: "topology.yaml", fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 8, RequestTimeout: time.Minute}, Timeout: 5 * time.Minute, LockTTL: inventory.DefaultLockTTL}
 	}
 	tests := []struct {
 		name    string
@@ -122,7 +122,7 @@ func TestApplyRunSavedPlanRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			streams, _, out, _ := genericiooptions.NewTestIOStreams()
-			o := &ApplyOptions{PlanFile: tt.path, clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 1, RequestTimeout: time.Minute}, Timeout: time.Minute, IOStreams: streams}
+			o := &ApplyOptions{PlanFile: tt.path, fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 1, RequestTimeout: time.Minute}, Timeout: time.Minute, IOStreams: streams}
 			err := o.Run(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("Run() = %v, want an error containing %q", err, tt.wantErr)
@@ -140,7 +140,7 @@ func TestApplyRunUnreachable(t *testing.T) {
 	isolateKubeconfig(t)
 	file := writeCapacityTopology(t, "")
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	o := &ApplyOptions{Filename: file, clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute}, Timeout: time.Minute, Interactive: true, IOStreams: streams}
+	o := &ApplyOptions{Filename: file, fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute}, Timeout: time.Minute, Interactive: true, IOStreams: streams}
 	err := o.Run(context.Background())
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != 1 || !strings.Contains(err.Error(), "the plan is incomplete: 2 cluster(s) unreachable") {

@@ -45,7 +45,7 @@ type DestroyOptions struct {
 	GKETimeout time.Duration
 	LockTTL    time.Duration
 	LockWait   time.Duration
-	clusterFlags
+	fleetFlags
 	Interactive bool
 
 	ConfigFlags *genericclioptions.ConfigFlags
@@ -94,7 +94,7 @@ something kept because it holds what geofed did not apply.`,
 	cmd.Flags().DurationVar(&o.GKETimeout, "gke-timeout", apply.DefaultGKETimeout, "How long GKE may take to delete one cluster")
 	cmd.Flags().DurationVar(&o.LockWait, "lock-timeout", 0, "Wait this long for another apply to release a cluster's lock")
 	cmd.Flags().DurationVar(&o.LockTTL, "lock-ttl", inventory.DefaultLockTTL, "How long a cluster's lock outlives a destroy that died without releasing it")
-	o.clusterFlags.add(cmd, "Clusters destroyed at once")
+	o.fleetFlags.add(cmd, "Clusters destroyed at once")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("clusters", clusterNames(true))
 	return cmd
@@ -102,7 +102,7 @@ something kept because it holds what geofed did not apply.`,
 
 // Complete reads the environment.
 func (o *DestroyOptions) Complete() {
-	o.clusterFlags.complete()
+	o.fleetFlags.complete()
 	o.printFlags.complete(o.IOStreams.Out)
 	o.Interactive = isTerminal(o.IOStreams.In)
 }
@@ -118,7 +118,7 @@ func (o *DestroyOptions) Validate() error {
 	if o.LockTTL < time.Second {
 		return fmt.Errorf("--lock-ttl must be at least 1s, not %s", o.LockTTL)
 	}
-	return o.clusterFlags.validate()
+	return o.fleetFlags.validate()
 }
 
 // Run plans the destruction, shows it, confirms, executes and summarises.
@@ -130,9 +130,9 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 	if err := checkDeletable(t, o.Filename, o.Clusters); err != nil {
 		return err
 	}
-	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
+	sess := o.fleetFlags.session(kubeconfigFlag(o.ConfigFlags))
 	defer sess.Close()
-	opts := o.clusterFlags.planOptions(t)
+	opts := o.fleetFlags.planOptions(t)
 	opts.Mode, opts.DeleteClusters = plan.ModeDestroy, o.Clusters
 	computed, err := computePlan(ctx, sess, opts)
 	if err != nil {

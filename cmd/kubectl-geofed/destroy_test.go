@@ -23,7 +23,7 @@ func TestDestroyValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.o.LockTTL = 30e9
-			tt.o.clusterFlags = clusterFlags{Refresh: "inventory", RequestTimeout: 1e9, Parallel: 1}
+			tt.o.fleetFlags = fleetFlags{Refresh: "inventory", RequestTimeout: 1e9, Parallel: 1}
 			err := tt.o.Validate()
 			switch {
 			case tt.want == "" && err != nil:

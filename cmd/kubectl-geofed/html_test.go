@@ -44,8 +44,8 @@ func TestPlanRunHTML(t *testing.T) {
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	o := &PlanOptions{
 		Filename: file, printFlags: printFlags{Output: "html"}, DetailedExitCode: true,
-		clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
-		IOStreams:    streams,
+		fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
+		IOStreams:  streams,
 	}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
@@ -64,8 +64,8 @@ func TestStatusRunHTML(t *testing.T) {
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	o := &StatusOptions{
 		Filename: file, printFlags: printFlags{Output: "html"},
-		clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
-		IOStreams:    streams,
+		fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
+		IOStreams:  streams,
 	}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)

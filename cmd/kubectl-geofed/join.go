@@ -66,7 +66,7 @@ type JoinOptions struct {
 	// Offline neither connects to the cluster nor plans.
 	Offline bool
 	printFlags
-	clusterFlags
+	fleetFlags
 
 	// Hub is the kubeconfig context of the control plane's cluster: join
 	// also registers the cluster there (membership.Join).
@@ -186,7 +186,7 @@ new cluster's plan is incomplete.`,
 	cmd.Flags().StringArrayVar(&o.Grants, "grant", nil, "Also grant the engine a resource, RESOURCE.GROUP (deployments.apps, configmaps); repeat for more")
 	cmd.Flags().BoolVar(&o.ClusterAdmin, "cluster-admin", false, "Bind cluster-admin instead of least privilege")
 	cmd.Flags().BoolVar(&o.RBAC, "rbac", false, "Print the RBAC objects join would apply, as YAML, and change nothing")
-	o.clusterFlags.add(cmd, "Clusters planned at once")
+	o.fleetFlags.add(cmd, "Clusters planned at once")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("region", cobra.FixedCompletions(catalog.RegionNames(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("hub", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -201,7 +201,7 @@ func (o *JoinOptions) Complete(args []string, labels []string) error {
 	if len(args) > 0 {
 		o.Context = args[0]
 	}
-	o.clusterFlags.complete()
+	o.fleetFlags.complete()
 	o.printFlags.complete(o.IOStreams.Out)
 	var err error
 	if o.Labels, err = parseLabels(labels); err != nil {
@@ -265,7 +265,7 @@ func (o *JoinOptions) Validate() error {
 	case o.Output != "" && o.Offline:
 		return errors.New("--offline plans nothing, so there is nothing for --output to print")
 	}
-	return o.clusterFlags.validate()
+	return o.fleetFlags.validate()
 }
 
 // Run edits the file, checks the cluster can be reached (by planning the
@@ -360,9 +360,9 @@ func (o *JoinOptions) planDone(p *plan.Plan) error {
 // plan computes the plan of the new topology and refuses a cluster it
 // could not connect to. Nothing has been written yet.
 func (o *JoinOptions) plan(ctx context.Context, t *topology.Topology) (*plan.Result, error) {
-	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
+	sess := o.fleetFlags.session(kubeconfigFlag(o.ConfigFlags))
 	defer sess.Close()
-	res, err := computePlan(ctx, sess, o.clusterFlags.planOptions(t))
+	res, err := computePlan(ctx, sess, o.fleetFlags.planOptions(t))
 	if err != nil {
 		return nil, fmt.Errorf("planning %s with cluster %s joined: %w; nothing was written", o.Filename, o.Name, err)
 	}
@@ -433,7 +433,7 @@ func (o *JoinOptions) validateMembership() error {
 			return fmt.Errorf("--server %q: want the apiserver's URL, https://HOST[:PORT]", o.Server)
 		}
 	}
-	return o.clusterFlags.validate()
+	return o.fleetFlags.validate()
 }
 
 // grant is what join grants the cluster's ServiceAccount, and why.

@@ -89,7 +89,7 @@ spec:
 func TestJoinValidate(t *testing.T) {
 	valid := func() JoinOptions {
 		return JoinOptions{Context: "c", Filename: "topology.yaml", Region: "us-east1", Name: "c",
-			clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 8, RequestTimeout: time.Minute}}
+			fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 8, RequestTimeout: time.Minute}}
 	}
 	tests := []struct {
 		name    string
@@ -198,10 +198,10 @@ func writeJoinKubeconfig(t *testing.T, server string, contexts ...string) string
 
 func joinOptions(file, kubeconfig string, streams genericiooptions.IOStreams) *JoinOptions {
 	return &JoinOptions{
-		Filename:     file,
-		clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second},
-		ConfigFlags:  &genericclioptions.ConfigFlags{KubeConfig: &kubeconfig},
-		IOStreams:    streams,
+		Filename:    file,
+		fleetFlags:  fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second},
+		ConfigFlags: &genericclioptions.ConfigFlags{KubeConfig: &kubeconfig},
+		IOStreams:   streams,
 	}
 }
 
@@ -406,9 +406,9 @@ func TestJoinOnLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess := o.clusterFlags.session(kubeconfig)
+	sess := o.fleetFlags.session(kubeconfig)
 	defer sess.Close()
-	res, err := sess.Plan(context.Background(), o.clusterFlags.planOptions(top))
+	res, err := sess.Plan(context.Background(), o.fleetFlags.planOptions(top))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func TestJoinHubValidate(t *testing.T) {
 			if o.HubNamespace == "" {
 				o.HubNamespace = "geofed-system"
 			}
-			o.clusterFlags = clusterFlags{Refresh: "inventory", Parallel: 1, RequestTimeout: time.Second}
+			o.fleetFlags = fleetFlags{Refresh: "inventory", Parallel: 1, RequestTimeout: time.Second}
 			err := o.Validate()
 			switch {
 			case tt.want == "" && err != nil:
@@ -113,7 +113,7 @@ func TestJoinRBACGolden(t *testing.T) {
 			o := tt.o
 			o.RBAC = true
 			o.HubNamespace = defaultHubNamespace
-			o.clusterFlags = clusterFlags{Refresh: "inventory", Parallel: 1, RequestTimeout: time.Second}
+			o.fleetFlags = fleetFlags{Refresh: "inventory", Parallel: 1, RequestTimeout: time.Second}
 			// A kubeconfig that reaches nothing: --rbac without -f does
 			// not connect.
 			kubeconfig := writeJoinKubeconfig(t, refusedServer(t), tt.args[0])
@@ -214,7 +214,7 @@ func TestJoinHubOnLab(t *testing.T) {
 		o.Context = ""
 		o.ConfigFlags = &genericclioptions.ConfigFlags{KubeConfig: &kubeconfig}
 		o.IOStreams = streams
-		o.clusterFlags = clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: 10 * time.Second, RequestTimeout: 30 * time.Second}
+		o.fleetFlags = fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: 10 * time.Second, RequestTimeout: 30 * time.Second}
 		if o.HubNamespace == "" {
 			o.HubNamespace = defaultHubNamespace
 		}
@@ -324,7 +324,7 @@ func TestJoinHubOnLab(t *testing.T) {
 		t.Helper()
 		streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 		a := &ApplyOptions{Filename: engineFile, Yes: true, Prune: true, Wait: true, Timeout: 2 * time.Minute, LockTTL: inventory.DefaultLockTTL,
-			clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: 10 * time.Second, RequestTimeout: 30 * time.Second},
+			fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: 10 * time.Second, RequestTimeout: 30 * time.Second},
 			// Nothing of the admin's: the topology names the kubeconfig.
 			ConfigFlags: &genericclioptions.ConfigFlags{KubeConfig: ptr(filepath.Join(t.TempDir(), "absent"))},
 			IOStreams:   streams}

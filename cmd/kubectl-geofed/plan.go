@@ -47,7 +47,7 @@ type PlanOptions struct {
 	Verbose          bool
 	// MaxBytes bounds -o markdown (0: no bound).
 	MaxBytes int
-	clusterFlags
+	fleetFlags
 	pruneGuardFlags
 	priceFlags
 
@@ -89,7 +89,7 @@ guard holds is still a plan with changes: 2).` + "\n" + pruneGuardHelp,
 	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "Exit 0 when nothing changes, 1 on error, 2 when there are changes")
 	cmd.Flags().BoolVar(&o.Verbose, "show-unchanged", false, "List unchanged objects too")
 	cmd.Flags().IntVar(&o.MaxBytes, "max-bytes", view.DefaultMarkdownBytes, fmt.Sprintf("With -o markdown, the most bytes to write: a larger plan keeps its summary, warnings and the clusters that need a person, folds or cuts the rest and says what it left out (a GitHub comment holds 65,536 characters; 0: no bound, else at least %d)", view.MinMarkdownBytes))
-	o.clusterFlags.add(cmd, "Clusters planned at once")
+	o.fleetFlags.add(cmd, "Clusters planned at once")
 	o.pruneGuardFlags.add(cmd)
 	o.priceFlags.add(cmd)
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
@@ -98,7 +98,7 @@ guard holds is still a plan with changes: 2).` + "\n" + pruneGuardHelp,
 
 // Complete reads the environment.
 func (o *PlanOptions) Complete() {
-	o.clusterFlags.complete()
+	o.fleetFlags.complete()
 	o.printFlags.complete(o.IOStreams.Out)
 }
 
@@ -116,7 +116,7 @@ func (o *PlanOptions) Validate() error {
 	if err := o.pruneGuardFlags.validate(); err != nil {
 		return err
 	}
-	return o.clusterFlags.validate()
+	return o.fleetFlags.validate()
 }
 
 // Run plans, prints, saves, and maps the result to an exit code.
@@ -128,9 +128,9 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
+	sess := o.fleetFlags.session(kubeconfigFlag(o.ConfigFlags))
 	defer sess.Close()
-	opts := o.clusterFlags.planOptions(t)
+	opts := o.fleetFlags.planOptions(t)
 	opts.Prices = o.Prices
 	opts.Diff, opts.Guard = o.Diff, o.pruneGuardFlags.guard
 	res, err := computePlan(ctx, sess, opts)

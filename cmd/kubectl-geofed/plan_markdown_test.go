@@ -60,14 +60,14 @@ func TestPlanMarkdownOnLab(t *testing.T) {
 	if err := os.WriteFile(file, []byte(markdownTopology), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	flags := clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: 30 * time.Second, RequestTimeout: time.Minute}
+	flags := fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: 30 * time.Second, RequestTimeout: time.Minute}
 	ctx := context.Background()
 
 	planMarkdown := func(t *testing.T, diff bool, maxBytes int) (out, saveTo string) {
 		t.Helper()
 		saveTo = filepath.Join(t.TempDir(), "plan.json")
 		streams, _, outBuf, errBuf := genericiooptions.NewTestIOStreams()
-		o := &PlanOptions{Filename: file, printFlags: printFlags{Output: "markdown"}, SaveTo: saveTo, Diff: diff, DetailedExitCode: true, MaxBytes: maxBytes, clusterFlags: flags, IOStreams: streams}
+		o := &PlanOptions{Filename: file, printFlags: printFlags{Output: "markdown"}, SaveTo: saveTo, Diff: diff, DetailedExitCode: true, MaxBytes: maxBytes, fleetFlags: flags, IOStreams: streams}
 		if err := o.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestPlanMarkdownOnLab(t *testing.T) {
 	}
 
 	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
-	a := &ApplyOptions{Filename: file, Yes: true, Prune: true, Timeout: time.Minute, LockTTL: inventory.DefaultLockTTL, clusterFlags: flags, IOStreams: streams}
+	a := &ApplyOptions{Filename: file, Yes: true, Prune: true, Timeout: time.Minute, LockTTL: inventory.DefaultLockTTL, fleetFlags: flags, IOStreams: streams}
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}

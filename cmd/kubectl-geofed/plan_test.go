@@ -15,7 +15,7 @@ import (
 
 func TestPlanValidate(t *testing.T) {
 	valid := func() PlanOptions {
-		return PlanOptions{Filename: "topology.yaml", clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 8, RequestTimeout: time.Minute}}
+		return PlanOptions{Filename: "topology.yaml", fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 8, RequestTimeout: time.Minute}}
 	}
 	tests := []struct {
 		name    string
@@ -70,8 +70,8 @@ func TestPlanRunUnreachable(t *testing.T) {
 			streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 			o := &PlanOptions{
 				Filename: file, printFlags: printFlags{Output: output}, SaveTo: saveTo, DetailedExitCode: true,
-				clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
-				IOStreams:    streams,
+				fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
+				IOStreams:  streams,
 			}
 			if err := o.Validate(); err != nil {
 				t.Fatal(err)

@@ -55,7 +55,7 @@ type StatusOptions struct {
 	Hub          string
 	HubNamespace string
 	Topology     string
-	clusterFlags
+	fleetFlags
 
 	ConfigFlags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
@@ -121,7 +121,7 @@ Topology resource). Interrupting --watch exits as the last block would have.`,
 	o.printFlags.add(cmd, "", "Output format: json, yaml, or html for a page with a world map (default: human-readable text)", "json", "yaml", "html")
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "Keep reading the fleet and print a new block whenever something changes, until interrupted")
 	cmd.Flags().DurationVar(&o.Interval, "interval", DefaultStatusInterval, "With --watch, how often to read the fleet again")
-	o.clusterFlags.add(cmd, "Clusters read at once")
+	o.fleetFlags.add(cmd, "Clusters read at once")
 	cmd.Flags().StringVar(&o.Hub, "hub", "", "Kubeconfig context of a hub cluster: show what its control plane reports instead of reading the members")
 	cmd.Flags().StringVar(&o.HubNamespace, "hub-namespace", defaultHubNamespace, "With --hub, the namespace of the control plane and its Topologies")
 	cmd.Flags().StringVar(&o.Topology, "topology", "", "With --hub, show this Topology only (default: every Topology in --hub-namespace)")
@@ -134,7 +134,7 @@ Topology resource). Interrupting --watch exits as the last block would have.`,
 
 // Complete reads the environment.
 func (o *StatusOptions) Complete() {
-	o.clusterFlags.complete()
+	o.fleetFlags.complete()
 	o.printFlags.complete(o.IOStreams.Out)
 }
 
@@ -158,7 +158,7 @@ func (o *StatusOptions) Validate() error {
 	if o.Adopt {
 		return errors.New("--adopt does not apply to status, which changes nothing")
 	}
-	return o.clusterFlags.validate()
+	return o.fleetFlags.validate()
 }
 
 // Run reads the fleet, prints it, and maps it to an exit code; with
@@ -171,7 +171,7 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sess := o.clusterFlags.session(kubeconfigFlag(o.ConfigFlags))
+	sess := o.fleetFlags.session(kubeconfigFlag(o.ConfigFlags))
 	defer sess.Close()
 	opts := engine.StatusOptions{Fleet: engine.Fleet{Topology: t}, FullRefresh: o.Refresh == "full"}
 	if o.Watch {

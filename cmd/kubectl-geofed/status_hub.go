@@ -40,7 +40,7 @@ func (o *StatusOptions) validateHub() error {
 	if o.Adopt {
 		return errors.New("--adopt does not apply to status, which changes nothing")
 	}
-	return o.clusterFlags.validate()
+	return o.fleetFlags.validate()
 }
 
 // runHub reads the hub's Topologies, prints them, and maps them to an exit

@@ -30,7 +30,7 @@ import (
 
 func hubOptions() StatusOptions {
 	return StatusOptions{Hub: "hub", HubNamespace: defaultHubNamespace, Interval: DefaultStatusInterval,
-		clusterFlags: clusterFlags{Refresh: "inventory", Parallel: member.DefaultParallel, RequestTimeout: 5 * time.Second}}
+		fleetFlags: fleetFlags{Refresh: "inventory", Parallel: member.DefaultParallel, RequestTimeout: 5 * time.Second}}
 }
 
 func TestHubStatusValidate(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 func TestStatusValidate(t *testing.T) {
 	valid := func() StatusOptions {
 		return StatusOptions{Filename: "topology.yaml", Interval: DefaultStatusInterval,
-			clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 8, RequestTimeout: time.Minute}}
+			fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 8, RequestTimeout: time.Minute}}
 	}
 	tests := []struct {
 		name    string
@@ -86,8 +86,8 @@ func TestStatusRunUnreachable(t *testing.T) {
 			streams, _, out, _ := genericiooptions.NewTestIOStreams()
 			o := &StatusOptions{
 				Filename: file, printFlags: printFlags{Output: output},
-				clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
-				IOStreams:    streams,
+				fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
+				IOStreams:  streams,
 			}
 			if err := o.Validate(); err != nil {
 				t.Fatal(err)
@@ -122,8 +122,8 @@ func TestStatusWatchUnchanged(t *testing.T) {
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	o := &StatusOptions{
 		Filename: file, Watch: true, Interval: time.Second,
-		clusterFlags: clusterFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
-		IOStreams:    streams,
+		fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: time.Second, RequestTimeout: time.Minute},
+		IOStreams:  streams,
 	}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)

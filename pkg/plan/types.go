@@ -108,8 +108,9 @@ type Cluster struct {
 }
 
 // Object is one Kubernetes object's change. The manifest itself is not
-// stored: apply renders again and checks DesiredHash, so a saved plan never
-// holds a Secret's value.
+// stored, so a saved plan never holds a Secret's value: apply sends the
+// objects plan.Compute rendered (Result.Desired), and a saved plan is
+// planned again and compared with Stale, DesiredHash included.
 type Object struct {
 	Action    object.Action `json:"action"`
 	Group     string        `json:"group,omitempty"`

@@ -15,8 +15,9 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
-// clusterFlags are the flags plan and apply share: how to read the fleet.
-type clusterFlags struct {
+// fleetFlags are the flags the commands that read the fleet share: how to
+// reach the members and how fast, and what plan may take over (--adopt).
+type fleetFlags struct {
 	Refresh        string
 	Adopt          bool
 	Parallel       int
@@ -32,7 +33,7 @@ type clusterFlags struct {
 }
 
 // add registers the flags; parallelHelp says what runs in parallel.
-func (f *clusterFlags) add(cmd *cobra.Command, parallelHelp string) {
+func (f *fleetFlags) add(cmd *cobra.Command, parallelHelp string) {
 	cmd.Flags().StringVar(&f.Refresh, "refresh", "inventory", "inventory: trust geofed's inventory for unchanged objects; full: dry-run every object")
 	cmd.Flags().BoolVar(&f.Adopt, "adopt", false, "Take over objects that belong to another topology or ApplySet, instead of refusing them")
 	cmd.Flags().IntVar(&f.Parallel, "parallel", member.DefaultParallel, parallelHelp)
@@ -44,12 +45,12 @@ func (f *clusterFlags) add(cmd *cobra.Command, parallelHelp string) {
 }
 
 // complete reads the environment.
-func (f *clusterFlags) complete() {
+func (f *fleetFlags) complete() {
 	f.EmulatorHost = os.Getenv(gke.EmulatorHostEnv)
 	f.StorageEmulatorHost = os.Getenv(datasource.EmulatorHostEnv)
 }
 
-func (f *clusterFlags) validate() error {
+func (f *fleetFlags) validate() error {
 	switch f.Refresh {
 	case "inventory", "full":
 	default:
@@ -66,7 +67,7 @@ func (f *clusterFlags) validate() error {
 
 // session is the engine session these flags describe, reaching members
 // with the user's --kubeconfig. The caller closes it.
-func (f *clusterFlags) session(kubeconfig string) *engine.Session {
+func (f *fleetFlags) session(kubeconfig string) *engine.Session {
 	return engine.New(engine.Options{
 		GKE:  gke.ClientOptions{EmulatorHost: f.EmulatorHost},
 		Data: datasource.Options{EmulatorHost: f.StorageEmulatorHost},
@@ -84,6 +85,6 @@ func (f *clusterFlags) session(kubeconfig string) *engine.Session {
 }
 
 // planOptions is the plan of t these flags ask for.
-func (f *clusterFlags) planOptions(t *topology.Topology) engine.PlanOptions {
+func (f *fleetFlags) planOptions(t *topology.Topology) engine.PlanOptions {
 	return engine.PlanOptions{Fleet: engine.Fleet{Topology: t}, FullRefresh: f.Refresh == "full", Adopt: f.Adopt}
 }
