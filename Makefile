@@ -67,7 +67,7 @@ fuzz:
 BENCH ?= default
 bench:
 	GEOFED_LAB_BIN="$$(bash hack/lab-bin.sh | tail -n 1)" && export GEOFED_LAB_BIN && \
-	BENCH=$(BENCH) $(GO) test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 120m -count 1
+	BENCH=$(BENCH) $(GO) test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 300m -count 1
 
 demo: build
 	bash hack/demo.sh
