@@ -171,36 +171,12 @@ func (p *pass) correct(ctx context.Context, members []string, fp fleetPass) outc
 		p.degraded()
 		return outcome{result: "error", next: p.next}
 	}
-	var failed, held []string
-	applied, pruned := 0, 0
-	for _, o := range ar.Clusters {
-		c := p.clusters[o.Name]
-		c.Applied, c.Pruned, c.Ready = o.Applied, o.Pruned, o.Ready
-		applied += o.Applied
-		pruned += o.Pruned
-		var guard string
-		if g := o.PruneHeld; g != nil {
-			guard = fmt.Sprintf("%s would lose %d of %d objects geofed applied (%s)", o.Name, g.Deleting, g.Owned, strings.Join(g.Reasons, "; "))
-			held = append(held, guard)
-			guard = "prune guard: " + guard + ": nothing deleted"
-		}
-		if o.Failed() {
-			failed = append(failed, o.Name)
-			c.Message = firstNonEmpty(errString(o.Err), o.Skipped, guard)
-			if c.Failed == 0 {
-				c.Failed = max(c.Drifted, 1)
-			}
-			continue
-		}
-		c.Message = ""
-		c.InSync, c.Drifted = c.InSync+c.Drifted, 0
-		r.Metrics.OutOfSync.WithLabelValues(topo.Namespace, topo.Name, o.Name).Set(0)
-	}
+	done := p.recordApply(ar, nil)
 	topo.Status.Clusters = sortedClusters(p.clusters)
-	if applied > 0 || pruned > 0 {
-		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s (corrected alone); applied %d objects, pruned %d", planLine(res.Plan), applied, pruned)
+	if done.applied > 0 || done.pruned > 0 {
+		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s (corrected alone); applied %d objects, pruned %d", planLine(res.Plan), done.applied, done.pruned)
 	}
-	if len(held) > 0 || len(failed) > 0 {
+	if len(done.held) > 0 || len(done.failed) > 0 {
 		// Said by a pass over the fleet, which holds every member's part
 		// of the conditions: at once.
 		r.fleet.set(client.ObjectKeyFromObject(topo), nil)

@@ -470,44 +470,21 @@ func (p *pass) apply(ctx context.Context) outcome {
 		p.degraded()
 		return outcome{result: "error", next: p.next}
 	}
-	var failed, held []string
-	applied, pruned := 0, 0
-	for _, o := range ar.Clusters {
-		c := p.clusters[o.Name]
-		if c.Excluded || slices.Contains(p.waiting, o.Name) {
-			// Left alone on purpose: the plan had it out.
-			continue
-		}
-		c.Applied, c.Pruned, c.Ready = o.Applied, o.Pruned, o.Ready
-		if o.GKE == apply.GKECreated {
-			// Plan again soon: that plan connects to the new cluster, and
-			// joins it.
-			p.soonest(r.now())
-			r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Provisioned", "Apply", "GKE cluster %s created", o.Name)
-		}
-		applied += o.Applied
-		pruned += o.Pruned
-		var guard string
-		if g := o.PruneHeld; g != nil {
-			guard = fmt.Sprintf("%s would lose %d of %d objects geofed applied (%s)", o.Name, g.Deleting, g.Owned, strings.Join(g.Reasons, "; "))
-			held = append(held, guard)
-			guard = "prune guard: " + guard + ": nothing deleted"
-		}
-		if o.Failed() {
-			failed = append(failed, o.Name)
-			c.Message = firstNonEmpty(errString(o.Err), o.Skipped, guard)
-			if c.Failed == 0 {
-				c.Failed = max(c.Drifted, 1)
-			}
-		} else {
-			c.InSync, c.Drifted = c.InSync+c.Drifted, 0
-			r.Metrics.OutOfSync.WithLabelValues(topo.Namespace, topo.Name, o.Name).Set(0)
-		}
+	done := p.recordApply(ar, func(name string) bool {
+		// Left alone on purpose: the plan had it out.
+		return p.clusters[name].Excluded || slices.Contains(p.waiting, name)
+	})
+	failed, held := done.failed, done.held
+	for _, name := range done.created {
+		// Plan again soon: that plan connects to the new cluster, and
+		// joins it.
+		p.soonest(r.now())
+		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Provisioned", "Apply", "GKE cluster %s created", name)
 	}
 	r.joinProvisioned(ctx, topo, p.t, p.res, p.creds, p.clusters)
 	st.Clusters = sortedClusters(p.clusters)
-	if applied > 0 || pruned > 0 {
-		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s; applied %d objects, pruned %d", planLine(p.res.Plan), applied, pruned)
+	if done.applied > 0 || done.pruned > 0 {
+		r.Recorder.Eventf(topo, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s; applied %d objects, pruned %d", planLine(p.res.Plan), done.applied, done.pruned)
 	}
 	p.degraded()
 	// The prune guard's hold is a person's to lift (kubectl geofed apply
@@ -541,6 +518,53 @@ func (p *pass) apply(ctx context.Context) outcome {
 		}
 	}
 	return outcome{result: "synced", next: p.next}
+}
+
+// applyDone is what one apply did over the members a pass recorded.
+type applyDone struct {
+	applied, pruned int
+	// failed names the members that failed; held says, per member, what
+	// the prune guard held there; created names the GKE clusters apply
+	// created.
+	failed, held, created []string
+}
+
+// recordApply writes one apply's outcome per member into the status being
+// written: its counts and readiness, and why it failed — or, when it did
+// not, that it is in sync with no message left. skip names the members
+// to leave as they are; nil skips none.
+func (p *pass) recordApply(ar *apply.Result, skip func(name string) bool) applyDone {
+	var done applyDone
+	for _, o := range ar.Clusters {
+		if skip != nil && skip(o.Name) {
+			continue
+		}
+		c := p.clusters[o.Name]
+		c.Applied, c.Pruned, c.Ready = o.Applied, o.Pruned, o.Ready
+		if o.GKE == apply.GKECreated {
+			done.created = append(done.created, o.Name)
+		}
+		done.applied += o.Applied
+		done.pruned += o.Pruned
+		var guard string
+		if g := o.PruneHeld; g != nil {
+			guard = fmt.Sprintf("%s would lose %d of %d objects geofed applied (%s)", o.Name, g.Deleting, g.Owned, strings.Join(g.Reasons, "; "))
+			done.held = append(done.held, guard)
+			guard = "prune guard: " + guard + ": nothing deleted"
+		}
+		if o.Failed() {
+			done.failed = append(done.failed, o.Name)
+			c.Message = firstNonEmpty(errString(o.Err), o.Skipped, guard)
+			if c.Failed == 0 {
+				c.Failed = max(c.Drifted, 1)
+			}
+			continue
+		}
+		c.Message = ""
+		c.InSync, c.Drifted = c.InSync+c.Drifted, 0
+		p.r.Metrics.OutOfSync.WithLabelValues(p.topo.Namespace, p.topo.Name, o.Name).Set(0)
+	}
+	return done
 }
 
 // approved reads an approval (v1alpha1.AnnotationApprovePrune) of the plan
