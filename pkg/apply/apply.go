@@ -34,11 +34,11 @@ const DefaultGKETimeout = 30 * time.Minute
 
 // Options say which plan to execute and how.
 type Options struct {
-	// Result is the plan to execute, with the desired state and the
+	// Planned is the plan to execute, with the desired state and the
 	// connections plan.Compute made: apply sends exactly those objects over
 	// those connections. For a saved plan, the plan computed afresh and
 	// checked with plan.Stale.
-	Result *plan.Result
+	Planned *plan.Result
 	// GKE creates, changes and reads GKE clusters; required when the
 	// topology has managed clusters.
 	GKE *gke.Client
@@ -79,7 +79,7 @@ type Options struct {
 // cluster that fails never stops the others: the Result says what happened
 // to each.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	if o.Result == nil || o.Result.Plan == nil || o.Result.Desired == nil || o.Result.Observation == nil || o.Result.Topology == nil {
+	if o.Planned == nil || o.Planned.Plan == nil || o.Planned.Desired == nil || o.Planned.Observation == nil || o.Planned.Topology == nil {
 		return nil, errors.New("apply needs a computed plan")
 	}
 	if o.Timeout <= 0 {
@@ -91,14 +91,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Parallel <= 0 {
 		o.Parallel = member.DefaultParallel
 	}
-	t := o.Result.Topology
+	t := o.Planned.Topology
 	if o.Member.TopologyDir == "" {
 		o.Member.TopologyDir = t.Dir()
 	}
-	r := &runner{opts: o, out: o.Progress, destroy: o.Result.Plan.Mode == plan.ModeDestroy}
+	r := &runner{opts: o, out: o.Progress, destroy: o.Planned.Plan.Mode == plan.ModeDestroy}
 
 	var clusters []plan.Cluster
-	for _, reg := range o.Result.Plan.Regions {
+	for _, reg := range o.Planned.Plan.Regions {
 		clusters = append(clusters, reg.Clusters...)
 	}
 	if needsGKE(t, clusters) && o.GKE == nil {
@@ -186,7 +186,7 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		out.Skipped = "interrupted before it started"
 		return out
 	}
-	computed := r.opts.Result
+	computed := r.opts.Planned
 	t := computed.Topology
 	ref, ok := t.Cluster(pc.Name)
 	dc, okDesired := computed.Desired.Cluster(pc.Name)

@@ -100,8 +100,9 @@ type ClusterOptions struct {
 // thousand objects takes seconds that the apiserver spends mostly idle.
 const DefaultConcurrency = 8
 
-// ClusterResult is what happened on one cluster.
-type ClusterResult struct {
+// ObjectsResult is what Cluster did to one cluster's objects; Outcome is
+// the whole of what apply did there (GKE, objects, readiness).
+type ObjectsResult struct {
 	Applied int
 	Pruned  int
 	// Live holds the objects applied, as the server returned them less
@@ -129,8 +130,8 @@ type clusterRun struct {
 // before the first object is sent (so an interrupted apply still knows what
 // it may own), updated with each object's UID after applying, and narrowed
 // after pruning.
-func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
-	var res ClusterResult
+func Cluster(ctx context.Context, o ClusterOptions) (ObjectsResult, error) {
+	var res ObjectsResult
 	inv, err := inventory.Read(ctx, o.Client, o.Topology)
 	if err != nil {
 		return res, fmt.Errorf("cluster %s: %w", o.Cluster, err)
@@ -196,7 +197,7 @@ func Cluster(ctx context.Context, o ClusterOptions) (ClusterResult, error) {
 // object's UID and digest are recorded as it is applied; on a failure or
 // an interrupt the objects in flight finish, nothing more is sent, and
 // what was applied is written to the inventory.
-func (r *clusterRun) applyTiers(ctx context.Context, res *ClusterResult) error {
+func (r *clusterRun) applyTiers(ctx context.Context, res *ObjectsResult) error {
 	concurrency := r.Concurrency
 	if concurrency <= 0 {
 		concurrency = DefaultConcurrency

@@ -137,7 +137,7 @@ func deletion(live *unstructured.Unstructured) plan.Object {
 }
 
 // liveNamed finds an object apply returned.
-func liveNamed(t *testing.T, res ClusterResult, kind, name string) *unstructured.Unstructured {
+func liveNamed(t *testing.T, res ObjectsResult, kind, name string) *unstructured.Unstructured {
 	t.Helper()
 	for _, l := range res.Live {
 		if l.GetKind() == kind && l.GetName() == name {
@@ -485,7 +485,7 @@ func TestClusterOnLab(t *testing.T) {
 		}
 		run := func(t *testing.T) Outcome {
 			t.Helper()
-			res, err := Run(ctx, Options{Result: computed, Lock: inventory.LockOptions{TTL: 5 * time.Second}, Prune: true, Wait: true, Timeout: time.Minute})
+			res, err := Run(ctx, Options{Planned: computed, Lock: inventory.LockOptions{TTL: 5 * time.Second}, Prune: true, Wait: true, Timeout: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}

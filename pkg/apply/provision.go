@@ -51,7 +51,7 @@ func (r *runner) provision(ctx context.Context, out *Outcome, desired *container
 	}
 	var kube kubernetes.Interface
 	if len(drained) > 0 {
-		conn := r.opts.Result.Observation.Conn(name)
+		conn := r.opts.Planned.Observation.Conn(name)
 		if conn == nil || conn.Err != nil {
 			why := "it was not connected to"
 			if conn != nil {

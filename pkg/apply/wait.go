@@ -143,7 +143,7 @@ func progressLine(o readyOptions, waiting []pending, message string) string {
 // readinessOf judges an object as read, as status does (package
 // readiness); a Job whose status does not count its ready pods has them
 // listed.
-func readinessOf(ctx context.Context, client dynamic.Interface, live *unstructured.Unstructured) readiness.Result {
+func readinessOf(ctx context.Context, client dynamic.Interface, live *unstructured.Unstructured) readiness.Verdict {
 	return readiness.Of(live, func() (int64, error) { return readyPods(ctx, client, live) })
 }
 

@@ -132,7 +132,7 @@ func (s *Session) execute(ctx context.Context, planned *plan.Result, mode plan.M
 		return nil, err
 	}
 	return apply.Run(ctx, apply.Options{
-		Result:         planned,
+		Planned:        planned,
 		GKE:            client,
 		TokenSource:    tokens,
 		Member:         s.opts.Member,

@@ -26,8 +26,8 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
-// Result is what one look at an object says.
-type Result struct {
+// Verdict is what one look at an object says.
+type Verdict struct {
 	Ready bool
 	// Failed says why the object will never be ready; Waiting, what it
 	// waits for. At most one is set, and neither when Ready.
@@ -35,7 +35,7 @@ type Result struct {
 }
 
 // Message is why the object is not ready: Failed or Waiting.
-func (r Result) Message() string {
+func (r Verdict) Message() string {
 	if r.Failed != "" {
 		return r.Failed
 	}
@@ -45,21 +45,21 @@ func (r Result) Message() string {
 // Of judges an object as read. readyPods counts a Job's pods that run and
 // are ready; it is called only for a Job whose status does not say (older
 // servers), so a caller may pass one that lists pods.
-func Of(live *unstructured.Unstructured, readyPods func() (int64, error)) Result {
+func Of(live *unstructured.Unstructured, readyPods func() (int64, error)) Verdict {
 	if gk := live.GroupVersionKind().GroupKind(); gk == (schema.GroupKind{Group: "batch", Kind: "Job"}) {
 		return job(live, readyPods)
 	}
 	res, err := status.Compute(live)
 	if err != nil {
-		return Result{Waiting: "reading its status: " + err.Error()}
+		return Verdict{Waiting: "reading its status: " + err.Error()}
 	}
 	switch res.Status {
 	case status.CurrentStatus:
-		return Result{Ready: true}
+		return Verdict{Ready: true}
 	case status.FailedStatus:
-		return Result{Failed: res.Message}
+		return Verdict{Failed: res.Message}
 	}
-	return Result{Waiting: WaitingFor(live, res)}
+	return Verdict{Waiting: WaitingFor(live, res)}
 }
 
 // job says whether a Job runs, as DESIGN §5 means it: kstatus calls a Job
@@ -68,9 +68,9 @@ func Of(live *unstructured.Unstructured, readyPods func() (int64, error)) Result
 // min(parallelism, completions - succeeded) — all run and are ready; a Job
 // with condition Failed fails. Its status.ready says how many pods are
 // ready; countReady counts them on servers whose Jobs do not report it.
-func job(job *unstructured.Unstructured, countReady func() (int64, error)) Result {
+func job(job *unstructured.Unstructured, countReady func() (int64, error)) Verdict {
 	if job.GetDeletionTimestamp() != nil {
-		return Result{Waiting: "being deleted"}
+		return Verdict{Waiting: "being deleted"}
 	}
 	conditions, _, _ := unstructured.NestedSlice(job.Object, "status", "conditions")
 	for _, c := range conditions {
@@ -80,18 +80,18 @@ func job(job *unstructured.Unstructured, countReady func() (int64, error)) Resul
 		}
 		switch c["type"] {
 		case "Failed":
-			return Result{Failed: reasonMessage(c)}
+			return Verdict{Failed: reasonMessage(c)}
 		case "Complete":
-			return Result{Ready: true}
+			return Verdict{Ready: true}
 		}
 	}
 	succeeded, _, _ := unstructured.NestedInt64(job.Object, "status", "succeeded")
 	completions, fixed, _ := unstructured.NestedInt64(job.Object, "spec", "completions")
 	if fixed && succeeded >= completions {
-		return Result{Ready: true}
+		return Verdict{Ready: true}
 	}
 	if suspended, _, _ := unstructured.NestedBool(job.Object, "spec", "suspend"); suspended {
-		return Result{Waiting: "suspended"}
+		return Verdict{Waiting: "suspended"}
 	}
 	parallelism, found, _ := unstructured.NestedInt64(job.Object, "spec", "parallelism")
 	if !found {
@@ -108,18 +108,18 @@ func job(job *unstructured.Unstructured, countReady func() (int64, error)) Resul
 		if active, _, _ := unstructured.NestedInt64(job.Object, "status", "active"); active > 0 {
 			var err error
 			if ready, err = countReady(); err != nil {
-				return Result{Waiting: "counting its ready pods: " + err.Error()}
+				return Verdict{Waiting: "counting its ready pods: " + err.Error()}
 			}
 		}
 	}
 	if ready >= want {
-		return Result{Ready: true}
+		return Verdict{Ready: true}
 	}
 	msg := fmt.Sprintf("%d/%d pods running", ready, want)
 	if failed, _, _ := unstructured.NestedInt64(job.Object, "status", "failed"); failed > 0 {
 		msg += fmt.Sprintf(", %d failed", failed)
 	}
-	return Result{Waiting: msg}
+	return Verdict{Waiting: msg}
 }
 
 // reasonMessage is a condition's "reason: message", or whichever it has.

@@ -20,47 +20,47 @@ func TestJobReadiness(t *testing.T) {
 		// count stands for listing the Job's ready pods; nil when the
 		// status must suffice.
 		count func() (int64, error)
-		want  Result
+		want  Verdict
 	}{
 		{name: "started, every pod Pending", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2, ready: 0}"),
-			want: Result{Waiting: "0/2 pods running"}},
+			want: Verdict{Waiting: "0/2 pods running"}},
 		{name: "one of two running", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2, ready: 1}"),
-			want: Result{Waiting: "1/2 pods running"}},
+			want: Verdict{Waiting: "1/2 pods running"}},
 		{name: "all parallelism pods running", job: jobWith("{parallelism: 2, completions: 8}", "{"+started+", active: 2, ready: 2}"),
-			want: Result{Ready: true}},
+			want: Verdict{Ready: true}},
 		{name: "parallelism defaults to one", job: jobWith("{completions: 3}", "{"+started+", active: 1, ready: 1}"),
-			want: Result{Ready: true}},
+			want: Verdict{Ready: true}},
 		{name: "fewer left to run than parallelism", job: jobWith("{parallelism: 4, completions: 5}", "{"+started+", active: 2, ready: 2, succeeded: 3}"),
-			want: Result{Ready: true}},
+			want: Verdict{Ready: true}},
 		{name: "fewer left, not all of them running", job: jobWith("{parallelism: 4, completions: 5}", "{"+started+", active: 2, ready: 1, succeeded: 3}"),
-			want: Result{Waiting: "1/2 pods running"}},
+			want: Verdict{Waiting: "1/2 pods running"}},
 		{name: "work queue, one pod succeeded", job: jobWith("{parallelism: 3}", "{"+started+", active: 2, ready: 2, succeeded: 1}"),
-			want: Result{Ready: true}},
+			want: Verdict{Ready: true}},
 		{name: "work queue, none running", job: jobWith("{parallelism: 3}", "{"+started+", active: 3, ready: 0}"),
-			want: Result{Waiting: "0/3 pods running"}},
+			want: Verdict{Waiting: "0/3 pods running"}},
 		{name: "succeeded all completions, condition not yet set", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", succeeded: 2}"),
-			want: Result{Ready: true}},
+			want: Verdict{Ready: true}},
 		{name: "complete", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", conditions: [{type: Complete, status: 'True'}]}"),
-			want: Result{Ready: true}},
+			want: Verdict{Ready: true}},
 		{name: "failed, with reason and message", job: jobWith("{completions: 1}",
 			"{"+started+", failed: 7, conditions: [{type: Failed, status: 'True', reason: BackoffLimitExceeded, message: Job has reached the specified backoff limit}]}"),
-			want: Result{Failed: "BackoffLimitExceeded: Job has reached the specified backoff limit"}},
+			want: Verdict{Failed: "BackoffLimitExceeded: Job has reached the specified backoff limit"}},
 		{name: "failed, reason only", job: jobWith("{completions: 1}", "{"+started+", conditions: [{type: Failed, status: 'True', reason: DeadlineExceeded}]}"),
-			want: Result{Failed: "DeadlineExceeded"}},
+			want: Verdict{Failed: "DeadlineExceeded"}},
 		{name: "condition Failed False is no failure", job: jobWith("{completions: 1}", "{"+started+", active: 1, ready: 0, conditions: [{type: Failed, status: 'False'}]}"),
-			want: Result{Waiting: "0/1 pods running"}},
+			want: Verdict{Waiting: "0/1 pods running"}},
 		{name: "pods failing and retried", job: jobWith("{completions: 1}", "{"+started+", active: 1, ready: 0, failed: 3}"),
-			want: Result{Waiting: "0/1 pods running, 3 failed"}},
+			want: Verdict{Waiting: "0/1 pods running, 3 failed"}},
 		{name: "suspended", job: jobWith("{completions: 1, suspend: true}", "{}"),
-			want: Result{Waiting: "suspended"}},
+			want: Verdict{Waiting: "suspended"}},
 		{name: "not started: no pods to count", job: jobWith("{parallelism: 2, completions: 2}", "{}"),
-			want: Result{Waiting: "0/2 pods running"}},
+			want: Verdict{Waiting: "0/2 pods running"}},
 		{name: "no status.ready: pods counted", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2}"),
-			count: func() (int64, error) { return 2, nil }, want: Result{Ready: true}},
+			count: func() (int64, error) { return 2, nil }, want: Verdict{Ready: true}},
 		{name: "no status.ready: too few ready", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2}"),
-			count: func() (int64, error) { return 1, nil }, want: Result{Waiting: "1/2 pods running"}},
+			count: func() (int64, error) { return 1, nil }, want: Verdict{Waiting: "1/2 pods running"}},
 		{name: "no status.ready: counting fails", job: jobWith("{parallelism: 2, completions: 2}", "{"+started+", active: 2}"),
-			count: func() (int64, error) { return 0, errors.New("pods is forbidden") }, want: Result{Waiting: "counting its ready pods: pods is forbidden"}},
+			count: func() (int64, error) { return 0, errors.New("pods is forbidden") }, want: Verdict{Waiting: "counting its ready pods: pods is forbidden"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,27 +146,27 @@ func TestOf(t *testing.T) {
 	tests := []struct {
 		name string
 		obj  string
-		want Result
+		want Verdict
 	}{
-		{"ConfigMap exists", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ml}\n", Result{Ready: true}},
-		{"Namespace active", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ml}\nstatus: {phase: Active}\n", Result{Ready: true}},
+		{"ConfigMap exists", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ml}\n", Verdict{Ready: true}},
+		{"Namespace active", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ml}\nstatus: {phase: Active}\n", Verdict{Ready: true}},
 		{"Namespace terminating", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ml, deletionTimestamp: '2026-01-01T00:00:00Z'}\nstatus: {phase: Terminating}\n",
-			Result{Waiting: "Resource scheduled for deletion"}},
+			Verdict{Waiting: "Resource scheduled for deletion"}},
 		{"Deployment available", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, generation: 1}\nspec: {replicas: 2}\n" +
 			"status: {observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2, conditions: [{type: Available, status: 'True'}]}\n",
-			Result{Ready: true}},
+			Verdict{Ready: true}},
 		{"Deployment short of replicas", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, generation: 1}\nspec: {replicas: 3}\n" +
 			"status: {observedGeneration: 1, replicas: 3, updatedReplicas: 3, readyReplicas: 1, availableReplicas: 1}\n",
-			Result{Waiting: "1/3 replicas available"}},
+			Verdict{Waiting: "1/3 replicas available"}},
 		{"Deployment at zero (warm standby)", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, generation: 1}\nspec: {replicas: 0}\n" +
 			"status: {observedGeneration: 1, conditions: [{type: Available, status: 'True'}]}\n",
-			Result{Ready: true}},
+			Verdict{Ready: true}},
 		{"StatefulSet short of replicas", "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s, generation: 1}\nspec: {replicas: 2}\n" +
 			"status: {observedGeneration: 1, replicas: 2, readyReplicas: 0, availableReplicas: 0}\n",
-			Result{Waiting: "0/2 replicas available"}},
+			Verdict{Waiting: "0/2 replicas available"}},
 		{"crash-looping Pod fails", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n" +
 			"status: {phase: Running, containerStatuses: [{name: main, state: {waiting: {reason: CrashLoopBackOff}}}]}\n",
-			Result{Failed: "Containers in CrashLoop state: main"}},
+			Verdict{Failed: "Containers in CrashLoop state: main"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,7 +25,8 @@ type Options struct {
 	// FullRefresh counts drift exactly: every object is dry-run through
 	// plan (plan --refresh=full), at the cost of a request per object.
 	FullRefresh bool
-	// Parallel bounds how many clusters are read at once (default 8).
+	// Parallel bounds how many clusters are read at once (default
+	// member.DefaultParallel).
 	Parallel int
 	// Now stamps the status; time.Now when nil.
 	Now func() time.Time
