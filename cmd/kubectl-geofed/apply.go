@@ -175,51 +175,19 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if err := o.priceFlags.load(); err != nil {
 		return err
 	}
-	var saved *plan.Plan
-	file := o.Filename
-	if o.PlanFile != "" {
-		var err error
-		if saved, err = plan.Load(o.PlanFile, plan.ModeApply); err != nil {
-			return err
-		}
-		if saved.Failed() {
-			return fmt.Errorf("the saved plan %s is incomplete (%s): plan again when every cluster can be reached", o.PlanFile, failureSummary(saved))
-		}
-		if file == "" {
-			file = saved.TopologyFile
-		}
-	}
-	t, err := topology.Load(file)
-	if err != nil {
-		return err
-	}
-	opts := o.fleetFlags.planOptions(t)
-	opts.Prices = o.Prices
-	opts.Guard = o.pruneGuardFlags.guard
-	if saved != nil {
-		// The guard the saved plan was reviewed with, allowances and all.
-		if opts.Guard, err = saved.PruneGuard.Options(); err != nil {
-			return fmt.Errorf("the saved plan %s: pruneGuard.%w", o.PlanFile, err)
-		}
-	}
 	sess := o.fleetFlags.session(kubeconfigFlag(o.ConfigFlags))
 	defer sess.Close()
-	computed, err := computePlan(ctx, sess, opts)
+	computed, err := o.plan(ctx, sess)
 	if err != nil {
 		return err
 	}
 	p := computed.Plan
-	if saved != nil {
-		if err := plan.Stale(saved, p); err != nil {
-			return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", o.PlanFile, err)}
-		}
-	}
 
 	if err := view.Text(o.Out, p, view.TextOptions{Color: o.Color}); err != nil {
 		return err
 	}
 	if p.Failed() {
-		fmt.Fprintf(o.ErrOut, "Warning: the plan is incomplete (%s): apply leaves those clusters alone and exits 1.\n", failureSummary(p))
+		fmt.Fprintf(o.ErrOut, "Warning: the plan is incomplete (%s): apply leaves those clusters alone and exits 1.\n", p.Summary.Failures())
 	}
 	if note := heldNote(p); note != "" {
 		fmt.Fprintln(o.ErrOut, "Warning: "+note+" Apply makes every other change and exits 1.")
@@ -235,7 +203,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 			fmt.Fprintln(o.Out, "No changes. Reporting readiness (--wait=false).")
 		}
 	}
-	if changes && saved == nil && !o.Yes {
+	if changes && o.PlanFile == "" && !o.Yes {
 		if err := o.confirm(); err != nil {
 			return err
 		}
@@ -261,6 +229,23 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	return nil
 }
 
+// plan computes the plan to apply: of the topology, or — given a saved
+// plan — the same plan again, refused unless nothing changed since.
+func (o *ApplyOptions) plan(ctx context.Context, sess *engine.Session) (*plan.Result, error) {
+	opts := o.fleetFlags.planOptions(nil)
+	opts.Prices = o.Prices
+	if o.PlanFile != "" {
+		res, err := sess.Replan(ctx, engine.SavedOptions{Path: o.PlanFile, TopologyFile: o.Filename, PlanOptions: opts})
+		return res, capacityHint(err)
+	}
+	t, err := topology.Load(o.Filename)
+	if err != nil {
+		return nil, err
+	}
+	opts.Topology, opts.Guard = t, o.pruneGuardFlags.guard
+	return computePlan(ctx, sess, opts)
+}
+
 // applyFailure says why apply exits 1: the clusters that failed, and those
 // whose deletions the prune guard held, with how to allow them.
 func applyFailure(res *apply.Result, p *plan.Plan) error {
@@ -274,7 +259,7 @@ func applyFailure(res *apply.Result, p *plan.Plan) error {
 	if len(failed) > 0 {
 		err := fmt.Errorf("apply failed on %d of %d clusters: %s", len(failed), len(res.Clusters), strings.Join(failed, ", "))
 		if p.Failed() {
-			err = fmt.Errorf("%w (the plan is incomplete: %s)", err, failureSummary(p))
+			err = fmt.Errorf("%w (the plan is incomplete: %s)", err, p.Summary.Failures())
 		}
 		errs = append(errs, err)
 	}

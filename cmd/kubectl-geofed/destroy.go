@@ -163,12 +163,12 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 		}
 	}
 	if p.Failed() {
-		fmt.Fprintf(o.ErrOut, "Warning: the plan is incomplete (%s): destroy leaves those clusters alone and exits 1.\n", failureSummary(p))
+		fmt.Fprintf(o.ErrOut, "Warning: the plan is incomplete (%s): destroy leaves those clusters alone and exits 1.\n", p.Summary.Failures())
 	}
 	if !p.Summary.HasChanges() && !hasInventory(p) {
 		fmt.Fprintln(human, "Nothing to destroy: no member holds anything geofed applied.")
 		if p.Failed() {
-			return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", failureSummary(p))}
+			return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", p.Summary.Failures())}
 		}
 		return nil
 	}
@@ -194,7 +194,7 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 	case res.Incomplete():
 		return &ExitError{Code: 1, Err: errors.New("destroy kept objects: prune disabled on them, or holding what geofed did not apply")}
 	case p.Failed():
-		return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", failureSummary(p))}
+		return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", p.Summary.Failures())}
 	}
 	return nil
 }

@@ -352,7 +352,7 @@ func (o *JoinOptions) planDone(p *plan.Plan) error {
 		fmt.Fprintf(o.Out, "Replica shares of other clusters may move too: kubectl geofed plan -f %s shows the whole fleet.\n", o.Filename)
 	}
 	if p.Failed() {
-		return &ExitError{Code: 1, Err: fmt.Errorf("cluster %s was joined, but its plan is incomplete: %s", o.Name, failureSummary(p))}
+		return &ExitError{Code: 1, Err: fmt.Errorf("cluster %s was joined, but its plan is incomplete: %s", o.Name, p.Summary.Failures())}
 	}
 	return nil
 }
@@ -695,7 +695,7 @@ func (o *JoinOptions) writeMembershipData(jr *membership.JoinResult, p *plan.Pla
 	}
 	_, err = o.Out.Write(data)
 	if err == nil && p != nil && p.Failed() {
-		return &ExitError{Code: 1, Err: fmt.Errorf("cluster %s was joined, but its plan is incomplete: %s", o.Name, failureSummary(p))}
+		return &ExitError{Code: 1, Err: fmt.Errorf("cluster %s was joined, but its plan is incomplete: %s", o.Name, p.Summary.Failures())}
 	}
 	return err
 }

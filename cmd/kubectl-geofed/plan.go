@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -164,7 +163,7 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(o.ErrOut, note)
 	}
 	if p.Failed() {
-		return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", failureSummary(p))}
+		return &ExitError{Code: 1, Err: fmt.Errorf("the plan is incomplete: %s", p.Summary.Failures())}
 	}
 	if o.DetailedExitCode && p.Summary.HasChanges() {
 		return &ExitError{Code: 2}
@@ -183,23 +182,15 @@ func kubeconfigFlag(f *genericclioptions.ConfigFlags) string {
 // computePlan plans, saying what to do when capacity could not be read.
 func computePlan(ctx context.Context, sess *engine.Session, opts engine.PlanOptions) (*plan.Result, error) {
 	res, err := sess.Plan(ctx, opts)
-	if err != nil {
-		var capErr *placement.CapacityUnknownError
-		if errors.As(err, &capErr) {
-			return nil, fmt.Errorf("%w: the clusters could not be read; preview with kubectl geofed render --capacity", err)
-		}
-		return nil, err
-	}
-	return res, nil
+	return res, capacityHint(err)
 }
 
-func failureSummary(p *plan.Plan) string {
-	var parts []string
-	if n := p.Summary.Unreachable; n > 0 {
-		parts = append(parts, fmt.Sprintf("%d cluster(s) unreachable", n))
+// capacityHint says, of a plan that failed for want of the clusters'
+// capacity, how to preview it all the same.
+func capacityHint(err error) error {
+	var capErr *placement.CapacityUnknownError
+	if errors.As(err, &capErr) {
+		return fmt.Errorf("%w: the clusters could not be read; preview with kubectl geofed render --capacity", err)
 	}
-	if n := p.Summary.Errors; n > 0 {
-		parts = append(parts, fmt.Sprintf("%d error(s)", n))
-	}
-	return strings.Join(parts, ", ")
+	return err
 }

@@ -6,6 +6,8 @@
 package plan
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
@@ -173,6 +175,19 @@ type Summary struct {
 // HasChanges reports whether applying would change anything.
 func (s Summary) HasChanges() bool {
 	return s.ClustersToCreate+s.ClustersToChange+s.ClustersToDelete+s.ObjectsToCreate+s.ObjectsToChange+s.ObjectsToDelete > 0
+}
+
+// Failures says why a plan is incomplete, "2 cluster(s) unreachable, 1
+// error(s)"; "" for a complete one.
+func (s Summary) Failures() string {
+	var parts []string
+	if s.Unreachable > 0 {
+		parts = append(parts, fmt.Sprintf("%d cluster(s) unreachable", s.Unreachable))
+	}
+	if s.Errors > 0 {
+		parts = append(parts, fmt.Sprintf("%d error(s)", s.Errors))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Key is the object's identity (object.Key).
