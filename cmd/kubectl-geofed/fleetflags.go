@@ -69,19 +69,25 @@ func (f *fleetFlags) validate() error {
 // with the user's --kubeconfig. The caller closes it.
 func (f *fleetFlags) session(kubeconfig string) *engine.Session {
 	return engine.New(engine.Options{
-		GKE:  gke.ClientOptions{EmulatorHost: f.EmulatorHost},
-		Data: datasource.Options{EmulatorHost: f.StorageEmulatorHost},
-		Member: member.Options{
-			KubeconfigPath: kubeconfig,
-			QPS:            f.QPS,
-			Burst:          f.Burst,
-			Timeout:        f.ClusterTimeout,
-			RequestTimeout: f.RequestTimeout,
-			Parallel:       f.Parallel,
-			UserAgent:      userAgent(),
-		},
+		GKE:      gke.ClientOptions{EmulatorHost: f.EmulatorHost},
+		Data:     datasource.Options{EmulatorHost: f.StorageEmulatorHost},
+		Member:   f.memberOptions(kubeconfig),
 		Parallel: f.Parallel,
 	})
+}
+
+// memberOptions say how to reach members: with the user's --kubeconfig,
+// at these flags' rates and timeouts.
+func (f *fleetFlags) memberOptions(kubeconfig string) member.Options {
+	return member.Options{
+		KubeconfigPath: kubeconfig,
+		QPS:            f.QPS,
+		Burst:          f.Burst,
+		Timeout:        f.ClusterTimeout,
+		RequestTimeout: f.RequestTimeout,
+		Parallel:       f.Parallel,
+		UserAgent:      userAgent(),
+	}
 }
 
 // planOptions is the plan of t these flags ask for.

@@ -7,10 +7,10 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
 )
 
 // defaultHubNamespace is where the control plane runs unless told
@@ -29,9 +29,7 @@ func hubClient(flags *genericclioptions.ConfigFlags, hub string) (client.Client,
 
 // hubConfig is the client configuration of the hub's context.
 func hubConfig(flags *genericclioptions.ConfigFlags, hub string) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfigFlag(flags)
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: hub}).ClientConfig()
+	cfg, err := member.ContextConfig(kubeconfigFlag(flags), hub)
 	if err != nil {
 		return nil, fmt.Errorf("hub %s: %w", hub, err)
 	}

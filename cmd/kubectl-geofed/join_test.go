@@ -19,6 +19,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/internal/lab"
 	"github.com/geofed-io/kubectl-geofed/internal/lab/labtest"
+	"github.com/geofed-io/kubectl-geofed/pkg/join"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
@@ -88,7 +89,7 @@ spec:
 
 func TestJoinValidate(t *testing.T) {
 	valid := func() JoinOptions {
-		return JoinOptions{Context: "c", Filename: "topology.yaml", Region: "us-east1", Name: "c",
+		return JoinOptions{Options: join.Options{Context: "c", Filename: "topology.yaml", Region: "us-east1", Name: "c"},
 			fleetFlags: fleetFlags{Refresh: "inventory", Parallel: 8, RequestTimeout: time.Minute}}
 	}
 	tests := []struct {
@@ -146,7 +147,7 @@ func TestJoinComplete(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := &JoinOptions{Name: tt.nameFlag}
+			o := &JoinOptions{Options: join.Options{Name: tt.nameFlag}}
 			err := o.Complete([]string{tt.context}, tt.labels)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
@@ -198,7 +199,7 @@ func writeJoinKubeconfig(t *testing.T, server string, contexts ...string) string
 
 func joinOptions(file, kubeconfig string, streams genericiooptions.IOStreams) *JoinOptions {
 	return &JoinOptions{
-		Filename:    file,
+		Options:     join.Options{Filename: file},
 		fleetFlags:  fleetFlags{Refresh: "inventory", Parallel: 2, ClusterTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second},
 		ConfigFlags: &genericclioptions.ConfigFlags{KubeConfig: &kubeconfig},
 		IOStreams:   streams,

@@ -14,6 +14,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -26,6 +27,7 @@ import (
 	"github.com/geofed-io/kubectl-geofed/pkg/controller"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/membership"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/join"
 )
 
 func TestJoinHubValidate(t *testing.T) {
@@ -34,23 +36,23 @@ func TestJoinHubValidate(t *testing.T) {
 		o    JoinOptions
 		want string
 	}{
-		{"credentials only", JoinOptions{Hub: "hub"}, ""},
-		{"with a file the cluster is in", JoinOptions{Hub: "hub", Filename: "t.yaml"}, ""},
-		{"added to the file", JoinOptions{Hub: "hub", Filename: "t.yaml", Region: "us-east1", Labels: map[string]string{"a": "b"}}, ""},
-		{"rbac without a hub", JoinOptions{RBAC: true, Grants: []string{"widgets.example.com"}}, ""},
-		{"dry run", JoinOptions{Hub: "hub", DryRun: true}, ""},
-		{"json", JoinOptions{Hub: "hub", printFlags: printFlags{Output: "json"}}, ""},
-		{"region without file", JoinOptions{Hub: "hub", Region: "us-east1"}, "--region adds the cluster to a topology file: give -f topology.yaml too"},
-		{"label without region", JoinOptions{Hub: "hub", Filename: "t.yaml", Labels: map[string]string{"a": "b"}}, "--label goes with --region and -f"},
-		{"offline", JoinOptions{Hub: "hub", Offline: true}, "--offline cannot go with --hub"},
-		{"admin and grants", JoinOptions{Hub: "hub", ClusterAdmin: true, Grants: []string{"configmaps"}}, "--cluster-admin grants everything"},
-		{"rbac dry run", JoinOptions{RBAC: true, DryRun: true}, "--rbac changes nothing already"},
-		{"rbac output", JoinOptions{RBAC: true, printFlags: printFlags{Output: "json"}}, "--output does not apply"},
-		{"dry run output", JoinOptions{Hub: "hub", DryRun: true, printFlags: printFlags{Output: "yaml"}}, "--output does not apply"},
-		{"bad output", JoinOptions{Hub: "hub", printFlags: printFlags{Output: "table"}}, `--output must be json or yaml, not "table"`},
-		{"bad server", JoinOptions{Hub: "hub", Server: "10.0.0.1:6443"}, `--server "10.0.0.1:6443": want the apiserver's URL`},
-		{"bad name", JoinOptions{Hub: "hub", Name: "Edge_US"}, `cluster name "Edge_US"`},
-		{"hub flags without hub", JoinOptions{Filename: "t.yaml", Region: "us-east1", ClusterAdmin: true}, "give --hub HUB too"},
+		{"credentials only", JoinOptions{Options: join.Options{Hub: "hub"}}, ""},
+		{"with a file the cluster is in", JoinOptions{Options: join.Options{Hub: "hub", Filename: "t.yaml"}}, ""},
+		{"added to the file", JoinOptions{Options: join.Options{Hub: "hub", Filename: "t.yaml", Region: "us-east1", Labels: map[string]string{"a": "b"}}}, ""},
+		{"rbac without a hub", JoinOptions{Options: join.Options{RBAC: true}, Grants: []string{"widgets.example.com"}}, ""},
+		{"dry run", JoinOptions{Options: join.Options{Hub: "hub", DryRun: true}}, ""},
+		{"json", JoinOptions{Options: join.Options{Hub: "hub"}, printFlags: printFlags{Output: "json"}}, ""},
+		{"region without file", JoinOptions{Options: join.Options{Hub: "hub", Region: "us-east1"}}, "--region adds the cluster to a topology file: give -f topology.yaml too"},
+		{"label without region", JoinOptions{Options: join.Options{Hub: "hub", Filename: "t.yaml", Labels: map[string]string{"a": "b"}}}, "--label goes with --region and -f"},
+		{"offline", JoinOptions{Options: join.Options{Hub: "hub", Offline: true}}, "--offline cannot go with --hub"},
+		{"admin and grants", JoinOptions{Options: join.Options{Hub: "hub", ClusterAdmin: true, Grants: []schema.GroupResource{{Resource: "configmaps"}}}}, "--cluster-admin grants everything"},
+		{"rbac dry run", JoinOptions{Options: join.Options{RBAC: true, DryRun: true}}, "--rbac changes nothing already"},
+		{"rbac output", JoinOptions{Options: join.Options{RBAC: true}, printFlags: printFlags{Output: "json"}}, "--output does not apply"},
+		{"dry run output", JoinOptions{Options: join.Options{Hub: "hub", DryRun: true}, printFlags: printFlags{Output: "yaml"}}, "--output does not apply"},
+		{"bad output", JoinOptions{Options: join.Options{Hub: "hub"}, printFlags: printFlags{Output: "table"}}, `--output must be json or yaml, not "table"`},
+		{"bad server", JoinOptions{Options: join.Options{Hub: "hub", Server: "10.0.0.1:6443"}}, `--server "10.0.0.1:6443": want the apiserver's URL`},
+		{"bad name", JoinOptions{Options: join.Options{Hub: "hub", Name: "Edge_US"}}, `cluster name "Edge_US"`},
+		{"hub flags without hub", JoinOptions{Options: join.Options{Filename: "t.yaml", Region: "us-east1", ClusterAdmin: true}}, "give --hub HUB too"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := tt.o
@@ -106,7 +108,7 @@ func TestJoinRBACGolden(t *testing.T) {
 	}{
 		{"join-rbac-default.golden", []string{"serving-us"}, JoinOptions{}},
 		{"join-rbac-grants.golden", []string{"serving-us"}, JoinOptions{Grants: []string{"widgets.example.com", "rolebindings.rbac.authorization.k8s.io"}}},
-		{"join-rbac-cluster-admin.golden", []string{"gke_acme_us-east1_edge"}, JoinOptions{Name: "edge-us", ClusterAdmin: true}},
+		{"join-rbac-cluster-admin.golden", []string{"gke_acme_us-east1_edge"}, JoinOptions{Options: join.Options{Name: "edge-us", ClusterAdmin: true}}},
 	} {
 		t.Run(tt.golden, func(t *testing.T) {
 			streams, _, out, errOut := genericiooptions.NewTestIOStreams()
@@ -218,7 +220,7 @@ func TestJoinHubOnLab(t *testing.T) {
 		if o.HubNamespace == "" {
 			o.HubNamespace = defaultHubNamespace
 		}
-		o.tokenTimeout = 30 * time.Second
+		o.TokenTimeout = 30 * time.Second
 		if err := o.Complete(args, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +238,7 @@ func TestJoinHubOnLab(t *testing.T) {
 
 	t.Run("dry run changes nothing", func(t *testing.T) {
 		before, _ := os.ReadFile(file)
-		out, err := joinRun(t, &JoinOptions{Filename: file, Region: "us-west1", Hub: "hub", DryRun: true}, "m1")
+		out, err := joinRun(t, &JoinOptions{Options: join.Options{Filename: file, Region: "us-west1", Hub: "hub", DryRun: true}}, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +270,7 @@ func TestJoinHubOnLab(t *testing.T) {
 	})
 
 	t.Run("join adds the cluster to the file and to the hub", func(t *testing.T) {
-		out, err := joinRun(t, &JoinOptions{Filename: file, Region: "us-west1", Hub: "hub", printFlags: printFlags{Output: "json"}}, "m1")
+		out, err := joinRun(t, &JoinOptions{Options: join.Options{Filename: file, Region: "us-west1", Hub: "hub"}, printFlags: printFlags{Output: "json"}}, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +346,7 @@ func TestJoinHubOnLab(t *testing.T) {
 	rejoin := func(t *testing.T, granted string) []string {
 		t.Helper()
 		before, _ := os.ReadFile(file)
-		out, err := joinRun(t, &JoinOptions{Filename: file, Hub: "hub"}, "m1")
+		out, err := joinRun(t, &JoinOptions{Options: join.Options{Filename: file, Hub: "hub"}}, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}

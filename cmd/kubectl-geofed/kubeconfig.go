@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -262,4 +263,21 @@ func homeRelative(path string) string {
 		return filepath.Join("~", rel)
 	}
 	return path
+}
+
+// kubeconfigContexts lists the contexts of the kubeconfig kubectl would
+// read, for completion.
+func kubeconfigContexts(explicit string) []string {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = explicit
+	cfg, err := rules.Load()
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for name := range cfg.Contexts {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -4,22 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/membership"
 	"github.com/geofed-io/kubectl-geofed/pkg/member"
-	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
 )
 
@@ -183,9 +179,9 @@ func (o *UnjoinOptions) Run(ctx context.Context) error {
 		Cluster: o.Name, Member: mc, Hub: hc, HubName: o.Hub, HubNamespace: o.HubNamespace, Progress: o.ErrOut,
 	})
 	fmt.Fprintf(o.Out, "On cluster %s (context %s):\n", o.Name, o.Context)
-	writeChanges(o.Out, res.Member)
+	membership.WriteChanges(o.Out, res.Member)
 	fmt.Fprintf(o.Out, "On hub %s:\n", o.Hub)
-	writeChanges(o.Out, res.Hub)
+	membership.WriteChanges(o.Out, res.Hub)
 	if res.MemberUnreachable != "" {
 		var left []string
 		for _, c := range res.Left() {
@@ -215,88 +211,11 @@ func (o *UnjoinOptions) Run(ctx context.Context) error {
 // usual kubeconfig resolution (or --kubeconfig). It does not connect: an
 // unreachable member is unjoin's to report.
 func memberConfig(flags *genericclioptions.ConfigFlags, context string) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfigFlag(flags)
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	cfg, err := member.ContextConfig(kubeconfigFlag(flags), context)
 	if err != nil {
 		return nil, fmt.Errorf("context %q: %w", context, err)
 	}
 	cfg.Timeout = member.DefaultRequestTimeout
 	cfg.QPS, cfg.Burst = member.DefaultQPS, member.DefaultBurst
 	return cfg, nil
-}
-
-// writeChanges prints one line per object, terraform-style.
-func writeChanges(w io.Writer, changes []membership.Change) {
-	for _, c := range changes {
-		symbol := c.Action.Symbol()
-		if symbol == "" {
-			symbol = " "
-		}
-		line := fmt.Sprintf("  %s %s", symbol, c.Ref)
-		switch {
-		case c.Reason != "":
-			line += " (" + c.Reason + ")"
-		case c.Action == object.ActionNoop:
-			line += " (unchanged)"
-		}
-		fmt.Fprintln(w, line)
-	}
-}
-
-// writeJoinResult prints what join --hub did.
-func writeJoinResult(w io.Writer, context, hub string, g grant, r *membership.JoinResult) {
-	fmt.Fprintf(w, "Cluster %s (context %s) joined hub %s: the control plane reaches it at %s as ServiceAccount %s/%s, with the kubeconfig in Secret %s/%s (key %s).\n",
-		r.Cluster, context, hub, r.Server, membership.Namespace, membership.Name, r.HubSecret.Namespace, r.HubSecret.Name, r.SecretKey)
-	if g.access.ClusterAdmin {
-		fmt.Fprintf(w, "Granted: cluster-admin (--cluster-admin): the control plane may do anything on cluster %s.\n", r.Cluster)
-	} else {
-		fmt.Fprintf(w, "Granted: least privilege for %s: %s; --rbac prints the RBAC.\n", g.from, resourceList(g.workloads))
-		for _, n := range g.access.Rules.Notes {
-			fmt.Fprintln(w, "Note: "+n)
-		}
-	}
-	fmt.Fprintf(w, "\nOn cluster %s:\n", r.Cluster)
-	writeChanges(w, r.Member)
-	fmt.Fprintf(w, "On hub %s:\n", hub)
-	writeChanges(w, r.Hub)
-}
-
-// writeJoinDryRun prints what join --hub --dry-run would apply: comments
-// saying what would change, then the manifests, the hub Secret's value
-// redacted.
-func writeJoinDryRun(w io.Writer, cluster, hub string, g grant, r *membership.JoinResult) error {
-	comments := g.comments(cluster)
-	comments = append(comments, "Dry run: nothing was changed. join would apply, on cluster "+cluster+":")
-	for _, c := range r.Member {
-		comments = append(comments, "  "+changeLine(c))
-	}
-	comments = append(comments, "and on hub "+hub+":")
-	for _, c := range r.Hub {
-		comments = append(comments, "  "+changeLine(c))
-	}
-	objs := membership.MemberObjects(cluster, g.access)
-	objs = append(objs, membership.HubSecret(cluster, r.HubSecret.Namespace, nil))
-	return membership.WriteYAML(w, comments, objs)
-}
-
-func changeLine(c membership.Change) string {
-	line := c.Action.Symbol() + " " + c.Ref.String()
-	if c.Reason != "" {
-		line += " (" + c.Reason + ")"
-	}
-	return line
-}
-
-// resourceList names resources as kubectl does: configmaps,
-// deployments.apps.
-func resourceList(rs []schema.GroupResource) string {
-	if len(rs) == 0 {
-		return "no workload kinds"
-	}
-	names := make([]string, len(rs))
-	for i, r := range rs {
-		names[i] = r.String()
-	}
-	return strings.Join(names, ", ")
 }

@@ -115,3 +115,13 @@ func (k *kubeconfig) contextNotFound(name string) error {
 	}
 	return errors.New(b.String())
 }
+
+// ContextConfig is the client configuration of a kubeconfig context in the
+// usual resolution — explicit, the path given (--kubeconfig); else
+// $KUBECONFIG or ~/.kube/config — as is, no limits set. It does not
+// connect.
+func ContextConfig(explicit, context string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = explicit
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+}

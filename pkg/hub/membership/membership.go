@@ -757,3 +757,22 @@ func nonNil[T metav1.Object](o T, err error) (metav1.Object, error) {
 	}
 	return o, nil
 }
+
+// WriteChanges prints one line per object join or unjoin changed,
+// terraform-style.
+func WriteChanges(w io.Writer, changes []Change) {
+	for _, c := range changes {
+		symbol := c.Action.Symbol()
+		if symbol == "" {
+			symbol = " "
+		}
+		line := fmt.Sprintf("  %s %s", symbol, c.Ref)
+		switch {
+		case c.Reason != "":
+			line += " (" + c.Reason + ")"
+		case c.Action == object.ActionNoop:
+			line += " (unchanged)"
+		}
+		fmt.Fprintln(w, line)
+	}
+}
