@@ -13,8 +13,6 @@ import (
 	"os"
 
 	"github.com/go-logr/logr"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -104,9 +102,10 @@ func run(args []string, errOut io.Writer) error {
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
 
-	hub, err := hubConfig(o.kubeconfig, o.kubeContext)
+	// The kubeconfig given, else in-cluster, else the usual resolution.
+	hub, err := member.ContextConfig(o.kubeconfig, o.kubeContext)
 	if err != nil {
-		return err
+		return fmt.Errorf("hub cluster: %w", err)
 	}
 	o.cfg.Hub = hub
 	mgr, err := controller.NewManager(o.cfg)
@@ -115,16 +114,4 @@ func run(args []string, errOut io.Writer) error {
 	}
 	logger.Info("starting", "version", version, "commit", commit, "namespace", o.cfg.Namespace, "leaderElection", o.cfg.LeaderElection, "resync", o.cfg.Resync.String())
 	return mgr.Start(ctrl.SetupSignalHandler())
-}
-
-// hubConfig is the hub's client configuration: the kubeconfig given, else
-// in-cluster, else the usual kubeconfig resolution.
-func hubConfig(path, context string) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = path
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("hub cluster: %w", err)
-	}
-	return cfg, nil
 }
