@@ -18,6 +18,7 @@ import (
 
 	"github.com/geofed-io/kubectl-geofed/pkg/apply"
 	"github.com/geofed-io/kubectl-geofed/pkg/controller"
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
@@ -69,6 +70,7 @@ func parse(args []string, errOut io.Writer) (*options, error) {
 	fs.DurationVar(&o.cfg.ProbeTimeout, "member-probe-timeout", controller.DefaultProbeTimeout, "How long one health probe of a member may take")
 	fs.DurationVar(&o.cfg.Member.RequestTimeout, "member-request-timeout", member.DefaultRequestTimeout, "How long any one request to a member may take")
 	fs.StringVar(&o.cfg.GKE.EmulatorHost, "gke-emulator-host", os.Getenv(gke.EmulatorHostEnv), "host:port of a GKE emulator (default $GKE_EMULATOR_HOST); unset, GKE clusters are reached with the pod's Application Default Credentials")
+	fs.StringVar(&o.cfg.Data.EmulatorHost, "storage-emulator-host", os.Getenv(datasource.EmulatorHostEnv), "host:port of a Cloud Storage emulator (default $STORAGE_EMULATOR_HOST); unset, the location of the buckets workloads name is read from Cloud Storage with the pod's Application Default Credentials")
 	fs.DurationVar(&o.cfg.GKETimeout, "gke-timeout", apply.DefaultGKETimeout, "How long GKE may take to create or change one cluster")
 	fs.IntVar(&o.cfg.Parallel, "parallel", member.DefaultParallel, "Members planned and applied at once")
 	fs.BoolVar(&o.cfg.KeepConflicts, "keep-conflicts", false, "Leave fields that another field manager took from geofed (a kubectl edit) to it, failing those objects, instead of putting them back")

@@ -25,3 +25,29 @@ func TestParse(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestParseStorageEmulator: the controller reaches Cloud Storage's
+// emulator as the CLI does, from $STORAGE_EMULATOR_HOST (a Pod's env), and
+// the flag overrides it (a process run by hand).
+func TestParseStorageEmulator(t *testing.T) {
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		want      string
+	}{
+		{name: "unset: Cloud Storage itself"},
+		{name: "from the environment", env: "10.0.0.1:4443", want: "10.0.0.1:4443"},
+		{name: "the flag over the environment", env: "10.0.0.1:4443", args: []string{"--storage-emulator-host", "127.0.0.1:9000"}, want: "127.0.0.1:9000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("STORAGE_EMULATOR_HOST", tc.env)
+			o, err := parse(tc.args, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := o.cfg.Data.EmulatorHost; got != tc.want {
+				t.Errorf("Cloud Storage emulator %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

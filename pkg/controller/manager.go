@@ -20,6 +20,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/hub/api/v1alpha1"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
@@ -80,6 +81,8 @@ type Config struct {
 	// GKE and GKETimeout: see Reconciler.
 	GKE        gke.ClientOptions
 	GKETimeout time.Duration
+	// Data: see Reconciler.
+	Data datasource.Options
 	// DriftDelay and CapacityDelay coalesce member events into reconciles
 	// (DefaultDriftDelay, DefaultCapacityDelay when zero).
 	DriftDelay, CapacityDelay time.Duration
@@ -182,6 +185,7 @@ func NewManager(cfg Config) (ctrl.Manager, error) {
 		Secrets:       mgr.GetClient(),
 		GKE:           cfg.GKE,
 		GKETimeout:    cfg.GKETimeout,
+		Data:          cfg.Data,
 		Client:        mgr.GetClient(),
 		Reader:        mgr.GetAPIReader(),
 		Namespace:     cfg.Namespace,

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
+	"github.com/geofed-io/kubectl-geofed/pkg/datasource"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/engine"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
@@ -92,6 +93,12 @@ type Reconciler struct {
 	GKE gke.ClientOptions
 	// GKETimeout bounds one cluster's GKE work, as apply --gke-timeout.
 	GKETimeout time.Duration
+	// Data reaches Cloud Storage for the location of the buckets a
+	// Topology's workloads name (placement near gs://bucket): the
+	// emulator when its EmulatorHost is set, else Cloud Storage with the
+	// pod's Application Default Credentials. Only Topologies naming a
+	// bucket reach it, once per plan.
+	Data datasource.Options
 	// Hub writes, through package membership, the member Secrets of the
 	// GKE clusters the controller provisions; nil joins none.
 	Hub kubernetes.Interface
@@ -110,7 +117,7 @@ type Reconciler struct {
 // clock. Every plan and apply of every Topology runs through it.
 func (r *Reconciler) session() *engine.Session {
 	r.sessionOnce.Do(func() {
-		r.sess = engine.New(engine.Options{GKE: r.GKE, Member: r.Member, Parallel: r.Parallel, Now: r.Now})
+		r.sess = engine.New(engine.Options{GKE: r.GKE, Data: r.Data, Member: r.Member, Parallel: r.Parallel, Now: r.Now})
 	})
 	return r.sess
 }
