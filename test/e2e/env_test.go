@@ -66,6 +66,9 @@ type env struct {
 	topology string // its topology.yaml
 	kubecfg  string // kubeconfig of the joined clusters
 	joined   map[string]*lab.Cluster
+	// storageHost is the Cloud Storage emulator the binary is pointed at
+	// (STORAGE_EMULATOR_HOST), when a test starts one.
+	storageHost string
 }
 
 // newEnv starts a lab with the given joined clusters and the emulator, and
@@ -166,6 +169,9 @@ func (e *env) run(args ...string) result {
 		gke.EmulatorHostEnv+"="+e.emuAddr,
 		"NO_COLOR=1",
 	)
+	if e.storageHost != "" {
+		cmd.Env = append(cmd.Env, "STORAGE_EMULATOR_HOST="+e.storageHost)
+	}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
