@@ -52,7 +52,10 @@ spec:
       containers: [{name: train, image: train:1}]
 `,
 	}
-	e := setupWith(t, l, hub, []*lab.Cluster{m1, m2}, files, replicaFlags{resync: 10 * time.Minute}, 1)
+	// One replica with the binary's own Lease timings: what is tested
+	// is placement, and a loaded machine must not cost the lone leader
+	// its Lease halfway.
+	e := setupWith(t, l, hub, []*lab.Cluster{m1, m2}, files, replicaFlags{resync: 10 * time.Minute, electionDefaults: true}, 1)
 
 	for _, step := range []struct {
 		bucket   string
