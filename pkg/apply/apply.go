@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
@@ -311,6 +312,13 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		}
 	}()
 
+	// The applies whose response is read for metadata alone ask for no
+	// more (ClusterOptions.Metadata), on the cluster's shared rate limit.
+	meta, err := metadata.NewForConfig(conn.Config)
+	if err != nil {
+		out.Err = fmt.Errorf("cluster %s: %w", pc.Name, err)
+		return out
+	}
 	res, err := Cluster(work, ClusterOptions{
 		Stop:             ctx.Done(),
 		Topology:         t.Metadata.Name,
@@ -328,6 +336,8 @@ func (r *runner) cluster(ctx context.Context, pc plan.Cluster) (out Outcome) {
 		Prune:            r.opts.Prune,
 		RemoveInventory:  r.destroy,
 		Progress:         func(line string) { r.say("%s", line) },
+		Metadata:         meta,
+		NoReadiness:      !r.opts.Wait,
 	})
 	out.Applied, out.Pruned = res.Applied, res.Pruned
 	out.Kept, out.InventoryRemoved = res.Kept, res.InventoryRemoved

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
@@ -92,6 +93,16 @@ type ClusterOptions struct {
 	// Concurrency bounds the objects of one tier sent at once (default
 	// DefaultConcurrency); the client's QPS bounds the rate.
 	Concurrency int
+	// Metadata, when set, sends the applies whose response is read for
+	// nothing but metadata, and has the server answer them with metadata
+	// only, in protobuf (lightApply): the inventory records an object's
+	// UID and geofed's managedFields, both metadata. Without it every
+	// response is the whole object, as JSON.
+	Metadata metadata.Interface
+	// NoReadiness says nothing judges readiness after this apply (apply
+	// --wait=false): with Metadata, every response is metadata only, and
+	// Live stays empty.
+	NoReadiness bool
 }
 
 // DefaultConcurrency is how many objects of a tier are applied to one
@@ -106,7 +117,7 @@ type ObjectsResult struct {
 	Applied int
 	Pruned  int
 	// Live holds the objects applied, as the server returned them less
-	// what readiness never reads (forReadiness).
+	// what readiness never reads (forReadiness); none with NoReadiness.
 	Live []*unstructured.Unstructured
 	// Kept counts the objects still recorded after a destroy's prune
 	// (kept because they hold what geofed did not apply);
@@ -124,6 +135,9 @@ type clusterRun struct {
 	entries map[string]inventory.Entry
 	// version is the inventory's resourceVersion as last read or written.
 	version string
+	// rediscover resets the mapper once, the first time a kind does not
+	// resolve (a CRD created since the cluster was connected to).
+	rediscover sync.Once
 }
 
 // Cluster applies one cluster's part of a plan. The inventory is widened
@@ -203,11 +217,12 @@ func (r *clusterRun) applyTiers(ctx context.Context, res *ObjectsResult) error {
 		concurrency = DefaultConcurrency
 	}
 	for _, tier := range splitTiers(r.Objects) {
-		if tier[0].tier == object.TierRest {
-			// Kinds defined by the CRDs just applied resolve from here on.
-			r.Mapper.Reset()
-		}
+		// Kinds of the CRDs this apply created resolve once each is
+		// Established (waitEstablished resets the mapper); others created
+		// since the cluster was connected to, at their first miss
+		// (resourceFor). Discovery is not run again for every apply.
 		lives := make([]*unstructured.Unstructured, len(tier))
+		done := make([]bool, len(tier))
 		errs := make([]error, len(tier))
 		var failed atomic.Bool
 		var g errgroup.Group
@@ -225,25 +240,27 @@ func (r *clusterRun) applyTiers(ctx context.Context, res *ObjectsResult) error {
 				break
 			}
 			g.Go(func() error {
-				live, err := r.applyObject(ctx, t.d.Object)
+				a, err := r.applyObject(ctx, t.d.Object)
 				if err != nil {
 					errs[i] = err
 					failed.Store(true)
 					return nil
 				}
-				r.record(t.d.Object, t.d.Hash, live)
-				lives[i] = forReadiness(live)
+				r.record(t.d.Object, t.d.Hash, a)
+				done[i], lives[i] = true, a.live
 				return nil
 			})
 		}
 		_ = g.Wait()
 		var crds []string
 		for i, live := range lives {
-			if live == nil {
+			if !done[i] {
 				continue
 			}
 			res.Applied++
-			res.Live = append(res.Live, live)
+			if live != nil {
+				res.Live = append(res.Live, live)
+			}
 			if obj := tier[i].d.Object; object.IsCRD(obj.GroupVersionKind().Group, obj.GetKind()) {
 				crds = append(crds, obj.GetName())
 			}
@@ -265,16 +282,35 @@ func (r *clusterRun) applyTiers(ctx context.Context, res *ObjectsResult) error {
 }
 
 // record notes what geofed knows of an object right after applying it.
-func (r *clusterRun) record(obj *unstructured.Unstructured, hash string, live *unstructured.Unstructured) {
+func (r *clusterRun) record(obj *unstructured.Unstructured, hash string, a applied) {
 	key := object.KeyOf(obj)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.entries[key]
 	e.AppliedHash = inventory.RecordedHash(obj, hash)
-	e.FieldsDigest = inventory.FieldsDigest(live, object.FieldManager)
+	e.FieldsDigest = a.digest
 	e.Version = obj.GroupVersionKind().Version
-	e.UID = live.GetUID()
+	e.UID = a.uid
 	r.entries[key] = e
+}
+
+// applied is what geofed keeps of an object right after applying it: what
+// the inventory records, and, unless NoReadiness, what readiness reads
+// (forReadiness, or metadataLive of a response of metadata only).
+type applied struct {
+	uid    types.UID
+	digest string
+	live   *unstructured.Unstructured
+}
+
+// appliedFrom reads the inventory's part of a response first: what
+// readiness does not read is stripped from live in place after.
+func appliedFrom(m metav1.Object, live func() *unstructured.Unstructured) applied {
+	a := applied{uid: m.GetUID(), digest: inventory.FieldsDigest(m, object.FieldManager)}
+	if live != nil {
+		a.live = live()
+	}
+	return a
 }
 
 // tiered is a desired object with its apply tier.
@@ -494,7 +530,7 @@ func (r *clusterRun) say(format string, args ...any) {
 }
 
 func (r *clusterRun) resourceFor(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
-	m, err := r.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	m, err := r.mapping(gvk)
 	if err != nil {
 		return nil, err
 	}
@@ -505,21 +541,77 @@ func (r *clusterRun) resourceFor(gvk schema.GroupVersionKind, namespace string) 
 	return ri, nil
 }
 
-// applyObject server-side applies one object and returns the live result.
-func (r *clusterRun) applyObject(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	what := fmt.Sprintf("applying %s to cluster %s", object.Describe(obj), r.Cluster)
-	rc, err := r.resourceFor(obj.GroupVersionKind(), obj.GetNamespace())
+// mapping resolves a kind; the first kind that does not resolve has the
+// mapper run discovery again, once, for a CRD created since the cluster
+// was connected to.
+func (r *clusterRun) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m, err := r.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		// Those that missed meanwhile look again too; after the one
+		// reset, a miss costs no request (the cache is fresh).
+		r.rediscover.Do(r.Mapper.Reset)
+		m, err = r.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	return m, err
+}
+
+// applyObject server-side applies one object and returns what geofed keeps
+// of the result.
+func (r *clusterRun) applyObject(ctx context.Context, obj *unstructured.Unstructured) (applied, error) {
+	gvk := obj.GroupVersionKind()
+	m, err := r.mapping(gvk)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return applied{}, r.applyError(obj, err)
+	}
+	if r.Metadata != nil && (r.NoReadiness || readsOnlyMetadata(gvk.GroupKind())) {
+		return r.lightApply(ctx, m, obj)
+	}
+	var rc dynamic.ResourceInterface = r.Client.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		rc = r.Client.Resource(m.Resource).Namespace(obj.GetNamespace())
 	}
 	live, err := rc.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: object.FieldManager, Force: r.ForceConflicts})
 	if err != nil {
-		if apierrors.IsConflict(err) {
-			return nil, fmt.Errorf("%s: %w (re-run with --force-conflicts to take these fields)", what, err)
-		}
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return applied{}, r.applyError(obj, err)
 	}
-	return live, nil
+	if r.NoReadiness {
+		return appliedFrom(live, nil), nil
+	}
+	return appliedFrom(live, func() *unstructured.Unstructured { return forReadiness(live) }), nil
+}
+
+// lightApply server-side applies one object, as the dynamic client's Apply
+// does (the same body, field manager and force), with the server asked to
+// answer with the object's metadata only, in protobuf: the server encodes,
+// and geofed decodes, a few hundred bytes of metadata instead of the whole
+// object as JSON. Readiness, when it is judged, reads metadata alone of
+// such an object (readsOnlyMetadata).
+func (r *clusterRun) lightApply(ctx context.Context, m *meta.RESTMapping, obj *unstructured.Unstructured) (applied, error) {
+	body, err := obj.MarshalJSON()
+	if err != nil {
+		return applied{}, r.applyError(obj, err)
+	}
+	var rc metadata.ResourceInterface = r.Metadata.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		rc = r.Metadata.Resource(m.Resource).Namespace(obj.GetNamespace())
+	}
+	force := r.ForceConflicts
+	live, err := rc.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: object.FieldManager, Force: &force})
+	if err != nil {
+		return applied{}, r.applyError(obj, err)
+	}
+	if r.NoReadiness {
+		return appliedFrom(live, nil), nil
+	}
+	return appliedFrom(live, func() *unstructured.Unstructured { return metadataLive(obj, live) }), nil
+}
+
+func (r *clusterRun) applyError(obj *unstructured.Unstructured, err error) error {
+	what := fmt.Sprintf("applying %s to cluster %s", object.Describe(obj), r.Cluster)
+	if apierrors.IsConflict(err) {
+		return fmt.Errorf("%s: %w (re-run with --force-conflicts to take these fields)", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // waitEstablished waits until a CRD is Established, so objects of its kind

@@ -250,6 +250,41 @@ func forReadiness(live *unstructured.Unstructured) *unstructured.Unstructured {
 	return live
 }
 
+// readsOnlyMetadata reports whether readiness reads nothing but the
+// metadata of an object of this kind: kstatus calls a ConfigMap or a
+// Secret ready as soon as it exists, and judges the others here by their
+// metadata and status, which they do not have. Apply asks the server for
+// their metadata only (lightApply).
+func readsOnlyMetadata(gk schema.GroupKind) bool {
+	switch gk {
+	case schema.GroupKind{Kind: "ConfigMap"}, schema.GroupKind{Kind: "Secret"}, schema.GroupKind{Kind: "ServiceAccount"},
+		schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "Role"},
+		schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
+		schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"},
+		schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}:
+		return true
+	}
+	return false
+}
+
+// metadataLive is what readiness reads of an object applied with a
+// response of metadata only: its kind (from the manifest sent) and the
+// metadata forReadiness keeps of a whole response.
+func metadataLive(sent *unstructured.Unstructured, m metav1.Object) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetAPIVersion(sent.GetAPIVersion())
+	u.SetKind(sent.GetKind())
+	u.SetName(m.GetName())
+	u.SetNamespace(m.GetNamespace())
+	u.SetUID(m.GetUID())
+	u.SetResourceVersion(m.GetResourceVersion())
+	u.SetGeneration(m.GetGeneration())
+	u.SetCreationTimestamp(m.GetCreationTimestamp())
+	u.SetDeletionTimestamp(m.GetDeletionTimestamp())
+	u.SetLabels(m.GetLabels())
+	return u
+}
+
 func get(ctx context.Context, o readyOptions, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	gvk := obj.GroupVersionKind()
 	m, err := o.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
