@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -64,15 +63,10 @@ func run(env []string, stdin string, name string, args ...string) result {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
 	start := time.Now()
-	err := cmd.Run()
+	rss, cpu, err := measured(cmd)
 	r := result{stdout: out.String(), stderr: errOut.String()}
 	r.wall = time.Since(start)
-	if ps := cmd.ProcessState; ps != nil {
-		r.cpu = ps.UserTime() + ps.SystemTime()
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			r.rss = ru.Maxrss * 1024 // KiB on Linux
-		}
-	}
+	r.rss, r.cpu = rss, cpu
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
