@@ -54,9 +54,13 @@ func TestNodePrice(t *testing.T) {
 			wantErr: "no on-demand price for machine type n1-standard-8 in us-central1 (add it with --price-catalog)"},
 		{name: "GPU not priced in the region", machine: "g2-standard-4", region: "asia-east2",
 			wantErr: "no on-demand price for machine type g2-standard-4 in asia-east2 (add it with --price-catalog)"},
-		{name: "attached GPU not priced", machine: "e2-standard-4", region: "us-central1", spot: true,
-			accelerators: []AcceleratorConfig{{Type: "nvidia-tesla-t4", Count: 1}},
-			wantErr:      "no spot price for accelerator nvidia-tesla-t4 in us-central1 (add it with --price-catalog)"},
+		{name: "attached T4, spot", machine: "e2-standard-4", region: "us-central1", spot: true,
+			accelerators: []AcceleratorConfig{{Type: "nvidia-tesla-t4", Count: 2}}, want: 0.0294*2 + 0.175*2},
+		{name: "attached V100", machine: "e2-standard-4", region: "europe-west4",
+			accelerators: []AcceleratorConfig{{Type: "nvidia-tesla-v100", Count: 1}}, want: 0.07377*2 + 2.604},
+		{name: "attached GPU not priced in the region", machine: "e2-standard-4", region: "asia-east2", spot: true,
+			accelerators: []AcceleratorConfig{{Type: "nvidia-tesla-v100", Count: 1}},
+			wantErr:      "no spot price for accelerator nvidia-tesla-v100 in asia-east2 (add it with --price-catalog)"},
 		{name: "unknown machine", machine: "e9-standard-2", region: "us-central1", wantErr: `unknown machine type "e9-standard-2"`},
 	}
 	for _, tt := range tests {
