@@ -46,6 +46,8 @@ func TestNodePrice(t *testing.T) {
 		{name: "the row itself", machine: "e2-standard-2", region: "us-central1", want: 0.06701},
 		{name: "spot", machine: "e2-standard-2", region: "us-central1", spot: true, want: 0.0294},
 		{name: "a size of the series, per vCPU", machine: "e2-standard-8", region: "europe-west4", want: 0.07377 * 4},
+		{name: "n2-standard, the row itself", machine: "n2-standard-8", region: "us-central1", want: 0.38847},
+		{name: "n2-standard spot, another size", machine: "n2-standard-2", region: "europe-west4", spot: true, want: 0.1488 / 4},
 		{name: "GPUs built in", machine: "g2-standard-8", region: "us-central1", want: 0.29358 + 0.56004},
 		{name: "built-in GPUs named again are the same GPUs", machine: "a2-highgpu-2g", region: "europe-west4",
 			accelerators: []AcceleratorConfig{{Type: "nvidia-tesla-a100", Count: 2}}, want: 0.81406*2 + 1.61365*2},
