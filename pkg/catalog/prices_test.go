@@ -51,6 +51,7 @@ func TestNodePrice(t *testing.T) {
 		{name: "n2d-highmem, a smaller size", machine: "n2d-highmem-8", region: "us-central1", want: 5.47104 / 12},
 		{name: "n2d-highmem left out where the source row is suspect", machine: "n2d-highmem-8", region: "asia-south1",
 			wantErr: "no on-demand price for machine type n2d-highmem-8 in asia-south1 (add it with --price-catalog)"},
+		{name: "n2d-standard spot, a smaller size", machine: "n2d-standard-16", region: "europe-west4", spot: true, want: 1.04346 / 8},
 		{name: "GPUs built in", machine: "g2-standard-8", region: "us-central1", want: 0.29358 + 0.56004},
 		{name: "built-in GPUs named again are the same GPUs", machine: "a2-highgpu-2g", region: "europe-west4",
 			accelerators: []AcceleratorConfig{{Type: "nvidia-tesla-a100", Count: 2}}, want: 0.81406*2 + 1.61365*2},
