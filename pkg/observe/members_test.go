@@ -46,15 +46,19 @@ spec:
 		name        string
 		err         error
 		unreachable string
+		reason      Reason
 	}{
-		{"dark", darkErr, darkErr.Error()},
-		{"kept", keptErr, ""},
+		{"dark", darkErr, darkErr.Error(), Unreachable},
+		{"kept", keptErr, "", ""},
 	} {
 		if got := obs.Conn(tc.name).Err; got != tc.err {
 			t.Errorf("%s: connection error %v, want %v as given (not dialled, no kubeconfig read)", tc.name, got, tc.err)
 		}
-		if got := obs.Excluded(tc.name); got != tc.unreachable {
+		if got := obs.LeftOut(tc.name).String(); got != tc.unreachable {
 			t.Errorf("%s: placement has it unreachable %q, want %q", tc.name, got, tc.unreachable)
+		}
+		if l := obs.LeftOut(tc.name); (l == nil) != (tc.reason == "") || (l != nil && l.Reason != tc.reason) {
+			t.Errorf("%s: left out %+v, want reason %q", tc.name, l, tc.reason)
 		}
 	}
 }

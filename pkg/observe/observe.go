@@ -1,8 +1,11 @@
-// Package observe reads the live state a plan starts from, and nothing
-// else: the GKE clusters of the topology's projects, a connection to every
-// member cluster that exists (version, discovery), and what each offers the
-// workloads that divide replicas (its nodes, bound pods and node pools). These are the only reads before the
-// diff; plan hands the connections on to apply, which never connects twice.
+// Package observe reads the live state a plan or a status starts from, and
+// nothing else reads members before the diff: the GKE clusters of the
+// topology's projects; per member cluster a connection (version, discovery)
+// or the one reason placement leaves it out (LeftOut); what each offers the
+// workloads that divide replicas (its nodes, bound pods and node pools);
+// the node counts GKE's pools are compared with; and geofed's inventory and
+// objects on each (Objects). Plan hands the connections on to apply, which
+// never connects twice.
 package observe
 
 import (
@@ -71,7 +74,7 @@ type Options struct {
 	// all the same when that capacity cannot be read.
 	Keep []string
 	// Exclude leaves clusters out of placement whether they answer or
-	// not, with the reason as their Unreachable: plan plans nothing on
+	// not, with the reason as their LeftOut (Excluded): plan plans nothing on
 	// them and prunes nothing there. They are still connected to, so
 	// Conns says whether they answer. Failover keeps a member out this way
 	// until it has been healthy long enough.
@@ -87,19 +90,21 @@ type Options struct {
 	// buckets the topology's workloads name (only those topologies reach
 	// it).
 	Data datasource.Options
+	// Nodes reads the nodes and bound pods of every cluster that answers,
+	// whether or not a workload divides replicas (status reports them).
+	Nodes bool
 }
 
-// Observation is what the clusters told: the placement inputs (reachability,
-// capacity) and the connections plan goes on to use.
+// Observation is what the clusters told: per cluster its connection or
+// why it is left out, its GKE state and what was read of its nodes, and
+// the placement inputs (reachability, capacity) derived from them.
 type Observation struct {
-	// Clusters are the topology's clusters as placement sees them, in
-	// topology order.
+	// Members are the topology's clusters, in topology order.
+	Members []Member
+	// Clusters are the same clusters as placement sees them, in the same
+	// order: a cluster left out is Unreachable with its LeftOut's
+	// message.
 	Clusters []placement.Cluster
-	// Conns are the connections to the same clusters, in the same order;
-	// a managed cluster that does not exist yet has Err ErrNotCreated.
-	Conns []*member.Conn
-	// GKE holds the live GKE state of every managed cluster, by name.
-	GKE map[string]*GKEState
 	// AllLive is every GKE cluster listed in the topology's projects, for
 	// finding orphans.
 	AllLive []*containerpb.Cluster
@@ -114,29 +119,37 @@ type Observation struct {
 	Data datasource.Locations
 }
 
-// Excluded says why placement leaves the named cluster out ("" when it
-// does not): plan must then leave it alone too.
-func (o *Observation) Excluded(name string) string {
-	for _, c := range o.Clusters {
-		if c.Name == name {
-			return c.Unreachable
-		}
-	}
-	return ""
-}
-
-// Conn returns the named cluster's connection.
-func (o *Observation) Conn(name string) *member.Conn {
-	for _, c := range o.Conns {
-		if c.Name == name {
-			return c
+// Member returns the named cluster's observation, nil when the topology
+// has no such cluster.
+func (o *Observation) Member(name string) *Member {
+	for i := range o.Members {
+		if o.Members[i].Name == name {
+			return &o.Members[i]
 		}
 	}
 	return nil
 }
 
+// LeftOut says why placement leaves the named cluster out, nil when it
+// does not: plan must then leave it alone too.
+func (o *Observation) LeftOut(name string) *LeftOut {
+	if m := o.Member(name); m != nil {
+		return m.LeftOut
+	}
+	return nil
+}
+
+// Conn returns the named cluster's connection.
+func (o *Observation) Conn(name string) *member.Conn {
+	if m := o.Member(name); m != nil {
+		return m.Conn
+	}
+	return nil
+}
+
 // Observe reads the live GKE state, connects to every member that exists,
-// and reads their capacity when some workload divides replicas.
+// and reads their capacity when some workload divides replicas, their
+// nodes when Options.Nodes asks, and the node counts of GKE clusters.
 func Observe(ctx context.Context, opts Options) (*Observation, error) {
 	t := opts.Topology
 	// First, and once per plan: a bucket that is gone fails the plan
@@ -188,35 +201,26 @@ func Observe(ctx context.Context, opts Options) (*Observation, error) {
 	}
 
 	// Placement inputs: reachability, then capacity.
-	clusters := placement.ClustersOf(t)
+	obs := &Observation{Members: make([]Member, len(conns)), Clusters: placement.ClustersOf(t), AllLive: allLive, Data: data}
 	for i, c := range conns {
-		if st := states[c.Name]; st != nil && st.Err != nil {
-			clusters[i].Unreachable = st.Err.Error()
-			continue
-		}
-		if st := states[c.Name]; st != nil && st.Live != nil && !st.Usable() && st.Live.GetStatus() != containerpb.Cluster_PROVISIONING {
-			// ERROR, STOPPING, or running without an endpoint: it cannot
-			// take workloads, so its share goes to the others.
-			clusters[i].Unreachable = fmt.Sprintf("GKE reports the cluster as %s", st.Live.GetStatus())
-			continue
-		}
-		if why := stuck[c.Name]; why != "" {
-			// Before the connection's error: an upgrade that hangs is
-			// also why the apiserver may not answer.
-			clusters[i].Unreachable = why
-			continue
-		}
-		if why, ok := opts.Exclude[c.Name]; ok {
-			clusters[i].Unreachable = why
-			continue
-		}
-		if c.Err != nil && !errors.Is(c.Err, member.ErrNotCreated) && !slices.Contains(opts.Keep, c.Name) {
-			clusters[i].Unreachable = c.Err.Error()
-		}
+		m := &obs.Members[i]
+		*m = Member{Name: c.Name, Region: c.Region, Conn: c, GKE: states[c.Name]}
+		why, excluded := opts.Exclude[c.Name]
+		obs.leaveOut(i, leaveOut(m, stuck[c.Name], why, excluded, slices.Contains(opts.Keep, c.Name)))
 	}
-	obs := &Observation{Clusters: clusters, Conns: conns, GKE: states, AllLive: allLive, Data: data}
 	obs.readCapacity(ctx, t, refs)
+	obs.readNodes(ctx, opts.Nodes)
 	return obs, nil
+}
+
+// leaveOut records why placement leaves the i-th cluster out (nothing
+// when why is nil).
+func (o *Observation) leaveOut(i int, why *LeftOut) {
+	if why == nil {
+		return
+	}
+	o.Members[i].LeftOut = why
+	o.Clusters[i].Unreachable = why.Message
 }
 
 // GKEState is one managed cluster's GKE state: what the topology asks
@@ -402,52 +406,55 @@ func (o *Observation) readCapacity(ctx context.Context, t *topology.Topology, re
 		g  errgroup.Group
 	)
 	g.SetLimit(8)
-	for i := range o.Clusters {
-		c := &o.Clusters[i]
-		if c.Unreachable != "" {
+	for i := range o.Members {
+		m := &o.Members[i]
+		if m.LeftOut != nil {
 			continue
 		}
-		conn, ref := o.Conns[i], refs[i]
+		conn, ref := m.Conn, refs[i]
 		if conn.Err != nil && !errors.Is(conn.Err, member.ErrNotCreated) {
 			// Unreachable, yet kept in placement (Options.Keep): nothing
 			// to read.
-			o.CapacityUnread[c.Name] = conn.Err.Error()
+			o.CapacityUnread[m.Name] = conn.Err.Error()
 			if strict {
-				c.Unreachable = conn.Err.Error()
+				o.leaveOut(i, &LeftOut{CapacityUnread, conn.Err.Error()})
 			}
 			continue
 		}
 		g.Go(func() error {
-			in, err := readCluster(ctx, ref, conn, o.GKE[ref.Cluster.Name])
+			in, err := readCluster(ctx, ref, m)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				o.CapacityUnread[c.Name] = err.Error()
+				o.CapacityUnread[m.Name] = err.Error()
 				if strict {
 					// This cluster alone is excluded, with the reason; the
 					// others are placed and planned.
-					c.Unreachable = err.Error()
+					o.leaveOut(i, &LeftOut{CapacityUnread, err.Error()})
 				}
 				return nil
 			}
-			o.Capacity[c.Name] = in
+			o.Capacity[m.Name] = in
 			return nil
 		})
 	}
 	_ = g.Wait()
 }
 
-// readCluster is what one reachable cluster offers.
-func readCluster(ctx context.Context, ref topology.ClusterRef, conn *member.Conn, st *GKEState) (*capacity.Cluster, error) {
+// readCluster is what one reachable cluster offers; the nodes and pods it
+// reads are kept on the member too.
+func readCluster(ctx context.Context, ref topology.ClusterRef, m *Member) (*capacity.Cluster, error) {
 	in := &capacity.Cluster{}
-	if !errors.Is(conn.Err, member.ErrNotCreated) {
-		read, err := conn.ReadCapacity(ctx)
+	if !errors.Is(m.Conn.Err, member.ErrNotCreated) {
+		read, err := m.Conn.ReadCapacity(ctx)
 		if err != nil {
+			m.NodesErr = err
 			return nil, err
 		}
-		in = &read
+		m.Nodes = &read
+		in = &capacity.Cluster{Nodes: read.Nodes, Pods: read.Pods}
 	}
-	if st != nil {
+	if st := m.GKE; st != nil {
 		pools, err := nodePools(ref, st)
 		if err != nil {
 			return nil, fmt.Errorf("reading the capacity of cluster %s: %w", ref.Cluster.Name, err)
@@ -528,9 +535,9 @@ func poolZones(st *GKEState, desired, live *containerpb.NodePool) []string {
 }
 
 // Capacity reads capacity for render, which places as if every cluster
-// were reachable: the clusters come back with Unreachable cleared, and
-// unread says, per cluster, why its capacity could not be read (or why it
-// could not be reached), and data where the buckets workloads name are.
+// were reachable: the clusters come back with none left out, and unread
+// says, per cluster, why its capacity could not be read (or why it was
+// left out), and data where the buckets workloads name are.
 func Capacity(ctx context.Context, opts Options) (clusters []placement.Cluster, in map[string]*capacity.Cluster, unread map[string]string, data datasource.Locations, err error) {
 	obs, err := Observe(ctx, opts)
 	if err != nil {
@@ -542,8 +549,8 @@ func Capacity(ctx context.Context, opts Options) (clusters []placement.Cluster, 
 		unread = map[string]string{}
 	}
 	for i := range clusters {
-		if r := obs.Clusters[i].Unreachable; r != "" {
-			unread[clusters[i].Name] = r
+		if why := obs.Members[i].LeftOut; why != nil {
+			unread[clusters[i].Name] = why.Message
 		}
 	}
 	return clusters, obs.Capacity, unread, obs.Data, nil

@@ -256,8 +256,11 @@ spec:
 		got := map[string]string{}
 		for _, c := range obs.Clusters {
 			got[c.Name] = c.Unreachable
-			if obs.Excluded(c.Name) != c.Unreachable {
-				t.Errorf("Excluded(%s) = %q, placement has %q", c.Name, obs.Excluded(c.Name), c.Unreachable)
+			if l := obs.LeftOut(c.Name); strings.HasPrefix(c.Unreachable, "GKE has been RECONCILING") && l.Reason != GKEReconciling {
+				t.Errorf("%s left out as %q, want %q", c.Name, l.Reason, GKEReconciling)
+			}
+			if obs.LeftOut(c.Name).String() != c.Unreachable {
+				t.Errorf("LeftOut(%s) = %q, placement has %q", c.Name, obs.LeftOut(c.Name), c.Unreachable)
 			}
 		}
 		return got

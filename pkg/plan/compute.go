@@ -11,9 +11,7 @@ import (
 	"sort"
 	"time"
 
-	"cloud.google.com/go/container/apiv1/containerpb"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -149,7 +147,7 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(obs.CapacityUnread)) {
-		if obs.Excluded(name) == "" {
+		if obs.LeftOut(name) == nil {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("cluster %s: whether its replicas fit is not checked: %s", name, obs.CapacityUnread[name]))
 		}
 	}
@@ -164,10 +162,9 @@ func Compute(ctx context.Context, opts Options) (*Result, error) {
 			continue
 		}
 		ref, _ := t.Cluster(dc.Name)
-		conn := obs.Conn(dc.Name)
-		excluded := obs.Excluded(dc.Name)
+		m := obs.Member(dc.Name)
 		g.Go(func() error {
-			planned[i] = planCluster(gctx, t, ref, dc, conn, obs, excluded, opts)
+			planned[i] = planCluster(gctx, t, ref, dc, m, opts)
 			return nil
 		})
 	}
@@ -261,9 +258,10 @@ func priced(p *Plan) bool {
 	return false
 }
 
-// planCluster plans one cluster; it never fails, it reports.
-func planCluster(ctx context.Context, t *topology.Topology, ref topology.ClusterRef, dc *desired.Cluster, conn *member.Conn, obs *observe.Observation, excluded string, opts Options) (c Cluster) {
-	st := obs.GKE[dc.Name]
+// planCluster plans one cluster from what observing found of it; it never
+// fails, it reports.
+func planCluster(ctx context.Context, t *topology.Topology, ref topology.ClusterRef, dc *desired.Cluster, m *observe.Member, opts Options) (c Cluster) {
+	st, conn := m.GKE, m.Conn
 	c = Cluster{Name: dc.Name, Region: dc.Region, Mode: "joined"}
 	if ref.Cluster.Managed() {
 		c.Mode = "managed"
@@ -276,21 +274,10 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 			c.Unreachable = st.Err.Error()
 			return c
 		}
-		var nodes gke.NodeCounts
-		switch in := obs.Capacity[dc.Name]; {
-		case in != nil && conn.Err == nil:
-			// Listed once already, for capacity.
-			nodes = gke.CountNodesIn(in.Nodes)
-		case conn.Err == nil:
-			cs, err := kubernetes.NewForConfig(conn.Config)
-			if err == nil {
-				nodes, err = gke.CountNodes(ctx, cs.CoreV1().Nodes())
-			}
-			if err != nil {
-				c.Error = fmt.Sprintf("counting nodes of cluster %s: %v", dc.Name, err)
-			}
+		if m.NodeCountsErr != nil {
+			c.Error = fmt.Sprintf("counting nodes of cluster %s: %v", dc.Name, m.NodeCountsErr)
 		}
-		ch := gke.Diff(st.Desired, st.Live, nodes)
+		ch := gke.Diff(st.Desired, st.Live, m.NodeCounts)
 		c.GKE = &ch
 		if opts.Mode != ModeDestroy {
 			c.Cost = cost.OfCluster(opts.Prices, ref, st.PoolZones)
@@ -309,14 +296,12 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 	}
 
 	switch {
-	case st != nil && st.Live != nil && !st.Usable() && st.Live.GetStatus() != containerpb.Cluster_PROVISIONING:
-		c.Unreachable = fmt.Sprintf("GKE reports the cluster as %s", st.Live.GetStatus())
-		return c
-	case excluded != "":
-		// Placement left it out (unreachable, capacity unreadable, GKE
-		// not running): it received no share, so planning its objects
-		// would prune them. Nothing is planned on it, nothing pruned.
-		c.Unreachable = excluded
+	case m.LeftOut != nil:
+		// Placement left it out (GKE not serving it, unreachable, capacity
+		// unreadable, excluded): it received no share, so planning its
+		// objects would prune them. Nothing is planned on it, nothing
+		// pruned.
+		c.Unreachable = m.LeftOut.Message
 		return c
 	case errors.Is(conn.Err, member.ErrNotCreated):
 		// The cluster does not exist yet (or GKE is still creating it):

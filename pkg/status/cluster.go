@@ -2,18 +2,15 @@ package status
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 
-	"cloud.google.com/go/container/apiv1/containerpb"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/geofed-io/kubectl-geofed/pkg/capacity"
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
@@ -28,13 +25,9 @@ import (
 type clusterInput struct {
 	topology string
 	ref      topology.ClusterRef
-	conn     *member.Conn
-	gke      *observe.GKEState
-	// excluded is why placement leaves the cluster out, "" when it does not.
-	excluded string
-	// capacity holds the nodes and bound pods observing read, nil when it
-	// read none.
-	capacity *capacity.Cluster
+	// member is what observing found of the cluster: its connection or
+	// why it is left out, its GKE state, its nodes and bound pods.
+	member *observe.Member
 	// desired are the cluster's desired objects, in apply order;
 	// desiredKnown is false when placement could not be computed.
 	desired      []desired.Object
@@ -49,46 +42,41 @@ func readCluster(ctx context.Context, in clusterInput) (c Cluster) {
 	if in.ref.Cluster.Managed() {
 		c.Mode = "managed"
 	}
+	m := in.member
 	// Every request to the cluster counts, connecting and discovery too.
 	defer func() {
-		if in.conn != nil {
-			c.Requests = in.conn.Requests()
+		if m.Conn != nil {
+			c.Requests = m.Conn.Requests()
 		}
 	}()
-	if st := in.gke; st != nil {
+	if st := m.GKE; st != nil {
 		c.GKE = &GKE{Project: gke.Project(st.Desired), Location: st.Desired.GetLocation()}
 		if st.Live != nil {
 			c.GKE.Status = st.Live.GetStatus().String()
 		}
 	}
-	c.Endpoint = endpoint(in.conn, in.gke)
-	if why := unreachable(in.conn, in.gke); why != "" {
+	c.Endpoint = m.Endpoint()
+	if why := m.Unreadable(); why != "" {
 		c.Unreachable = why
 		return c
 	}
 	c.Reachable = true
-	c.ServerVersion = in.conn.Version
-	c.Excluded = in.excluded
+	c.ServerVersion = m.Conn.Version
+	c.Excluded = m.LeftOut.String()
 
-	nodes := in.capacity
-	if nodes == nil {
-		read, err := in.conn.ReadCapacity(ctx)
-		if err != nil {
-			c.Errors = append(c.Errors, err.Error())
-		} else {
-			nodes = &read
-		}
+	if m.NodesErr != nil {
+		c.Errors = append(c.Errors, m.NodesErr.Error())
 	}
-	if nodes != nil {
-		c.Nodes = nodeCounts(nodes.Nodes)
-		c.Resources = extendedResources(nodes.Nodes, nodes.Pods)
+	if m.Nodes != nil {
+		c.Nodes = nodeCounts(m.Nodes.Nodes)
+		c.Resources = extendedResources(m.Nodes.Nodes, m.Nodes.Pods)
 	}
 
-	inv, err := inventory.Read(ctx, in.conn.Dynamic, in.topology)
+	inv, err := inventory.Read(ctx, m.Conn.Dynamic, in.topology)
 	if err != nil {
 		c.Errors = append(c.Errors, fmt.Sprintf("cluster %s: %v", c.Name, err))
 	}
-	live, served, err := listObjects(ctx, in.conn, in.topology, in.desired, inv)
+	live, served, err := listObjects(ctx, m.Conn, in.topology, in.desired, inv)
 	if err != nil {
 		c.Errors = append(c.Errors, fmt.Sprintf("cluster %s: %v", c.Name, err))
 		return c
@@ -104,47 +92,10 @@ func readCluster(ctx context.Context, in clusterInput) (c Cluster) {
 				recorded[e.Key()] = e.UID != ""
 			}
 		}
-		pods := &namespacePods{client: in.conn.Dynamic}
+		pods := &namespacePods{client: m.Conn.Dynamic}
 		c.Workloads = judge(ctx, in.desired, live, served, recorded, pods)
 	}
 	return c
-}
-
-// unreachable says why a cluster cannot be read, "" when it can.
-func unreachable(conn *member.Conn, st *observe.GKEState) string {
-	if st != nil {
-		switch {
-		case st.Err != nil:
-			return st.Err.Error()
-		case st.Live == nil:
-			return "the GKE cluster does not exist yet: apply creates it"
-		case st.Live.GetStatus() == containerpb.Cluster_PROVISIONING:
-			return "GKE is still creating the cluster (PROVISIONING)"
-		case !st.Usable():
-			return fmt.Sprintf("GKE reports the cluster as %s", st.Live.GetStatus())
-		}
-	}
-	switch {
-	case conn == nil:
-		return "not connected"
-	case errors.Is(conn.Err, member.ErrNotCreated):
-		return "the cluster does not exist yet: apply creates it"
-	case conn.Err != nil:
-		return conn.Err.Error()
-	}
-	return ""
-}
-
-// endpoint is the address geofed reaches the cluster at: the connection's,
-// or, before there is one, the endpoint GKE reports.
-func endpoint(conn *member.Conn, st *observe.GKEState) string {
-	if conn != nil && conn.Config != nil {
-		return conn.Config.Host
-	}
-	if st != nil && st.Live.GetEndpoint() != "" {
-		return "https://" + st.Live.GetEndpoint()
-	}
-	return ""
 }
 
 // listKey is one LIST: a resource in a namespace ("" for cluster-scoped

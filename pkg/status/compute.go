@@ -65,6 +65,9 @@ func Compute(ctx context.Context, opts Options) (*Status, error) {
 		// planned holds, by cluster, plan's full dry-run of its objects.
 		planned map[string]*plan.Cluster
 	)
+	// Status reports every reachable cluster's nodes, whether or not a
+	// workload divides replicas by them.
+	opts.Options.Nodes = true
 	if opts.FullRefresh {
 		res, err := plan.Compute(ctx, plan.Options{Options: opts.Options, FS: opts.FS, FullRefresh: true, Parallel: parallel, Now: opts.Now})
 		switch err := unplaceable(err); {
@@ -107,10 +110,7 @@ func Compute(ctx context.Context, opts Options) (*Status, error) {
 		in := clusterInput{
 			topology: t.Metadata.Name,
 			ref:      ref,
-			conn:     obs.Conn(ref.Cluster.Name),
-			gke:      obs.GKE[ref.Cluster.Name],
-			excluded: obs.Excluded(ref.Cluster.Name),
-			capacity: obs.Capacity[ref.Cluster.Name],
+			member:   obs.Member(ref.Cluster.Name),
 			planned:  planned[ref.Cluster.Name],
 		}
 		if want != nil {

@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"testing"
 
-	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/rest"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
-	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
-	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 )
 
 func node(name string, ready bool, allocatable corev1.ResourceList) corev1.Node {
@@ -115,42 +111,6 @@ func TestIsExtended(t *testing.T) {
 		if got := isExtended(name); got != want {
 			t.Errorf("isExtended(%s) = %t, want %t", name, got, want)
 		}
-	}
-}
-
-func TestUnreachableAndEndpoint(t *testing.T) {
-	running := &containerpb.Cluster{Status: containerpb.Cluster_RUNNING, Endpoint: "34.1.2.3"}
-	ok := &member.Conn{Config: &rest.Config{Host: "https://10.0.0.1:6443"}}
-	tests := []struct {
-		name         string
-		conn         *member.Conn
-		gke          *observe.GKEState
-		want         string
-		wantEndpoint string
-	}{
-		{"joined, connected", ok, nil, "", "https://10.0.0.1:6443"},
-		{"joined, refused", &member.Conn{Config: &rest.Config{Host: "https://10.0.0.1:6443"}, Err: errors.New("connecting to cluster c: refused")}, nil,
-			"connecting to cluster c: refused", "https://10.0.0.1:6443"},
-		{"joined, unknown context", &member.Conn{Err: errors.New(`kubeconfig context "c" not found`)}, nil, `kubeconfig context "c" not found`, ""},
-		{"GKE running, connected", ok, &observe.GKEState{Live: running}, "", "https://10.0.0.1:6443"},
-		{"GKE could not be asked", &member.Conn{Err: member.ErrNotCreated}, &observe.GKEState{Err: errors.New("listing GKE clusters of project p: denied")}, "listing GKE clusters of project p: denied", ""},
-		{"GKE cluster not created", &member.Conn{Err: member.ErrNotCreated}, &observe.GKEState{}, "the GKE cluster does not exist yet: apply creates it", ""},
-		{"GKE creating it", &member.Conn{Err: member.ErrNotCreated}, &observe.GKEState{Live: &containerpb.Cluster{Status: containerpb.Cluster_PROVISIONING}},
-			"GKE is still creating the cluster (PROVISIONING)", ""},
-		{"GKE in error, endpoint known", &member.Conn{Err: member.ErrNotCreated}, &observe.GKEState{Live: &containerpb.Cluster{Status: containerpb.Cluster_ERROR, Endpoint: "34.1.2.3"}},
-			"GKE reports the cluster as ERROR", "https://34.1.2.3"},
-		{"GKE running, apiserver down", &member.Conn{Config: &rest.Config{Host: "https://34.1.2.3"}, Err: errors.New("connecting: timeout")}, &observe.GKEState{Live: running},
-			"connecting: timeout", "https://34.1.2.3"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := unreachable(tt.conn, tt.gke); got != tt.want {
-				t.Errorf("unreachable = %q, want %q", got, tt.want)
-			}
-			if got := endpoint(tt.conn, tt.gke); got != tt.wantEndpoint {
-				t.Errorf("endpoint = %q, want %q", got, tt.wantEndpoint)
-			}
-		})
 	}
 }
 
