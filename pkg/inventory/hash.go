@@ -88,7 +88,12 @@ func FieldsDigest(obj metav1.Object, manager string) string {
 // who may read the values anyway) and geofed's managedFields digest (field
 // names, never values) prove a Secret unchanged.
 func RecordedHash(obj *unstructured.Unstructured, hash string) string {
-	if gvk := obj.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Secret" {
+	gvk := obj.GroupVersionKind()
+	return recordedHash(gvk.Group, gvk.Kind, hash)
+}
+
+func recordedHash(group, kind, hash string) string {
+	if group == "" && kind == "Secret" {
 		return ""
 	}
 	return hash

@@ -572,17 +572,14 @@ func printableHash(o desired.Object) string {
 }
 
 // unchanged is the inventory shortcut: the live object carries the hash of
-// the manifest geofed would apply, and geofed's managedFields entry is as
-// geofed left it, so nobody took a field geofed set.
+// the manifest geofed would apply, and is as geofed applied it
+// (inventory.Entry.Changed).
 func unchanged(o desired.Object, live metav1.Object, inv *inventory.Inventory) bool {
 	if live.GetAnnotations()[object.AnnotationAppliedHash] != o.Hash {
 		return false
 	}
 	e, ok := inv.Lookup(object.KeyOf(o.Object))
-	if !ok || e.FieldsDigest == "" || e.AppliedHash != inventory.RecordedHash(o.Object, o.Hash) {
-		return false
-	}
-	return inventory.FieldsDigest(live, object.FieldManager) == e.FieldsDigest
+	return ok && e.Changed(live) == ""
 }
 
 // fullLive returns the whole live object of one listed: itself when the

@@ -93,11 +93,11 @@ func driftOf(in driftInput) Drift {
 }
 
 // sinceApplied says how the live object differs from what the inventory
-// recorded when geofed applied it, "" when it does not: the same proof
-// plan takes an object as unchanged by without a dry-run (its applied-hash
-// as recorded, geofed's managedFields entry with the recorded digest),
-// without plan's comparison with what geofed would apply now. Gone counts
-// only when geofed still renders the object.
+// recorded when geofed applied it, "" when it does not: the same object
+// (its UID), and as applied by the proof plan takes an object as unchanged
+// by without a dry-run (inventory.Entry.Changed), without plan's
+// comparison with what geofed would apply now. Gone counts only when
+// geofed still renders the object.
 func sinceApplied(e inventory.Entry, live *unstructured.Unstructured, stillRendered bool) string {
 	switch {
 	case live == nil:
@@ -110,18 +110,8 @@ func sinceApplied(e inventory.Entry, live *unstructured.Unstructured, stillRende
 		return ""
 	case live.GetUID() != e.UID:
 		return "re-created since geofed applied it (another UID)"
-	case inventory.RecordedHash(live, live.GetAnnotations()[object.AnnotationAppliedHash]) != e.AppliedHash:
-		return "its " + object.AnnotationAppliedHash + " is not the one geofed's inventory records"
-	case e.FieldsDigest == "":
-		return "geofed's inventory records no managedFields digest for it"
 	}
-	switch inventory.FieldsDigest(live, object.FieldManager) {
-	case e.FieldsDigest:
-		return ""
-	case "":
-		return "geofed no longer manages any of its fields"
-	}
-	return "fields geofed set were changed by another field manager"
+	return e.Changed(live)
 }
 
 // changedFields names the fields a dry-run found changed, never their
