@@ -48,4 +48,3 @@ func TestUnreadableAndEndpoint(t *testing.T) {
 		})
 	}
 }
-
