@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/metadata"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/catalog"
@@ -315,13 +314,8 @@ func planCluster(ctx context.Context, t *topology.Topology, ref topology.Cluster
 		return c
 	}
 	c.ServerVersion = conn.Version
-	meta, err := metadata.NewForConfig(conn.Config)
-	if err != nil {
-		c.Error = fmt.Sprintf("planning cluster %s: %v", dc.Name, err)
-		return c
-	}
 	d := &clusterDiffer{
-		meta:      meta,
+		conn:      conn,
 		topology:  t.Metadata.Name,
 		partOf:    inventory.ID(t.Metadata.Name),
 		client:    conn.Dynamic,

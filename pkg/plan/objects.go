@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
-	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,11 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/metadata"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
+	"github.com/geofed-io/kubectl-geofed/pkg/member"
 	"github.com/geofed-io/kubectl-geofed/pkg/object"
+	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/prunesafety"
 	"github.com/geofed-io/kubectl-geofed/pkg/readerr"
 )
@@ -31,11 +30,11 @@ type clusterDiffer struct {
 	topology string
 	// partOf is the topology's ApplySet id.
 	partOf string
+	// conn is the cluster's connection, which observe reads geofed's
+	// objects through; client, mapper and discovery are its, for the
+	// dry-runs and what they need.
+	conn   *member.Conn
 	client dynamic.Interface
-	// meta lists geofed's objects as metadata alone (protobuf), which is
-	// all the inventory shortcut reads: decoding whole objects from JSON
-	// was half of a large plan's CPU.
-	meta   metadata.Interface
 	mapper meta.RESTMapper
 	// discovery lists what a Namespace holds before it is pruned.
 	discovery discovery.ServerResourcesInterfaceWithContext
@@ -50,122 +49,16 @@ type clusterDiffer struct {
 	owned int
 }
 
-// listConcurrency bounds the LISTs one cluster's plan has in flight.
-const listConcurrency = 8
-
-// listKey is one LIST the differ makes: a resource in a namespace ("" for
-// cluster-scoped kinds or all of them).
-type listKey struct {
-	gvr       schema.GroupVersionResource
-	namespace string
-	// gk is the kind listed, which the items of a metadata LIST do not
-	// carry.
-	gk schema.GroupKind
-}
-
-// plan compares desired with what the cluster holds. It reads the inventory
-// (one GET), lists geofed's objects once per kind and namespace, and
-// dry-runs only the objects it cannot prove unchanged.
+// plan compares desired with what the cluster holds. It reads the
+// inventory and geofed's objects through observe (one GET, then one LIST
+// per kind and namespace), and dry-runs only the objects it cannot prove
+// unchanged.
 func (d *clusterDiffer) plan(ctx context.Context, desired []desired.Object) (objs []Object, invVersion string, err error) {
-	inv, err := inventory.Read(ctx, d.client, d.topology)
+	read, err := observe.ReadObjects(ctx, d.conn, observe.ObjectsOptions{Topology: d.topology, Desired: desired, Whole: d.full})
 	if err != nil {
 		return nil, "", err
 	}
-
-	// What to list: every kind and namespace geofed renders now or applied
-	// before, so leftovers of removed workloads are found too.
-	type want struct {
-		gk        schema.GroupKind
-		version   string
-		namespace string
-	}
-	var wants []want
-	for _, o := range desired {
-		gvk := o.Object.GroupVersionKind()
-		wants = append(wants, want{gvk.GroupKind(), gvk.Version, o.Object.GetNamespace()})
-	}
-	for _, e := range inv.Entries {
-		wants = append(wants, want{schema.GroupKind{Group: e.Group, Kind: e.Kind}, e.Version, e.Namespace})
-	}
-	mappings := map[schema.GroupKind]*meta.RESTMapping{}
-	// unread holds the kinds whose reads failed: what of them lives here
-	// is unknown, which is never "nothing".
-	unread := map[schema.GroupKind]error{}
-	lists := map[listKey]bool{}
-	for _, w := range wants {
-		m, ok := mappings[w.gk]
-		if !ok {
-			m, _, err = readerr.Mapping(ctx, d.mapper, d.discovery, w.gk.WithVersion(w.version))
-			// Not served (its CRD is part of this plan, say): nothing of
-			// it can be live. Not known (discovery failed): unread.
-			mappings[w.gk] = m
-			if err != nil {
-				unread[w.gk] = err
-			}
-		}
-		if m == nil {
-			continue
-		}
-		ns := w.namespace
-		if m.Scope.Name() != meta.RESTScopeNameNamespace {
-			ns = ""
-		}
-		lists[listKey{m.Resource, ns, w.gk}] = true
-	}
-
-	// live holds *unstructured.Unstructured objects with --refresh=full
-	// (every object is diffed), else *metav1.PartialObjectMetadata: an
-	// object the inventory cannot prove unchanged is read whole (fullLive)
-	// before it is diffed.
-	live := map[string]metav1.Object{}
-	var mu sync.Mutex
-	keep := func(key string, obj metav1.Object) {
-		mu.Lock()
-		defer mu.Unlock()
-		live[key] = obj
-	}
-	failed := func(lk listKey, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if _, seen := unread[lk.gk]; !seen {
-			unread[lk.gk] = &readerr.Error{Kind: lk.gk.WithVersion(lk.gvr.Version), Err: err}
-		}
-	}
-	opts := metav1.ListOptions{LabelSelector: object.LabelTopology + "=" + d.topology}
-	// The LISTs go out at once (a few per kind and namespace): one after
-	// the other, a cluster's plan waited out every round trip in turn.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(listConcurrency)
-	// A LIST that fails marks its kind unread; the others go on.
-	for _, lk := range sortedListKeys(lists) {
-		g.Go(func() error {
-			if d.full || d.meta == nil {
-				list, err := d.client.Resource(lk.gvr).Namespace(lk.namespace).List(gctx, opts)
-				if err != nil {
-					failed(lk, err)
-					return nil
-				}
-				for i := range list.Items {
-					item := &list.Items[i]
-					keep(object.KeyOf(item), item)
-				}
-				return nil
-			}
-			list, err := d.meta.Resource(lk.gvr).Namespace(lk.namespace).List(gctx, opts)
-			if err != nil {
-				failed(lk, err)
-				return nil
-			}
-			for i := range list.Items {
-				item := &list.Items[i]
-				keep(object.Key(lk.gk.Group, lk.gk.Kind, item.GetNamespace(), item.GetName()), item)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, inv.ResourceVersion, err
-	}
+	inv, live, mappings, unread := read.Inventory, read.Live, read.Mappings, read.Unread
 
 	for _, e := range inv.Entries {
 		if l := live[e.Key()]; l != nil && l.GetLabels()[object.LabelPartOf] == d.partOf {
@@ -653,20 +546,6 @@ func apiMessage(err error) string {
 		return se.Status().Message
 	}
 	return err.Error()
-}
-
-func sortedListKeys(m map[listKey]bool) []listKey {
-	out := make([]listKey, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].gvr.String() != out[j].gvr.String() {
-			return out[i].gvr.String() < out[j].gvr.String()
-		}
-		return out[i].namespace < out[j].namespace
-	})
-	return out
 }
 
 // objectLess orders objects as plans list them (object.Compare).

@@ -3,19 +3,15 @@ package status
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/geofed-io/kubectl-geofed/pkg/desired"
 	"github.com/geofed-io/kubectl-geofed/pkg/gke"
-	"github.com/geofed-io/kubectl-geofed/pkg/inventory"
-	"github.com/geofed-io/kubectl-geofed/pkg/member"
-	"github.com/geofed-io/kubectl-geofed/pkg/object"
 	"github.com/geofed-io/kubectl-geofed/pkg/observe"
 	"github.com/geofed-io/kubectl-geofed/pkg/plan"
 	"github.com/geofed-io/kubectl-geofed/pkg/topology"
@@ -72,14 +68,24 @@ func readCluster(ctx context.Context, in clusterInput) (c Cluster) {
 		c.Resources = extendedResources(m.Nodes.Nodes, m.Nodes.Pods)
 	}
 
-	inv, err := inventory.Read(ctx, m.Conn.Dynamic, in.topology)
+	read, err := observe.ReadObjects(ctx, m.Conn, observe.ObjectsOptions{Topology: in.topology, Desired: in.desired, Whole: true})
 	if err != nil {
 		c.Errors = append(c.Errors, fmt.Sprintf("cluster %s: %v", c.Name, err))
 	}
-	live, served, err := listObjects(ctx, m.Conn, in.topology, in.desired, inv)
-	if err != nil {
-		c.Errors = append(c.Errors, fmt.Sprintf("cluster %s: %v", c.Name, err))
+	if len(read.Unread) > 0 {
+		for _, gk := range slices.SortedFunc(maps.Keys(read.Unread), func(a, b schema.GroupKind) int { return strings.Compare(a.String(), b.String()) }) {
+			c.Errors = append(c.Errors, fmt.Sprintf("cluster %s: %v", c.Name, read.Unread[gk]))
+		}
 		return c
+	}
+	inv := read.Inventory
+	live := map[string]*unstructured.Unstructured{}
+	for key, o := range read.Live {
+		live[key] = o.(*unstructured.Unstructured)
+	}
+	served := map[schema.GroupKind]bool{}
+	for gk, mapping := range read.Mappings {
+		served[gk] = mapping != nil
 	}
 	if inv != nil {
 		d := driftOf(driftInput{entries: inv.Entries, live: live, desired: in.desired, desiredKnown: in.desiredKnown, planned: in.planned})
@@ -92,125 +98,12 @@ func readCluster(ctx context.Context, in clusterInput) (c Cluster) {
 				recorded[e.Key()] = e.UID != ""
 			}
 		}
-		pods := &namespacePods{client: m.Conn.Dynamic}
-		c.Workloads = judge(ctx, in.desired, live, served, recorded, pods)
+		c.Workloads = judge(ctx, in.desired, live, served, recorded, m.Pods())
 	}
 	return c
 }
 
-// listKey is one LIST: a resource in a namespace ("" for cluster-scoped
-// kinds).
-type listKey struct {
-	gvr       schema.GroupVersionResource
-	namespace string
-}
-
-// listObjects reads geofed's live objects with one LIST per kind and
-// namespace, selected by the topology label: every kind and namespace
-// geofed renders now or recorded before. served says, by group and kind,
-// whether the cluster serves the kind at all.
-func listObjects(ctx context.Context, conn *member.Conn, topologyName string, objs []desired.Object, inv *inventory.Inventory) (map[string]*unstructured.Unstructured, map[schema.GroupKind]bool, error) {
-	type want struct {
-		gk        schema.GroupKind
-		version   string
-		namespace string
-	}
-	var wants []want
-	for _, o := range objs {
-		gvk := o.Object.GroupVersionKind()
-		wants = append(wants, want{gvk.GroupKind(), gvk.Version, o.Object.GetNamespace()})
-	}
-	if inv != nil {
-		for _, e := range inv.Entries {
-			wants = append(wants, want{schema.GroupKind{Group: e.Group, Kind: e.Kind}, e.Version, e.Namespace})
-		}
-	}
-	served := map[schema.GroupKind]bool{}
-	mappings := map[schema.GroupKind]*meta.RESTMapping{}
-	lists := map[listKey]bool{}
-	for _, w := range wants {
-		m, ok := mappings[w.gk]
-		if !ok {
-			var err error
-			if m, err = conn.Mapper.RESTMapping(w.gk, w.version); err != nil {
-				// Not served (a CRD not installed): nothing of it is live.
-				m = nil
-			}
-			mappings[w.gk], served[w.gk] = m, m != nil
-		}
-		if m == nil {
-			continue
-		}
-		ns := w.namespace
-		if m.Scope.Name() != meta.RESTScopeNameNamespace {
-			ns = ""
-		}
-		lists[listKey{m.Resource, ns}] = true
-	}
-	keys := make([]listKey, 0, len(lists))
-	for k := range lists {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if a, b := keys[i].gvr.String(), keys[j].gvr.String(); a != b {
-			return a < b
-		}
-		return keys[i].namespace < keys[j].namespace
-	})
-
-	live := map[string]*unstructured.Unstructured{}
-	for _, lk := range keys {
-		list, err := conn.Dynamic.Resource(lk.gvr).Namespace(lk.namespace).List(ctx, metav1.ListOptions{
-			LabelSelector: object.LabelTopology + "=" + topologyName,
-		})
-		if err != nil {
-			where := lk.gvr.String()
-			if lk.namespace != "" {
-				where += " in namespace " + lk.namespace
-			}
-			return nil, nil, fmt.Errorf("listing %s: %w", where, err)
-		}
-		for i := range list.Items {
-			item := &list.Items[i]
-			live[object.KeyOf(item)] = item
-		}
-	}
-	return live, served, nil
-}
-
-var podsResource = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
-
-// namespacePods lists each namespace's pods once, when a workload there
-// needs them to say why it is not ready: one LIST per namespace in
-// trouble, instead of one per workload.
-type namespacePods struct {
-	client dynamic.Interface
-	byNS   map[string][]map[string]any
-	failed map[string]error
-}
-
-func (p *namespacePods) in(ctx context.Context, namespace string) ([]map[string]any, error) {
-	if pods, ok := p.byNS[namespace]; ok {
-		return pods, nil
-	}
-	if err, ok := p.failed[namespace]; ok {
-		return nil, err
-	}
-	if p.byNS == nil {
-		p.byNS, p.failed = map[string][]map[string]any{}, map[string]error{}
-	}
-	// ResourceVersion 0 is served from the apiserver's cache, not etcd: a
-	// diagnosis may be a moment old.
-	list, err := p.client.Resource(podsResource).Namespace(namespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
-	if err != nil {
-		err = fmt.Errorf("listing the pods of namespace %s: %w", namespace, err)
-		p.failed[namespace] = err
-		return nil, err
-	}
-	pods := make([]map[string]any, len(list.Items))
-	for i := range list.Items {
-		pods[i] = list.Items[i].Object
-	}
-	p.byNS[namespace] = pods
-	return pods, nil
+// podLister lists a namespace's pods, once: observe.Pods.
+type podLister interface {
+	In(ctx context.Context, namespace string) ([]map[string]any, error)
 }

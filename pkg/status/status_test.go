@@ -114,6 +114,20 @@ func TestIsExtended(t *testing.T) {
 	}
 }
 
+// listedPods is each namespace's pods as one LIST returned them (or
+// failed), given by the test: observe.Pods once it has listed.
+type listedPods struct {
+	byNS   map[string][]map[string]any
+	failed map[string]error
+}
+
+func (p *listedPods) In(_ context.Context, namespace string) ([]map[string]any, error) {
+	if err := p.failed[namespace]; err != nil {
+		return nil, err
+	}
+	return p.byNS[namespace], nil
+}
+
 // TestJudge judges workloads from the live objects, with the namespaces'
 // pods as one LIST would return them (filled in: no server here).
 func TestJudge(t *testing.T) {
@@ -211,7 +225,7 @@ func TestJudge(t *testing.T) {
 					}
 				}
 			}
-			pods := &namespacePods{byNS: tt.pods, failed: map[string]error{}}
+			pods := &listedPods{byNS: tt.pods, failed: map[string]error{}}
 			if pods.byNS == nil {
 				pods.byNS = map[string][]map[string]any{}
 			}
@@ -223,7 +237,7 @@ func TestJudge(t *testing.T) {
 	}
 
 	// A namespace whose pods cannot be listed says so, once.
-	pods := &namespacePods{byNS: map[string][]map[string]any{}, failed: map[string]error{"serving": errors.New("listing the pods of namespace serving: forbidden")}}
+	pods := &listedPods{byNS: map[string][]map[string]any{}, failed: map[string]error{"serving": errors.New("listing the pods of namespace serving: forbidden")}}
 	d := parse(t, deployOf(3))
 	got := judge(context.Background(), []desired.Object{{Workload: "api", Object: d}}, map[string]*unstructured.Unstructured{object.KeyOf(d): parse(t, liveDeploy(3, 2))},
 		map[schema.GroupKind]bool{d.GroupVersionKind().GroupKind(): true}, nil, pods)

@@ -19,7 +19,7 @@ import (
 // objects report. live holds geofed's live objects by object.KeyOf; served
 // says which kinds the cluster serves; recorded, which objects geofed's
 // inventory says it applied.
-func judge(ctx context.Context, objs []desired.Object, live map[string]*unstructured.Unstructured, served map[schema.GroupKind]bool, recorded map[string]bool, pods *namespacePods) []Workload {
+func judge(ctx context.Context, objs []desired.Object, live map[string]*unstructured.Unstructured, served map[schema.GroupKind]bool, recorded map[string]bool, pods podLister) []Workload {
 	byName := map[string]*Workload{}
 	for _, d := range objs {
 		w := byName[d.Workload]
@@ -55,7 +55,7 @@ func judge(ctx context.Context, objs []desired.Object, live map[string]*unstruct
 
 // notReady judges one desired object by its live copy (nil when it is not
 // live) and says why it is not ready; ok is false when it is.
-func notReady(ctx context.Context, obj, live *unstructured.Unstructured, served map[schema.GroupKind]bool, recorded bool, pods *namespacePods) (nr NotReady, ok bool) {
+func notReady(ctx context.Context, obj, live *unstructured.Unstructured, served map[schema.GroupKind]bool, recorded bool, pods podLister) (nr NotReady, ok bool) {
 	gvk := obj.GroupVersionKind()
 	nr.Object = object.Name(gvk.Group, gvk.Kind, obj.GetNamespace(), obj.GetName())
 	if live == nil {
@@ -90,8 +90,8 @@ func notReady(ctx context.Context, obj, live *unstructured.Unstructured, served 
 }
 
 // podsOf is the workload's pods, from its namespace's one LIST.
-func podsOf(ctx context.Context, pods *namespacePods, workload *unstructured.Unstructured) ([]map[string]any, error) {
-	all, err := pods.in(ctx, workload.GetNamespace())
+func podsOf(ctx context.Context, pods podLister, workload *unstructured.Unstructured) ([]map[string]any, error) {
+	all, err := pods.In(ctx, workload.GetNamespace())
 	if err != nil {
 		return nil, err
 	}
