@@ -136,7 +136,7 @@ func TestSchemaValidatesLabPlans(t *testing.T) {
 		t.Errorf("first plan: no capacity estimate for c1 in %+v", p.Placements[0].Shares)
 	}
 
-	res, err := apply.Run(ctx, apply.Options{Result: first, Prune: true})
+	res, err := apply.Run(ctx, apply.Options{Planned: first, Prune: true})
 	if err != nil {
 		t.Fatalf("apply: %v", err)
 	}

@@ -78,7 +78,7 @@ func TestLightApplyOnLab(t *testing.T) {
 			if len(inv.Entries) != n {
 				t.Fatalf("inventory of %s holds %d entries, want %d", tt.name, len(inv.Entries), n)
 			}
-			live := map[string]readiness.Result{}
+			live := map[string]readiness.Verdict{}
 			for _, l := range res.Live {
 				live[l.GetKind()+"/"+l.GetName()] = readiness.Of(l, func() (int64, error) { return 0, nil })
 			}
