@@ -473,18 +473,13 @@ func (r *clusterRun) stillHolds(ctx context.Context, rc dynamic.ResourceInterfac
 		deleting[types.UID(o.UID)] = true
 	}
 	safety := prunesafety.Options{Client: r.Client, Discovery: r.Discovery, Deleting: deleting}
-	var held []prunesafety.Held
-	var err error
-	if object.IsNamespace(d.Group, d.Kind) {
-		held, err = prunesafety.NamespaceHoldings(ctx, safety, d.Name)
-	} else {
-		var crd *unstructured.Unstructured
-		if crd, err = rc.Get(ctx, d.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+	held, err := prunesafety.Holdings(ctx, safety, d.Group, d.Kind, d.Name, func(ctx context.Context) (*unstructured.Unstructured, error) {
+		crd, err := rc.Get(ctx, d.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
 			return nil, nil
-		} else if err == nil {
-			held, err = prunesafety.CRDHoldings(ctx, safety, crd)
 		}
-	}
+		return crd, err
+	})
 	// The plan judged what was there when it was made; what is new since
 	// is what this look is for. (Controllers keep creating and removing
 	// Pods and ReplicaSets of the workloads just pruned; those were

@@ -217,19 +217,12 @@ func (d *clusterDiffer) prunes(ctx context.Context, inv *inventory.Inventory, li
 			o.Reason = "kept — could not tell what else it holds: " + unreadBrief(unread)
 			continue
 		}
-		var held []prunesafety.Held
-		var err error
-		switch {
-		case object.IsNamespace(o.Group, o.Kind):
-			held, err = prunesafety.NamespaceHoldings(ctx, safety, o.Name)
-		case object.IsCRD(o.Group, o.Kind):
-			var crd *unstructured.Unstructured
-			if crd, err = d.fullLive(ctx, live[o.Key()], o.Group, o.Version, o.Kind); err == nil && crd != nil {
-				held, err = prunesafety.CRDHoldings(ctx, safety, crd)
-			}
-		default:
+		if !container {
 			continue
 		}
+		held, err := prunesafety.Holdings(ctx, safety, o.Group, o.Kind, o.Name, func(ctx context.Context) (*unstructured.Unstructured, error) {
+			return d.fullLive(ctx, live[o.Key()], o.Group, o.Version, o.Kind)
+		})
 		if err != nil {
 			o.Action = object.ActionKeep
 			o.Reason = "kept — could not tell what else it holds: " + err.Error()

@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+
+	geofed "github.com/geofed-io/kubectl-geofed/pkg/object"
 )
 
 // Held is one object a Namespace or CRD deletion would take with it that
@@ -66,6 +68,25 @@ const listParallel = 8
 
 // pageSize is the Limit of every LIST; Continue fetches the rest.
 const pageSize = 500
+
+// Holdings lists what deleting the named object would take with it that
+// the prune is not deleting: what a Namespace holds, or a CRD's custom
+// resources; nothing for any other kind. crd reads the CRD whole, nil when
+// it is gone (then it holds nothing); it is called for a CRD alone. Plan
+// judges a deletion by it, and apply again right before deleting.
+func Holdings(ctx context.Context, o Options, group, kind, name string, crd func(context.Context) (*unstructured.Unstructured, error)) ([]Held, error) {
+	switch {
+	case geofed.IsNamespace(group, kind):
+		return NamespaceHoldings(ctx, o, name)
+	case geofed.IsCRD(group, kind):
+		u, err := crd(ctx)
+		if err != nil || u == nil {
+			return nil, err
+		}
+		return CRDHoldings(ctx, o, u)
+	}
+	return nil, nil
+}
 
 // NamespaceHoldings lists what namespace ns holds that deleting it would
 // lose: every object of every namespaced resource the namespace controller
